@@ -1,0 +1,40 @@
+# Every target bootstraps what it needs: a virtual environment with pinned packages, a Java 17/21,
+# and Delta's JVM jars (fetched once by Ivy from Maven Central into ~/.ivy2.5.2).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+JAVA_HOME := $(shell scripts/java_home.sh)
+export JAVA_HOME
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+SCALE ?= small
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench bootstrap jars clean
+
+demo: bootstrap jars
+	$(BIN)/flowmosaic demo
+
+test: bootstrap jars
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: bootstrap jars
+	$(BIN)/python bench/run_bench.py --scale $(SCALE)
+
+bootstrap: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# Starting one session makes Ivy resolve delta-spark and its dependencies into the local cache.
+jars: $(VENV)/.jars
+
+$(VENV)/.jars: $(VENV)/.installed
+	$(BIN)/python -m flowmosaic.session --fetch-jars
+	touch $@
+
+clean:
+	rm -rf $(VENV) warehouse data out .pytest_cache

@@ -1,0 +1,1 @@
+"""Driver-side backtest (pandas only): the reference quintile backtest and factor analytics."""

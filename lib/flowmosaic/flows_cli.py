@@ -1,0 +1,5 @@
+"""(being written)"""
+
+
+def register_cli(sub, add_common) -> None:
+    return None
