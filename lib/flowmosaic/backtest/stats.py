@@ -1,0 +1,222 @@
+"""Summary statistics of bin-return tables (methodology.md section 5, steps 9-11).
+
+A table has one row per trade date and columns Q1..Qn, TxB, uRet holding returns over the
+horizon h; A = 260 / h periods a year. Horizons longer than the trade step (5 weekdays when
+trading weekly, 1 when daily) overlap: the rows are split into ceil(h / step) interleaved
+sub-series (row i, i+k, i+2k, ...), each statistic is computed on each sub-series, and the
+sub-series values are averaged.
+
+Statistics per column:
+- AnnMn   mean x A
+- AnnSd   sample sd (ddof 1) x sqrt(A)
+- Sharpe  100 x AnnMn / AnnSd (no risk-free rate)
+- HitRate 50 x mean(sign(r))  (so +50 = always positive, -50 = always negative)
+- Beta, Alpha  OLS of the column on uRet with intercept, Alpha = intercept x A; missing when the
+          column has a gap where uRet exists
+- DrawDn  the most negative sum of consecutive returns (missing counted as 0); 0 if none is
+          negative. DDnBeg = its first period (a date, stored as yyyymmdd), DDnN = its length in
+          periods; the latest peak is used, so a drawdown starts with its first losing period.
+          Over sub-series DDnBeg is the average date (rounded to a day).
+- AnnTo   annualised bin turnover: per bin, mean over consecutive rebalances of
+          100 - 100 x kept / max(old size, new size), times A; TxB = Q1 + Qn; uRet = 0
+- TStat   mean / sd x sqrt(n) of the column's series with n its non-missing count; on
+          overlapping horizons it is the average over the non-overlapping sub-series (each
+          sub-series has independent-period returns, so this is the overlap-corrected t-stat).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+STATISTICS = ("AnnMn", "AnnSd", "Sharpe", "HitRate", "Beta", "Alpha", "DrawDn", "DDnBeg",
+              "DDnN", "AnnTo", "TStat")
+
+
+def periods_per_year(horizon: int) -> float:
+    return 260.0 / horizon
+
+
+def n_subseries(horizon: int, step: int = 5) -> int:
+    """How many interleaved sub-series make non-overlapping returns: ceil(h / step)."""
+    return max(1, math.ceil(horizon / step))
+
+
+def bin_columns(n_bins: int) -> list[str]:
+    return [f"Q{q}" for q in range(1, n_bins + 1)] + ["TxB", "uRet"]
+
+
+def _moments(a: np.ndarray):
+    """Per-column count, mean, sample sd of a 2-D array with NaN."""
+    n = np.isfinite(a).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, np.nansum(a, axis=0) / np.maximum(n, 1), np.nan)
+        dev = np.where(np.isfinite(a), a - mean, 0.0)
+        sd = np.where(n > 1, np.sqrt((dev ** 2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
+    return n, mean, sd
+
+
+def drawdown(r: np.ndarray) -> tuple[float, int | None, int]:
+    """(most negative sum of consecutive returns, first row of it or None, its length)."""
+    x = np.nan_to_num(np.asarray(r, dtype=float), nan=0.0)
+    cs = np.concatenate([[0.0], np.cumsum(x)])
+    peak = np.maximum.accumulate(cs)
+    dd = cs - peak
+    j = int(np.argmin(dd))
+    if not dd[j] < 0:
+        return 0.0, None, 0
+    i = int(np.flatnonzero(cs[: j + 1] == peak[j])[-1])  # latest peak before the trough
+    return float(dd[j]), i, j - i
+
+
+def turnover(bins: np.ndarray, n_bins: int) -> np.ndarray:
+    """Per bin (length n_bins): mean over consecutive rows of 100 - 100 kept / max(sizes).
+
+    bins: (rows x countries) of bin numbers with NaN for 'not binned'. Transitions where both
+    sides are empty are skipped.
+    """
+    out = np.full(n_bins, np.nan)
+    if bins.shape[0] < 2:
+        return out
+    old, new = bins[:-1], bins[1:]
+    for q in range(1, n_bins + 1):
+        o, w = old == q, new == q
+        kept = (o & w).sum(axis=1)
+        size = np.maximum(o.sum(axis=1), w.sum(axis=1))
+        ok = size > 0
+        if ok.any():
+            out[q - 1] = float(np.mean(100.0 - 100.0 * kept[ok] / size[ok]))
+    return out
+
+
+def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str], A: float,
+                 bins: np.ndarray | None = None, n_bins: int | None = None) -> dict[str, np.ndarray]:
+    """Every statistic on one (non-overlapping) series; values is rows x columns."""
+    a = np.asarray(values, dtype=float)
+    ncol = a.shape[1]
+    n, mean, sd = _moments(a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = {
+            "AnnMn": mean * A,
+            "AnnSd": sd * math.sqrt(A),
+        }
+        res["Sharpe"] = np.where(res["AnnSd"] > 0, 100.0 * res["AnnMn"] / res["AnnSd"], np.nan)
+        sgn = np.where(np.isfinite(a), np.sign(a), 0.0)
+        res["HitRate"] = np.where(n > 0, 50.0 * sgn.sum(axis=0) / np.maximum(n, 1), np.nan)
+        res["TStat"] = np.where(sd > 0, mean / sd * np.sqrt(n), np.nan)
+
+    beta = np.full(ncol, np.nan)
+    alpha = np.full(ncol, np.nan)
+    if "uRet" in columns:
+        u = a[:, columns.index("uRet")]
+        has_u = np.isfinite(u)
+        uu = u[has_u]
+        if has_u.sum() > 1 and np.var(uu) > 0:
+            du = uu - uu.mean()
+            for j in range(ncol):
+                y = a[has_u, j]
+                if np.isnan(y).any():
+                    continue  # a gap where uRet exists
+                b = float(np.dot(du, y - y.mean()) / np.dot(du, du))
+                beta[j] = b
+                alpha[j] = (y.mean() - b * uu.mean()) * A
+    res["Beta"], res["Alpha"] = beta, alpha
+
+    dd = np.full(ncol, np.nan)
+    beg = np.full(ncol, np.nan)
+    length = np.full(ncol, np.nan)
+    for j in range(ncol):
+        if n[j] == 0:
+            continue
+        v, i, m = drawdown(a[:, j])
+        dd[j], length[j] = v, m
+        if i is not None:
+            beg[j] = dates[i].toordinal()
+    res["DrawDn"], res["DDnBeg"], res["DDnN"] = dd, beg, length  # DDnBeg as an ordinal here
+
+    to = np.full(ncol, np.nan)
+    if bins is not None and n_bins:
+        per_bin = turnover(bins, n_bins) * A
+        for q in range(1, n_bins + 1):
+            name = f"Q{q}"
+            if name in columns:
+                to[columns.index(name)] = per_bin[q - 1]
+        if "TxB" in columns:
+            to[columns.index("TxB")] = per_bin[0] + per_bin[n_bins - 1]
+        if "uRet" in columns:
+            to[columns.index("uRet")] = 0.0
+    res["AnnTo"] = to
+    return res
+
+
+def ordinal_to_yyyymmdd(x: float) -> float:
+    if not np.isfinite(x):
+        return np.nan
+    d = pd.Timestamp.fromordinal(int(round(x)))
+    return float(d.year * 10000 + d.month * 100 + d.day)
+
+
+def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
+              bins: pd.DataFrame | None = None, n_bins: int | None = None) -> pd.DataFrame:
+    """Wide summary: index = statistic (STATISTICS order), columns = table's columns.
+
+    bins (rows aligned with table) gives the bin membership for AnnTo.
+    """
+    cols = list(table.columns)
+    A = periods_per_year(horizon)
+    k = n_subseries(horizon, step)
+    a = table.to_numpy(dtype=float)
+    b = None if bins is None else bins.reindex(table.index).to_numpy(dtype=float)
+    parts = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        for i in range(k):
+            idx = np.arange(i, len(table), k)
+            if len(idx) == 0:
+                continue
+            parts.append(series_stats(a[idx], table.index[idx], cols, A,
+                                      None if b is None else b[idx], n_bins))
+        out = {}
+        for stat in STATISTICS:
+            if not parts:
+                out[stat] = np.full(len(cols), np.nan)
+                continue
+            stack = np.vstack([p[stat] for p in parts])
+            if stat == "DDnBeg":
+                out[stat] = np.array([ordinal_to_yyyymmdd(v) for v in np.nanmean(stack, axis=0)])
+            else:
+                out[stat] = stack.mean(axis=0)
+    return pd.DataFrame(out, index=cols).T.rename_axis("statistic")
+
+
+def to_long(wide: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Wide summary -> long rows (horizon, statistic, column, value)."""
+    long = wide.rename_axis("statistic").reset_index().melt(
+        id_vars="statistic", var_name="column", value_name="value")
+    long.insert(0, "horizon", int(horizon))
+    order = {s: i for i, s in enumerate(STATISTICS)}
+    colorder = {c: i for i, c in enumerate(wide.columns)}
+    long = long.sort_values(by=["statistic", "column"],
+                            key=lambda s: s.map(order) if s.name == "statistic" else s.map(colorder))
+    return long.reset_index(drop=True)
+
+
+def window_end(dates: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
+    """The weekday `horizon` weekdays after each trade date (the end of its return window)."""
+    return dates + pd.offsets.BDay(horizon)
+
+
+def calendar_years(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """AnnMn per calendar year of the window's end, and the count of periods (N)."""
+    cols = list(table.columns)
+    if len(table) == 0:
+        return pd.DataFrame(columns=["year", *cols, "N"])
+    A = periods_per_year(horizon)
+    year = window_end(table.index, horizon).year
+    grouped = table.groupby(np.asarray(year))
+    out = grouped.mean() * A
+    out["N"] = grouped["uRet"].count() if "uRet" in cols else grouped.size()
+    out.index.name = "year"
+    return out.reset_index()
