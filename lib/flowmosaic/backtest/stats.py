@@ -31,6 +31,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
 STATISTICS = ("AnnMn", "AnnSd", "Sharpe", "HitRate", "Beta", "Alpha", "DrawDn", "DDnBeg",
               "DDnN", "AnnTo", "TStat")
 
@@ -60,15 +62,28 @@ def _moments(a: np.ndarray):
 
 def drawdown(r: np.ndarray) -> tuple[float, int | None, int]:
     """(most negative sum of consecutive returns, first row of it or None, its length)."""
-    x = np.nan_to_num(np.asarray(r, dtype=float), nan=0.0)
-    cs = np.concatenate([[0.0], np.cumsum(x)])
-    peak = np.maximum.accumulate(cs)
+    v, i, n = drawdowns(np.asarray(r, dtype=float).reshape(-1, 1))
+    return float(v[0]), (None if i[0] < 0 else int(i[0])), int(n[0])
+
+
+def drawdowns(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of a (rows x columns): drawdown value, first row (-1 if none), length.
+
+    With cs = [0, cumsum(r)] (missing = 0) the drawdown ending at j is cs[j] - max(cs[:j+1]);
+    the worst j is the first minimum, its peak the latest row reaching that maximum.
+    """
+    x = np.nan_to_num(a, nan=0.0)
+    cs = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    peak = np.maximum.accumulate(cs, axis=0)
     dd = cs - peak
-    j = int(np.argmin(dd))
-    if not dd[j] < 0:
-        return 0.0, None, 0
-    i = int(np.flatnonzero(cs[: j + 1] == peak[j])[-1])  # latest peak before the trough
-    return float(dd[j]), i, j - i
+    j = np.argmin(dd, axis=0)
+    cols = np.arange(x.shape[1])
+    worst = dd[j, cols]
+    rows = np.arange(cs.shape[0])[:, None]
+    at_peak = (cs == peak[j, cols][None, :]) & (rows <= j[None, :])
+    i = cs.shape[0] - 1 - np.argmax(at_peak[::-1], axis=0)  # last True
+    neg = worst < 0
+    return (np.where(neg, worst, 0.0), np.where(neg, i, -1), np.where(neg, j - i, 0))
 
 
 def turnover(bins: np.ndarray, n_bins: int) -> np.ndarray:
@@ -77,18 +92,17 @@ def turnover(bins: np.ndarray, n_bins: int) -> np.ndarray:
     bins: (rows x countries) of bin numbers with NaN for 'not binned'. Transitions where both
     sides are empty are skipped.
     """
-    out = np.full(n_bins, np.nan)
     if bins.shape[0] < 2:
-        return out
-    old, new = bins[:-1], bins[1:]
-    for q in range(1, n_bins + 1):
-        o, w = old == q, new == q
-        kept = (o & w).sum(axis=1)
-        size = np.maximum(o.sum(axis=1), w.sum(axis=1))
-        ok = size > 0
-        if ok.any():
-            out[q - 1] = float(np.mean(100.0 - 100.0 * kept[ok] / size[ok]))
-    return out
+        return np.full(n_bins, np.nan)
+    qs = np.arange(1, n_bins + 1, dtype=float)
+    o = bins[:-1, :, None] == qs  # (transitions, countries, bins)
+    w = bins[1:, :, None] == qs
+    kept = (o & w).sum(axis=1)
+    size = np.maximum(o.sum(axis=1), w.sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        to = np.where(size > 0, 100.0 - 100.0 * kept / size, np.nan)
+        cnt = np.isfinite(to).sum(axis=0)
+        return np.where(cnt > 0, np.nansum(to, axis=0) / np.maximum(cnt, 1), np.nan)
 
 
 def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str], A: float,
@@ -112,29 +126,27 @@ def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str]
     if "uRet" in columns:
         u = a[:, columns.index("uRet")]
         has_u = np.isfinite(u)
-        uu = u[has_u]
-        if has_u.sum() > 1 and np.var(uu) > 0:
+        if has_u.sum() > 1:
+            uu = u[has_u]
             du = uu - uu.mean()
-            for j in range(ncol):
-                y = a[has_u, j]
-                if np.isnan(y).any():
-                    continue  # a gap where uRet exists
-                b = float(np.dot(du, y - y.mean()) / np.dot(du, du))
-                beta[j] = b
-                alpha[j] = (y.mean() - b * uu.mean()) * A
+            ss = float(np.dot(du, du))
+            y = a[has_u]
+            no_gap = ~np.isnan(y).any(axis=0)  # a gap where uRet exists -> missing
+            if ss > 0 and no_gap.any():
+                yg = y[:, no_gap]
+                b = du @ (yg - yg.mean(axis=0)) / ss
+                beta[no_gap] = b
+                alpha[no_gap] = (yg.mean(axis=0) - b * uu.mean()) * A
     res["Beta"], res["Alpha"] = beta, alpha
 
-    dd = np.full(ncol, np.nan)
-    beg = np.full(ncol, np.nan)
-    length = np.full(ncol, np.nan)
-    for j in range(ncol):
-        if n[j] == 0:
-            continue
-        v, i, m = drawdown(a[:, j])
-        dd[j], length[j] = v, m
-        if i is not None:
-            beg[j] = dates[i].toordinal()
-    res["DrawDn"], res["DDnBeg"], res["DDnN"] = dd, beg, length  # DDnBeg as an ordinal here
+    v, i, m = drawdowns(a)
+    ordinals = np.asarray(dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+                          + _EPOCH_ORDINAL, dtype=float)
+    beg = np.where(i >= 0, ordinals[np.maximum(i, 0)] if len(ordinals) else np.nan, np.nan)
+    empty = n == 0
+    res["DrawDn"] = np.where(empty, np.nan, v)
+    res["DDnBeg"] = np.where(empty, np.nan, beg)  # a proleptic ordinal here, yyyymmdd at the end
+    res["DDnN"] = np.where(empty, np.nan, m.astype(float))
 
     to = np.full(ncol, np.nan)
     if bins is not None and n_bins:
@@ -192,15 +204,14 @@ def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
 
 
 def to_long(wide: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """Wide summary -> long rows (horizon, statistic, column, value)."""
-    long = wide.rename_axis("statistic").reset_index().melt(
-        id_vars="statistic", var_name="column", value_name="value")
-    long.insert(0, "horizon", int(horizon))
-    order = {s: i for i, s in enumerate(STATISTICS)}
-    colorder = {c: i for i, c in enumerate(wide.columns)}
-    long = long.sort_values(by=["statistic", "column"],
-                            key=lambda s: s.map(order) if s.name == "statistic" else s.map(colorder))
-    return long.reset_index(drop=True)
+    """Wide summary (statistic x column) -> long rows (horizon, statistic, column, value)."""
+    ns, nc = wide.shape
+    return pd.DataFrame({
+        "horizon": np.full(ns * nc, int(horizon)),
+        "statistic": np.repeat(np.asarray(wide.index, dtype=object), nc),
+        "column": np.tile(np.asarray(wide.columns, dtype=object), ns),
+        "value": wide.to_numpy(dtype=float).ravel(),
+    })
 
 
 def window_end(dates: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
