@@ -123,6 +123,9 @@ def load_countries(path: str | None = None) -> Countries:
     p = Path(path) if path else conf_dir() / "countries.yaml"
     data = read_yaml(p)
     order = tuple(data.get("published_order") or ())
+    bad = [c for c in order if not (isinstance(c, str) and len(c) == 2 and c.isupper())]
+    if bad:
+        raise ConfigError(f"{p}: not ISO2 codes: {bad} (quote NO: bare NO is YAML for false)")
     if len(order) != 52 or len(set(order)) != 52:
         raise ConfigError(f"{p}: published_order must list 52 distinct ISO2 codes")
     groups = {k: tuple(v) for k, v in (data.get("groups") or {}).items()}

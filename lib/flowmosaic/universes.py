@@ -86,7 +86,7 @@ def _parse_one(name: str, spec: Any, source: str) -> Universe:
             for v in values:
                 ok = (str(v) in allowed) if allowed else bool(_ISO2.match(str(v)))
                 if not ok:
-                    want = ", ".join(allowed) if allowed else "two-letter ISO codes"
+                    want = ", ".join(allowed) if allowed else "two-letter ISO codes, quoted \"NO\""
                     raise ConfigError(f"{where}: key {key!r} has unknown value {v!r} "
                                       f"(allowed: {want})")
             kwargs[key] = tuple(str(v) for v in values)
