@@ -18,6 +18,16 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 
+def delta_package() -> str:
+    """The Maven coordinate of Delta's jar matching the installed pyspark and delta-spark,
+    for `spark-submit --packages`."""
+    from importlib.metadata import version
+
+    import pyspark
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
+
+
 def under_spark_submit() -> bool:
     # spark-submit starts the JVM first and hands Python the gateway port.
     return "PYSPARK_GATEWAY_PORT" in os.environ or SparkSession.getActiveSession() is not None
@@ -61,7 +71,7 @@ def _check_delta(spark: SparkSession) -> None:
     if DELTA_EXTENSION not in exts:
         raise RuntimeError(
             "this Spark session has no Delta extension: submit with "
-            "--packages io.delta:delta-spark_4.2_2.13:4.4.0 "
+            f"--packages {delta_package()} "
             f"--conf spark.sql.extensions={DELTA_EXTENSION} "
             f"--conf spark.sql.catalog.spark_catalog={DELTA_CATALOG}"
         )
