@@ -139,8 +139,10 @@ def compute_country_flows(flows: DataFrame, share_classes: DataFrame, funds: Dat
                           max_age_months: int = 0, broadcast_weights: bool = True) -> DataFrame:
     """The whole chain, share-class rows to country rows, for several universes at once."""
     sc = share_classes if needs_investor_types(universes) else None
-    days = fund_days(flows, sc)
     members = universe_members(funds, universes)
+    # drop funds outside every universe before the aggregation's shuffle (broadcast semi-join)
+    flows = flows.join(F.broadcast(members.select("fund_id").distinct()), "fund_id", "left_semi")
+    days = fund_days(flows, sc)
     udays = universe_fund_days(days, members, universes)
     weights = applicable_allocations(allocations, max_age_months)
     return country_flows(udays, weights, broadcast_weights)
