@@ -1,0 +1,136 @@
+"""Every statistic of section 5 step 9, overlapping horizons (step 10) and the calendar-year
+table (step 11), on short series whose values are derived by hand in the comments."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowmosaic.backtest import stats
+
+FRIDAYS = pd.date_range("2021-01-08", periods=6, freq="W-FRI", name="date")
+
+
+def _table(cols: dict, n: int | None = None) -> pd.DataFrame:
+    n = n or len(next(iter(cols.values())))
+    return pd.DataFrame(cols, index=FRIDAYS[:n])
+
+
+def test_each_statistic_by_hand_weekly():
+    r = [1.0, -2.0, 3.0, -1.0, 2.0]
+    u = [0.5, -1.0, 1.0, 0.0, 0.5]
+    w = stats.summarize(_table({"TxB": r, "uRet": u}), horizon=5, step=5)
+    A = 52.0  # 260 / 5
+    # mean r = 3/5 = 0.6
+    assert w.loc["AnnMn", "TxB"] == pytest.approx(0.6 * A)
+    # deviations .4 -2.6 2.4 -1.6 1.4 -> squares sum 17.2 -> var 17.2/4 = 4.3
+    assert w.loc["AnnSd", "TxB"] == pytest.approx(math.sqrt(4.3) * math.sqrt(A))
+    assert w.loc["Sharpe", "TxB"] == pytest.approx(100 * 0.6 * A / (math.sqrt(4.3 * A)))
+    # signs + - + - + -> mean 1/5 -> 50 x 0.2 = 10
+    assert w.loc["HitRate", "TxB"] == pytest.approx(10.0)
+    # OLS on u: u mean 0.2, du = .3 -1.2 .8 -.2 .3; sum du*dr = .12+3.12+1.92+.32+.42 = 5.9,
+    # sum du^2 = .09+1.44+.64+.04+.09 = 2.3 -> beta 5.9/2.3; alpha = (0.6 - beta 0.2) x A
+    beta = 5.9 / 2.3
+    assert w.loc["Beta", "TxB"] == pytest.approx(beta)
+    assert w.loc["Alpha", "TxB"] == pytest.approx((0.6 - beta * 0.2) * A)
+    # cumulative 0,1,-1,2,1,3: worst fall 1 -> -1 = -2, over period 2 only (row 1)
+    assert w.loc["DrawDn", "TxB"] == pytest.approx(-2.0)
+    assert w.loc["DDnBeg", "TxB"] == 20210115  # FRIDAYS[1]
+    assert w.loc["DDnN", "TxB"] == 1
+    # t = mean / sd x sqrt(n) = 0.6 / sqrt(4.3) x sqrt(5)
+    assert w.loc["TStat", "TxB"] == pytest.approx(0.6 / math.sqrt(4.3) * math.sqrt(5))
+    # uRet on itself: beta 1, alpha 0; its cumulative 0,.5,-.5,.5,.5,1 -> drawdown -1 at row 1
+    assert w.loc["Beta", "uRet"] == pytest.approx(1.0)
+    assert w.loc["Alpha", "uRet"] == pytest.approx(0.0, abs=1e-12)
+    assert w.loc["DrawDn", "uRet"] == pytest.approx(-1.0)
+    assert w.loc["AnnMn", "uRet"] == pytest.approx(0.2 * A)
+
+
+def test_beta_missing_when_the_column_has_a_gap_where_uret_exists():
+    w = stats.summarize(_table({"Q1": [1.0, np.nan, 3.0, 1.0], "uRet": [0.5, 1.0, 0.0, 2.0]}), 5)
+    assert np.isnan(w.loc["Beta", "Q1"]) and np.isnan(w.loc["Alpha", "Q1"])
+    assert w.loc["AnnMn", "Q1"] == pytest.approx(52 * 5 / 3)  # mean over the 3 present
+    # a gap where uRet is missing too is not a gap
+    w = stats.summarize(_table({"Q1": [1.0, np.nan, 3.0, 1.0], "uRet": [0.5, np.nan, 0.0, 2.0]}),
+                        5)
+    # OLS on rows (1, .5), (3, 0), (1, 2): u mean 5/6, du = -1/3 -5/6 7/6, dy = -2/3 4/3 -2/3
+    # sum du dy = 2/9 - 10/9 - 7/9 = -15/9; sum du^2 = 1/9 + 25/36 + 49/36 = 78/36
+    assert w.loc["Beta", "Q1"] == pytest.approx((-15 / 9) / (78 / 36))
+
+
+def test_hit_rate_counts_zero_as_neither():
+    w = stats.summarize(_table({"TxB": [1.0, 0.0, -1.0, 2.0], "uRet": [1.0] * 4}), 5)
+    assert w.loc["HitRate", "TxB"] == pytest.approx(50 * (1 + 0 - 1 + 1) / 4)  # 12.5
+
+
+def test_drawdown_counts_missing_as_zero_and_starts_at_the_first_loss():
+    # cumulative 0,1,1,0,-1,2: from the peak 1 (rows 0-1) to -1 after row 3 = -2; the latest
+    # peak is after row 1, so the drawdown starts at row 2 and lasts 2 periods
+    v, i, n = stats.drawdown(np.array([1.0, np.nan, -1.0, -1.0, 3.0]))
+    assert (v, i, n) == (-2.0, 2, 2)
+    assert stats.drawdown(np.array([1.0, 2.0])) == (0.0, None, 0)
+    assert stats.drawdown(np.array([-1.0, 0.5, -2.0])) == (-2.5, 0, 3)
+
+
+def test_turnover_by_hand():
+    # 4 countries A B C D, 2 bins, 3 rebalances:
+    #   t0: bin1 {A,B} bin2 {C,D};  t1: bin1 {A,C} bin2 {B,D};  t2: bin1 {A,C} bin2 {B}
+    b = pd.DataFrame([[1, 1, 2, 2], [1, 2, 1, 2], [1, 2, 1, np.nan]], index=FRIDAYS[:3],
+                     columns=list("ABCD"), dtype=float)
+    t = _table({"Q1": [1.0, 2.0, 3.0], "Q2": [0.0, 1.0, 0.0], "TxB": [1.0, 1.0, 3.0],
+                "uRet": [0.1, 0.2, 0.3]}, 3)
+    w = stats.summarize(t, 5, 5, bins=b, n_bins=2)
+    # bin 1: t0->t1 kept A of max(2,2): 50; t1->t2 kept 2: 0 -> mean 25 x 52 = 1300
+    # bin 2: t0->t1 kept D: 50; t1->t2 {B,D}->{B} kept 1 of max(2,1): 50 -> 50 x 52 = 2600
+    assert w.loc["AnnTo", "Q1"] == pytest.approx(1300)
+    assert w.loc["AnnTo", "Q2"] == pytest.approx(2600)
+    assert w.loc["AnnTo", "TxB"] == pytest.approx(3900)  # Q1 + Q2 (the last bin)
+    assert w.loc["AnnTo", "uRet"] == 0
+
+
+def test_overlapping_horizon_averages_interleaved_subseries():
+    r = [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]
+    w = stats.summarize(_table({"TxB": r, "uRet": [1.0, 0.5] * 3}), horizon=10, step=5)
+    A = 26.0  # 260 / 10
+    # h = 10 with weekly rows -> 2 sub-series: rows 0,2,4 = 1,3,5 and rows 1,3,5 = 2,4,7
+    m0, s0 = 3.0, 2.0
+    m1 = 13 / 3
+    s1 = math.sqrt(((2 - m1) ** 2 + (4 - m1) ** 2 + (7 - m1) ** 2) / 2)  # sqrt(19/3)
+    assert w.loc["AnnMn", "TxB"] == pytest.approx((m0 + m1) / 2 * A)
+    assert w.loc["AnnSd", "TxB"] == pytest.approx((s0 + s1) / 2 * math.sqrt(A))
+    # the Sharpe ratio is averaged too (not the ratio of the averages)
+    assert w.loc["Sharpe", "TxB"] == pytest.approx(
+        (100 * m0 * A / (s0 * math.sqrt(A)) + 100 * m1 * A / (s1 * math.sqrt(A))) / 2)
+    assert w.loc["TStat", "TxB"] == pytest.approx(
+        (m0 / s0 * math.sqrt(3) + m1 / s1 * math.sqrt(3)) / 2)
+    assert w.loc["DrawDn", "TxB"] == 0 and w.loc["DDnN", "TxB"] == 0
+    assert stats.n_subseries(20, 5) == 4 and stats.n_subseries(130, 5) == 26
+    assert stats.n_subseries(5, 5) == 1 and stats.n_subseries(20, 1) == 20
+
+
+def test_overlapping_drawdown_start_is_the_average_date():
+    # sub-series 0 (rows 0,2) falls at row 2 = 2021-01-22; sub-series 1 (rows 1,3) at row 1 =
+    # 2021-01-15 -> average date 2021-01-18 (rounded), lengths 1 and 1
+    w = stats.summarize(_table({"TxB": [1.0, -1.0, -1.0, 1.0], "uRet": [1.0] * 4}), 10, 5)
+    assert w.loc["DDnBeg", "TxB"] == 20210118 and w.loc["DDnN", "TxB"] == 1
+
+
+def test_calendar_years_use_the_year_of_the_window_end():
+    idx = pd.DatetimeIndex(["2021-12-17", "2021-12-24", "2021-12-31", "2022-01-07"], name="date")
+    t = pd.DataFrame({"TxB": [1.0, 2.0, 3.0, 5.0], "uRet": [0.0, 1.0, 1.0, np.nan]}, index=idx)
+    cal = stats.calendar_years(t, 5).set_index("year")
+    # windows end 5 weekdays later: 12-24, 12-31 (2021); 2022-01-07, 01-14 (2022)
+    assert cal.loc[2021, "TxB"] == pytest.approx(52 * 1.5)
+    assert cal.loc[2022, "TxB"] == pytest.approx(52 * 4.0)
+    assert cal.loc[2021, "N"] == 2 and cal.loc[2022, "N"] == 1  # N counts uRet periods
+
+
+def test_long_summary_layout():
+    w = stats.summarize(_table({"Q1": [1.0, 2.0, -1.0], "TxB": [1.0, 0.0, 2.0],
+                                "uRet": [0.1, 0.2, 0.3]}, 3), 5)
+    long = stats.to_long(w, 5)
+    assert list(long.columns) == ["horizon", "statistic", "column", "value"]
+    assert len(long) == len(stats.STATISTICS) * 3
+    assert set(long["statistic"]) == set(stats.STATISTICS) and "TStat" in set(long["statistic"])
