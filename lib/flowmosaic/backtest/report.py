@@ -93,6 +93,8 @@ STAT_FMT = {"Sharpe": 1, "HitRate": 1, "Beta": 2, "DDnN": 1, "AnnTo": 0, "TStat"
 def _stat_cell(stat: str, v) -> str:
     if stat == "DDnBeg":
         return _date(v)
+    if stat == "DDnN" and v is not None and np.isfinite(v) and float(v).is_integer():
+        return _num(v, 0)
     return _num(v, STAT_FMT.get(stat))
 
 
@@ -136,9 +138,17 @@ def _style(ax):
     ax.tick_params(colors="#374151", labelsize=9)
 
 
+def _margins(fig, left=0.065, right=0.99, top=0.93, bottom=None, **kw):
+    """Fixed margins (faster than tight/constrained layout), in inches turned into fractions."""
+    h = fig.get_figheight()
+    bottom = 0.45 / h if bottom is None else bottom
+    fig.subplots_adjust(left=left, right=right, top=1 - 0.25 / h if top is None else top,
+                        bottom=bottom, **kw)
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", facecolor="white")
+    fig.savefig(buf, format="png", dpi=100, facecolor="white")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -158,6 +168,7 @@ def fig_cumulative(cum: pd.DataFrame, n_bins: int, unit: str) -> str:
     ax.set_ylabel(f"cumulative excess return ({unit})", fontsize=9)
     ax.legend(ncol=n_bins + 1, fontsize=8.5, frameon=False, loc="upper left")
     _style(ax)
+    _margins(fig, top=0.97)
     return _figure(fig, "Cumulative bin returns in excess of the equal-weight universe "
                         "(running sum of the first horizon's returns; missing = 0).")
 
@@ -170,13 +181,15 @@ def fig_drawdown(txb: pd.Series, unit: str) -> str:
     ax.plot(dd.index, dd.to_numpy(), color="#c8553d", lw=1.0)
     ax.set_ylabel(f"drawdown ({unit})", fontsize=9)
     _style(ax)
+    _margins(fig, top=0.96)
     return _figure(fig, "TxB drawdown: running sum of TxB returns minus its running maximum.")
 
 
 def fig_ic(ic: pd.DataFrame, horizons: tuple[int, ...], window: int) -> str:
     fig, ax = plt.subplots(figsize=(11.5, 3.3))
     first = horizons[0]
-    ax.bar(ic.index, ic[first].to_numpy(), width=5, color="#cbd5e1", label=f"IC h={first}")
+    ax.vlines(ic.index, 0, np.nan_to_num(ic[first].to_numpy()), color="#cbd5e1", lw=1.2,
+              label=f"IC h={first}")
     show = [h for h in horizons if h in (first, 20, 65)][:3]
     for i, h in enumerate(show):
         roll = ic[h].rolling(window, min_periods=max(4, window // 2)).mean()
@@ -186,6 +199,7 @@ def fig_ic(ic: pd.DataFrame, horizons: tuple[int, ...], window: int) -> str:
     ax.set_ylabel("Spearman rank IC", fontsize=9)
     ax.legend(ncol=4, fontsize=8.5, frameon=False, loc="upper left")
     _style(ax)
+    _margins(fig, top=0.97)
     return _figure(fig, "Per-date rank IC between the signal and forward returns (bars: first "
                         "horizon) with rolling means.")
 
@@ -198,6 +212,7 @@ def fig_turnover(to: pd.DataFrame, window: int) -> str:
     ax.set_ylabel("turnover per rebalance (%)", fontsize=9)
     ax.legend(fontsize=8.5, frameon=False, loc="upper left", ncol=2)
     _style(ax)
+    _margins(fig, top=0.96)
     return _figure(fig, f"Bin turnover per rebalance, {window}-period rolling mean: "
                         "100 - 100 x kept / max(old size, new size).")
 
@@ -225,7 +240,7 @@ def fig_quantiles(qm: pd.DataFrame, horizons: tuple[int, ...], n_bins: int, unit
     for j in range(len(horizons), nrow * ncol):
         axes[j // ncol][j % ncol].axis("off")
     fig.supylabel(f"annualised mean ({unit} a year)", fontsize=9)
-    fig.tight_layout()
+    _margins(fig, left=0.06, top=1 - 0.3 / fig.get_figheight(), wspace=0.18, hspace=0.45)
     return _figure(fig, "Mean return by quantile in excess of the universe, annualised, with "
                         "95% bands (standard error from non-overlapping periods).")
 
@@ -237,18 +252,23 @@ def fig_heatmap(flows: pd.DataFrame) -> str:
     lim = float(np.percentile(finite, 98)) if finite.size else 1.0
     lim = lim if lim > 0 else 1.0
     n = a.shape[0]
-    fig, ax = plt.subplots(figsize=(11.5, max(2.5, 0.17 * n + 1.2)))
+    height = max(2.5, 0.17 * n + 0.8)
+    fig = plt.figure(figsize=(11.5, height))
+    ax = fig.add_axes((0.04, 0.35 / height, 0.86, 1 - 0.5 / height))
+    pad = 0.1 if n > 20 else 0.0
+    cax = fig.add_axes((0.91, 0.35 / height + pad, 0.012, 1 - 0.5 / height - 2 * pad))
     im = ax.imshow(np.ma.masked_invalid(a), aspect="auto", cmap="RdBu", vmin=-lim, vmax=lim,
                    interpolation="nearest")
     ax.set_yticks(np.arange(n), monthly.columns, fontsize=7.5 if n > 20 else 9)
     years = monthly.index.year
-    ticks = [i for i in range(len(years)) if i == 0 or years[i] != years[i - 1]]
+    months = monthly.index.month
+    ticks = [i for i in range(len(years)) if months[i] == 1 or (i == 0 and months[i] <= 3)]
     step = max(1, math.ceil(len(ticks) / 20))
     ticks = ticks[::step]
     ax.set_xticks(ticks, [str(years[i]) for i in ticks], fontsize=8.5)
     for side in ax.spines.values():
         side.set_visible(False)
-    cb = fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
+    cb = fig.colorbar(im, cax=cax)
     cb.set_label("mean daily flow (% of assets)", fontsize=8.5)
     cb.ax.tick_params(labelsize=8)
     return _figure(fig, "Country flow %: monthly mean of the daily input (blue = inflows, "
@@ -263,6 +283,7 @@ def fig_years(cal: pd.DataFrame, unit: str) -> str:
     ax.set_ylabel(f"TxB AnnMn ({unit})", fontsize=9)
     ax.tick_params(axis="x", labelsize=8.5)
     _style(ax)
+    _margins(fig, top=0.96)
     return _figure(fig, "TxB annualised mean by calendar year of the return window's end.")
 
 
