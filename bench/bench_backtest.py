@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             result = api.run(flows, levels, None, out, {"source": "bench (synthetic)"})
             times.append(time.perf_counter() - t)
-        print(f"run {i + 1}: {times[-1]:.2f}s  (TxB h=5 TStat "
+        parts = ", ".join(f"{k} {v:.2f}s" for k, v in result.extras["timings"].items())
+        print(f"run {i + 1}: {times[-1]:.2f}s ({parts}; TxB h=5 TStat "
               f"{result.value(5, 'TStat', 'TxB'):.2f})")
     print(f"full backtest, 6 horizons + report: median {statistics.median(times):.2f}s "
           f"over {args.repeat} runs")

@@ -134,3 +134,19 @@ def test_long_summary_layout():
     assert list(long.columns) == ["horizon", "statistic", "column", "value"]
     assert len(long) == len(stats.STATISTICS) * 3
     assert set(long["statistic"]) == set(stats.STATISTICS) and "TStat" in set(long["statistic"])
+
+
+@pytest.mark.parametrize("horizon, step, rows", [(5, 5, 60), (20, 5, 61), (130, 5, 40),
+                                                 (10, 1, 37), (45, 5, 7), (65, 5, 3)])
+def test_vectorised_summary_equals_the_loop_over_subseries(horizon, step, rows):
+    rng = np.random.default_rng(horizon + rows)
+    idx = pd.bdate_range("2015-01-02", periods=rows, freq="W-FRI" if step == 5 else "B")
+    t = pd.DataFrame(rng.normal(0, 1, (rows, 5)), index=idx,
+                     columns=["Q1", "Q2", "Q3", "TxB", "uRet"])
+    t.iloc[rng.random((rows, 5)) < 0.08] = np.nan  # gaps, some where uRet exists
+    t.iloc[::7, 1] = np.nan
+    b = pd.DataFrame(rng.integers(1, 4, (rows, 9)).astype(float), index=idx)
+    b.iloc[rng.random((rows, 9)) < 0.2] = np.nan
+    fast = stats.summarize(t, horizon, step, b, 3)
+    slow = stats.summarize_reference(t, horizon, step, b, 3)
+    pd.testing.assert_frame_equal(fast, slow, rtol=1e-10, atol=1e-12)

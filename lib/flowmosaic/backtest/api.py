@@ -79,16 +79,20 @@ def run(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
     say(f"backtest: {len(result.signal)} trade dates, {len(p.horizons)} horizons "
         f"({time.time() - t0:.1f}s)")
     per = factor_mod.parse_periods(periods) if isinstance(periods, str) else periods
+    t1 = time.time()
     fac = factor_mod.analyse(result, per)
-    say(f"factor analytics ({time.time() - t0:.1f}s)")
+    t2 = time.time()
+    say(f"factor analytics ({t2 - t0:.1f}s)")
     run_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     meta = dict(meta or {})
     meta.setdefault("run_id", uuid.uuid4().hex[:16])
     meta.setdefault("run_at", run_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    result.extras.update(factor=fac, meta=meta, run_id=meta["run_id"], run_at=run_at)
+    result.extras.update(factor=fac, meta=meta, run_id=meta["run_id"], run_at=run_at,
+                         timings={"backtest": t1 - t0, "factor": t2 - t1})
     if out_dir is not None:
         paths = write_outputs(result, fac, out_dir, meta)
         result.extras["paths"] = paths
+        result.extras["timings"]["outputs"] = time.time() - t2
         say(f"wrote {len(paths)} files to {out_dir} ({time.time() - t0:.1f}s)")
         say(f"report: {paths['report.html']}")
     return result

@@ -170,11 +170,12 @@ def ordinal_to_yyyymmdd(x: float) -> float:
     return float(d.year * 10000 + d.month * 100 + d.day)
 
 
-def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
-              bins: pd.DataFrame | None = None, n_bins: int | None = None) -> pd.DataFrame:
-    """Wide summary: index = statistic (STATISTICS order), columns = table's columns.
+def summarize_reference(table: pd.DataFrame, horizon: int, step: int = 5,
+                        bins: pd.DataFrame | None = None,
+                        n_bins: int | None = None) -> pd.DataFrame:
+    """summarize() written as a plain loop over the sub-series (series_stats on each).
 
-    bins (rows aligned with table) gives the bin membership for AnnTo.
+    Kept as the readable reference; a test checks summarize() agrees with it.
     """
     cols = list(table.columns)
     A = periods_per_year(horizon)
@@ -231,3 +232,104 @@ def calendar_years(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     out["N"] = grouped["uRet"].count() if "uRet" in cols else grouped.size()
     out.index.name = "year"
     return out.reset_index()
+
+
+def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
+              bins: pd.DataFrame | None = None, n_bins: int | None = None) -> pd.DataFrame:
+    """Wide summary: index = statistic (STATISTICS order), columns = table's columns.
+
+    bins (rows aligned with table) gives the bin membership for AnnTo. All sub-series are
+    computed at once: the rows are laid out as (row within sub-series, sub-series, column),
+    padded with missing rows at the end, which change no statistic.
+    """
+    cols = list(table.columns)
+    ncol = len(cols)
+    A = periods_per_year(horizon)
+    T = len(table)
+    k = min(n_subseries(horizon, step), T)  # sub-series that hold at least one row
+    if T == 0:
+        return pd.DataFrame({st: np.full(ncol, np.nan) for st in STATISTICS},
+                            index=cols).T.rename_axis("statistic")
+    m = math.ceil(T / k)
+    pad = m * k - T
+    a = np.vstack([table.to_numpy(dtype=float), np.full((pad, ncol), np.nan)])
+    X = a.reshape(m, k, ncol)  # X[r, s] = table row s + r k
+    real = (np.arange(m * k) < T).reshape(m, k)
+    flat = X.reshape(m, k * ncol)
+    out: dict[str, np.ndarray] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n, mean, sd = _moments(flat)
+            ann_mn = mean * A
+            ann_sd = sd * math.sqrt(A)
+            per = {
+                "AnnMn": ann_mn,
+                "AnnSd": ann_sd,
+                "Sharpe": np.where(ann_sd > 0, 100.0 * ann_mn / ann_sd, np.nan),
+                "HitRate": np.where(n > 0, 50.0 * np.where(np.isfinite(flat), np.sign(flat),
+                                                             0.0).sum(axis=0) / np.maximum(n, 1),
+                                    np.nan),
+                "TStat": np.where(sd > 0, mean / sd * np.sqrt(n), np.nan),
+            }
+            per = {key: v.reshape(k, ncol) for key, v in per.items()}
+
+            beta = np.full((k, ncol), np.nan)
+            alpha = np.full((k, ncol), np.nan)
+            if "uRet" in cols:
+                u = X[:, :, cols.index("uRet")]
+                has_u = np.isfinite(u)
+                nu = has_u.sum(axis=0)
+                mu = np.where(has_u, u, 0.0).sum(axis=0) / np.maximum(nu, 1)
+                du = np.where(has_u, u - mu, 0.0)
+                ss = (du * du).sum(axis=0)
+                hu = has_u[:, :, None]
+                gap = (np.isnan(X) & hu).any(axis=0)
+                ym = np.where(hu, X, 0.0).sum(axis=0) / np.maximum(nu, 1)[:, None]
+                b = (du[:, :, None] * np.where(hu, X - ym, 0.0)).sum(axis=0) / ss[:, None]
+                ok = ~gap & ((nu > 1) & (ss > 0))[:, None]
+                beta = np.where(ok, b, np.nan)
+                alpha = np.where(ok, (ym - b * mu[:, None]) * A, np.nan)
+            per["Beta"], per["Alpha"] = beta, alpha
+
+            v, i, length = drawdowns(flat)
+            v, i, length = v.reshape(k, ncol), i.reshape(k, ncol), length.reshape(k, ncol)
+            rows = np.maximum(i, 0) * k + np.arange(k)[:, None]  # table row of the start
+            ordinals = (table.index.to_numpy().astype("datetime64[D]").astype(np.int64)
+                        + _EPOCH_ORDINAL).astype(float)
+            empty = n.reshape(k, ncol) == 0
+            per["DrawDn"] = np.where(empty, np.nan, v)
+            per["DDnBeg"] = np.where(empty | (i < 0), np.nan, ordinals[np.minimum(rows, T - 1)])
+            per["DDnN"] = np.where(empty, np.nan, length.astype(float))
+
+            to = np.full((k, ncol), np.nan)
+            if bins is not None and n_bins:
+                B = bins.reindex(table.index).to_numpy(dtype=float)
+                B = np.vstack([B, np.full((pad, B.shape[1]), np.nan)]).reshape(m, k, -1)
+                per_bin = np.full((k, n_bins), np.nan)
+                if m > 1:
+                    qs = np.arange(1, n_bins + 1, dtype=float)
+                    o = B[:-1, :, :, None] == qs  # (transitions, sub-series, countries, bins)
+                    w = B[1:, :, :, None] == qs
+                    kept = (o & w).sum(axis=2)
+                    size = np.maximum(o.sum(axis=2), w.sum(axis=2))
+                    use = (size > 0) & (real[:-1] & real[1:])[:, :, None]
+                    t = np.where(use, 100.0 - 100.0 * kept / np.maximum(size, 1), 0.0)
+                    cnt = use.sum(axis=0)
+                    per_bin = np.where(cnt > 0, t.sum(axis=0) / np.maximum(cnt, 1), np.nan) * A
+                for q in range(1, n_bins + 1):
+                    if f"Q{q}" in cols:
+                        to[:, cols.index(f"Q{q}")] = per_bin[:, q - 1]
+                if "TxB" in cols:
+                    to[:, cols.index("TxB")] = per_bin[:, 0] + per_bin[:, n_bins - 1]
+                if "uRet" in cols:
+                    to[:, cols.index("uRet")] = 0.0
+            per["AnnTo"] = to
+
+            for stat in STATISTICS:
+                if stat == "DDnBeg":
+                    out[stat] = np.array([ordinal_to_yyyymmdd(x)
+                                          for x in np.nanmean(per[stat], axis=0)])
+                else:
+                    out[stat] = per[stat].mean(axis=0)
+    return pd.DataFrame(out, index=cols).T.rename_axis("statistic")
