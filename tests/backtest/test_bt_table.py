@@ -68,7 +68,8 @@ def test_table_input_and_backtest_runs(spark, settings, tmp_path, capsys):
     assert len(runs) == 2 * 11 * 5  # horizons x statistics x (Q1..Q3, TxB, uRet)
     assert runs.run_id.nunique() == 1 and set(runs.source_version) == {v2}
     assert runs.source.iloc[0].endswith("gold/country_flows:U1")
-    assert '"bins": 3' in runs.parameters.iloc[0] and '"horizons": [5, 10]' in runs.parameters.iloc[0]
+    params = runs.parameters.iloc[0]
+    assert '"bins": 3' in params and '"horizons": [5, 10]' in params
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     got = runs.set_index(["horizon", "statistic", "column"])["value"].sort_index()
     want = summary.set_index(["horizon", "statistic", "column"])["value"].sort_index()

@@ -132,6 +132,7 @@ def record_run(spark, settings, result: BacktestResult, source: str | None = Non
     storage.ensure_table(spark, path, BACKTEST_RUNS)
     rows = run_rows(result, source, source_version)
     df = spark.createDataFrame(rows, schema=BACKTEST_RUNS)
-    storage.append(df, path, metadata={"operation": "backtest", "run_id": rows[0][0] if rows else "",
+    run_id = rows[0][0] if rows else ""
+    storage.append(df, path, metadata={"operation": "backtest", "run_id": run_id,
                                        "source": source, "source_version": source_version})
-    return rows[0][0] if rows else ""
+    return run_id

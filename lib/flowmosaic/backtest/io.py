@@ -168,7 +168,8 @@ def load_flows_from_table(spark, settings, spec: str,
     df = storage.read_table(spark, path, version)
     need = {"universe", "flow_date", "country", "flow_pct"}
     if not need <= set(df.columns):
-        raise InputError(f"{path}: not a country_flows table; lacks {sorted(need - set(df.columns))}")
+        lacking = sorted(need - set(df.columns))
+        raise InputError(f"{path}: not a country_flows table; lacks {lacking}")
     sel = df.filter(F.col("universe") == fs.universe)
     if countries:
         sel = sel.filter(F.col("country").isin(list(countries)))

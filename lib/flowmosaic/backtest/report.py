@@ -37,7 +37,8 @@ p.sub, .note { color:var(--muted); margin:2px 0; }
 .note { font-size:12.5px; }
 .cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(150px, 1fr)); gap:12px;
          margin:18px 0 6px; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
+.card { background:var(--card); border:1px solid var(--line); border-radius:8px;
+        padding:12px 14px; }
 .card .k { color:var(--muted); font-size:12.5px; font-weight:500; }
 .card .v { font-size:22px; font-weight:600; margin-top:2px; font-variant-numeric:tabular-nums; }
 .card .d { color:var(--muted); font-size:12px; }
@@ -431,11 +432,13 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
                  "for a bond long/short)." if p.spreads else
                  "Index mode: a positive TxB means high-inflow markets outperformed.")
     title = meta.get("title") or "Flow-rotation backtest"
+    version_html = ("&middot; version " + html.escape(str(meta["source_version"]))
+                    if meta.get("source_version") is not None else "")
     body = f"""
 <header>
   <h1>{html.escape(str(title))}</h1>
   <p class="sub">{html.escape(str(meta.get('source', 'in-memory data')))}
-  {('&middot; version ' + html.escape(str(meta['source_version']))) if meta.get('source_version') is not None else ''}
+  {version_html}
   &middot; {n_countries} countries &middot; {html.escape(span)}</p>
 </header>
 <div class="cards">{cards_html}</div>
@@ -462,11 +465,13 @@ excess of the equal-weight universe (uRet, raw).</p>
 <h2>Country flow %</h2>
 <div class="panel">{fig_hm}</div>
 
-<h2>Calendar years <span class="note">(horizon {first}; AnnMn per year of the window's end)</span></h2>
+<h2>Calendar years
+<span class="note">(horizon {first}; AnnMn per year of the window's end)</span></h2>
 <div class="panel">{fig_yr}</div>
 <div class="panel">{_calendar_table(result, fac)}</div>
 
-<h2>Sub-periods <span class="note">(by trade date; every statistic recomputed inside the period)</span></h2>
+<h2>Sub-periods
+<span class="note">(by trade date; every statistic recomputed inside the period)</span></h2>
 {_period_sections(result, fac)}
 
 <h2>Parameters and data</h2>

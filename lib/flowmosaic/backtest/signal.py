@@ -19,7 +19,7 @@ class CalendarGapError(InputError):
 
 
 def as_date_index(index) -> pd.DatetimeIndex:
-    """Any index of dates (date objects, Timestamps, 'yyyymmdd' strings or ints) -> DatetimeIndex."""
+    """Dates (date objects, Timestamps, 'yyyymmdd' strings or ints) -> DatetimeIndex."""
     if isinstance(index, pd.DatetimeIndex):
         out = index
     else:

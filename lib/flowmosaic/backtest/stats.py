@@ -106,7 +106,8 @@ def turnover(bins: np.ndarray, n_bins: int) -> np.ndarray:
 
 
 def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str], A: float,
-                 bins: np.ndarray | None = None, n_bins: int | None = None) -> dict[str, np.ndarray]:
+                 bins: np.ndarray | None = None,
+                 n_bins: int | None = None) -> dict[str, np.ndarray]:
     """Every statistic on one (non-overlapping) series; values is rows x columns."""
     a = np.asarray(values, dtype=float)
     ncol = a.shape[1]
