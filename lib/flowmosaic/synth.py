@@ -1,0 +1,796 @@
+"""Synthetic fund universe, generated in parallel by Spark and deterministic per seed.
+
+`generate(spark, out, scale=..., seed=..., fmt=..., effect=...)` writes, under `out`:
+
+    funds.csv                FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,ActivePassive,Vehicle
+    share_classes.csv        ShareId,FundId,InvestorType
+    flows/                   part files written by Spark (CSV with header, or Parquet):
+                             ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,PortfolioChange,ForexChange
+    allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
+    market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent, all weekdays
+    market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent, all weekdays
+    manifest.json            scale, seed, effect, date range, counts, paths, sizes, seconds
+
+Determinism: every fund draws from its own numpy Generator(PCG64(SeedSequence([seed, 1, fund_index]))),
+in a fixed order (attributes, share classes, allocation path, then flows), inside mapInPandas over
+spark.range(n_funds, numPartitions=k). The market (latent flow factors, returns, yields) comes from
+SeedSequence([seed, 0, k]) streams on the driver and is shipped in the closure. spark.range splits
+the ids into contiguous ranges and each task writes its funds in id order, so the part files, read
+in name order, hold byte-identical rows whatever k is (and allocations.csv is one such
+concatenation).
+
+Funds and share classes
+- AssetClass E/B/M (about 60/30/10%). CrossBorder about 50% of equity, 65% of bond, 60% of
+  multi-asset funds. Cross-border funds have a regional GeographicFocus ('Global', 'Developed
+  Markets', 'Global Emerging Markets', 'Asia ex-Japan', 'Europe', 'Latin America', ...), hold a
+  handful to a few dozen of the focus's countries and are mostly domiciled in LU/IE.
+- Single-country funds (CrossBorder false) have GeographicFocus = an ISO2 code, invest 100% in that
+  country for their flows and returns, and have NO allocation rows (choice: the vendor's
+  allocation file covers cross-border funds only).
+- Fund size log-normal, clipped to [1e6, 1e11] US$; 1-6 share classes (mean about 2.7), split by a
+  Dirichlet draw; about 15% of funds start reporting late and about 8% stop early.
+
+Flows (money in US$, computed in integer cents so the identity is exact)
+- Latent country flow factor, percent a day, on the flow calendar:
+  f(c,t) = g(t) + u(c,t), u an AR(1) per country (phi 0.97, stationary sd 0.03-0.06),
+  g a common AR(1) (phi 0.95, sd 0.03).
+- Share class j of fund i: rate(j,t) = sum_c w(i,c,m(t)) f(c,t) + a(i,t) + e(i,t) + e(j,t) [percent],
+  w the fund's true (current-month) allocation fractions, a a persistent fund AR(1), e fat-tailed
+  noise; ETF share classes trade on about 60% of days only.
+  Flow = AssetsStart x rate / 100; ForexChange = AssetsStart x fxb(i) x usd(t) / 100 (fxb 0 for US
+  funds, small otherwise); PortfolioChange = AssetsStart x (beta_ac sum_c w r(c,t) + tracking) / 100
+  with r the market returns below (beta 1 for E, 0.15 for B, 0.55 for M), absorbing the cent
+  rounding so that AssetsEnd = AssetsStart + Flow + PortfolioChange + ForexChange exactly in cents,
+  and AssetsStart(t) = AssetsEnd(t-1) per share class.
+
+Allocations: percent with 4 decimals, fund-level, monthly; concentrated on the held countries,
+drifting month to month (AR(1) log-weights), invested fraction 90-99.5 (sum below 100), blank where
+the fund holds nothing. Months run from 2 months before the fund's first flow date (so the 23rd rule
+has a snapshot from day one) to the month of its last flow date.
+
+PLANTED EFFECT (strength `effect`, 0 = none). Let F = the flow calendar rows (with a 60-row burn-in
+before the first date) and
+    C(c,t) = 100 x (prod_{k=t-19..t} (1 + f(c,k)/100) - 1)   (20-row compounded latent flow)
+    s(c,t) = (C(c,t) - mean_c C(.,t)) / sd_c C(.,t)           (cross-sectional z-score, 52 countries)
+Then on the flow date at row t the country's daily return (percent) gets
+    + effect x K_RET x s(c, t-3)        K_RET = 0.06 (percent a day per unit z-score)
+and the 10-year yield's daily change (basis points) gets
+    - effect x K_YLD x s(c, t-3)        K_YLD = 0.3 (bp a day per unit z-score)
+The weekly backtest with delay 2 holds a Friday's bins from the next day: that day's return loads
+on s at row (Friday - 2), which is exactly the information it used, so high-inflow countries
+outperform and their yields fall over the following weeks. Jan 1 and Dec 25 (weekdays that are not
+flow dates) have return 0 and no yield change. All noise is drawn independently of `effect`, so
+runs with different effects differ only by these terms.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flowmosaic import calendar as cal
+from flowmosaic.config import load_countries
+
+K_RET = 0.06   # percent of daily return per unit cross-sectional z-score of lagged 20d flow
+K_YLD = 0.3    # basis points of daily yield change per unit z-score (opposite sign)
+EFFECT_LAG = 3  # flow-calendar rows between the flow signal and the return it moves
+BURN_IN = 60   # latent flow rows simulated before the first flow date
+LOOKBACK = 20
+
+FLOW_COLUMNS = ["ReportDate", "ShareId", "FundId", "Flow", "AssetsStart", "AssetsEnd",
+                "PortfolioChange", "ForexChange"]
+FUND_COLUMNS = ["FundId", "AssetClass", "GeographicFocus", "CrossBorder", "Domicile",
+                "ActivePassive", "Vehicle"]
+SHARE_CLASS_COLUMNS = ["ShareId", "FundId", "InvestorType"]
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    n_funds: int
+    start: dt.date
+    end: dt.date
+    fmt: str
+    effect: float
+    partitions: int
+
+
+SCALES: dict[str, ScaleSpec] = {
+    "tiny": ScaleSpec(80, dt.date(2019, 1, 1), dt.date(2020, 12, 31), "csv", 1.0, 2),
+    "small": ScaleSpec(2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 1.0, 4),
+    # 26,000 funds x ~2.7 share classes x 1,564 flow dates x ~0.9 (late starts, early stops)
+    "medium": ScaleSpec(26_000, dt.date(2017, 1, 1), dt.date(2022, 12, 31), "parquet", 1.0, 52),
+}
+
+# --------------------------------------------------------------------------------------------
+# Static universe description: rough market-cap shares (percent of world equity) and regions.
+CAP = {
+    "US": 58, "JP": 6, "GB": 4, "CN": 3.5, "FR": 3, "CA": 3, "CH": 2.6, "DE": 2.3, "AU": 2,
+    "IN": 1.5, "TW": 1.6, "KR": 1.3, "NL": 1.2, "SE": 0.9, "HK": 0.9, "DK": 0.8, "IT": 0.7,
+    "ES": 0.7, "BR": 0.6, "SA": 0.5, "SG": 0.4, "ZA": 0.4, "RU": 0.3, "FI": 0.3, "BE": 0.3,
+    "MX": 0.3, "IE": 0.3, "IL": 0.25, "NO": 0.25, "TH": 0.25, "ID": 0.25, "MY": 0.2, "AE": 0.15,
+    "QA": 0.1, "KW": 0.1, "PL": 0.1, "CL": 0.07, "NZ": 0.07, "AT": 0.07, "PH": 0.07, "TR": 0.07,
+    "PT": 0.05, "GR": 0.05, "HU": 0.03, "PE": 0.03, "CZ": 0.02, "CO": 0.02, "EG": 0.02,
+    "AR": 0.02, "PK": 0.01, "MA": 0.01, "JO": 0.005,
+}
+BOND_TILT = {"JP": 2.5, "DE": 2.5, "FR": 2.0, "IT": 3.0, "ES": 2.5, "BE": 2.0, "AT": 2.0,
+             "CN": 1.5, "GB": 1.3, "MX": 3.0, "BR": 2.0, "ID": 3.0, "ZA": 2.5, "TR": 3.0,
+             "PL": 3.0, "CO": 4.0, "PE": 4.0, "CL": 3.0, "HU": 3.0, "CZ": 3.0, "EG": 4.0,
+             "MY": 2.0, "PH": 3.0, "TH": 2.0, "US": 0.7}
+REGION = {
+    **dict.fromkeys(["US", "CA"], 0),
+    **dict.fromkeys(["GB", "FR", "DE", "CH", "NL", "SE", "DK", "IT", "ES", "FI", "BE", "IE",
+                     "NO", "AT", "PT"], 1),
+    **dict.fromkeys(["JP", "AU", "NZ", "HK", "SG"], 2),
+    **dict.fromkeys(["CN", "IN", "TW", "KR", "TH", "ID", "MY", "PH", "PK"], 3),
+    **dict.fromkeys(["BR", "MX", "CL", "PE", "CO", "AR"], 4),
+    **dict.fromkeys(["SA", "ZA", "RU", "IL", "AE", "QA", "KW", "PL", "TR", "GR", "HU", "CZ",
+                     "EG", "MA", "JO"], 5),
+}
+EM = set(REGION) - {"US", "CA", "GB", "FR", "DE", "CH", "NL", "SE", "DK", "IT", "ES", "FI",
+                    "BE", "IE", "NO", "AT", "PT", "JP", "AU", "NZ", "HK", "SG", "IL"}
+FOCUS = {
+    "Global": None,  # all 52
+    "Developed Markets": ["AU", "CA", "JP", "NZ", "NO", "SE", "CH", "GB", "AT", "BE", "DK", "FI",
+                          "FR", "DE", "IE", "IT", "NL", "PT", "ES", "HK", "US", "SG", "IL"],
+    "Global ex-US": "ex-US",
+    "Global Emerging Markets": ["BR", "CN", "ID", "IN", "KR", "MX", "MY", "PH", "RU", "TH", "TR",
+                                "TW", "ZA", "CL", "CO", "CZ", "EG", "HU", "PE", "PL", "GR", "AE",
+                                "QA", "SA", "KW"],
+    "Asia ex-Japan": ["CN", "HK", "IN", "ID", "KR", "MY", "PH", "SG", "TH", "TW"],
+    "Asia Pacific": ["AU", "NZ", "JP", "HK", "SG", "CN", "KR", "TW", "IN"],
+    "Europe": ["GB", "FR", "DE", "CH", "NL", "SE", "DK", "ES", "IT", "FI", "BE", "NO", "IE", "AT",
+               "PT"],
+    "Latin America": ["BR", "MX", "CL", "CO", "PE", "AR"],
+    "EMEA": ["PL", "CZ", "HU", "TR", "RU", "GR", "ZA", "EG", "MA", "AE", "QA", "SA", "KW", "JO",
+             "IL"],
+    "North America": ["US", "CA"],
+    "Nordic": ["SE", "DK", "NO", "FI"],
+    "Frontier Markets": ["AR", "EG", "JO", "KW", "MA", "PK"],
+}
+FOCUS_MIX = {  # per asset class: focus -> probability (cross-border funds)
+    "E": {"Global": .22, "Developed Markets": .08, "Global ex-US": .08,
+          "Global Emerging Markets": .15, "Asia ex-Japan": .10, "Europe": .14,
+          "Asia Pacific": .05, "Latin America": .05, "EMEA": .04, "North America": .03,
+          "Nordic": .03, "Frontier Markets": .03},
+    "B": {"Global": .35, "Developed Markets": .15, "Global Emerging Markets": .20, "Europe": .15,
+          "Asia ex-Japan": .07, "Latin America": .04, "North America": .04},
+    "M": {"Global": .50, "Developed Markets": .20, "Europe": .15, "Global Emerging Markets": .10,
+          "Asia Pacific": .05},
+}
+CROSS_BORDER_P = {"E": 0.5, "B": 0.65, "M": 0.6}
+XB_DOMICILES = {"LU": .35, "IE": .25, "US": .20, "GB": .05, "JP": .03, "DE": .03, "FR": .03,
+                "CA": .02, "AU": .02, "CH": .02}
+BETA_AC = {"E": 1.0, "B": 0.15, "M": 0.55}
+SC_P = np.array([0.30, 0.22, 0.18, 0.13, 0.10, 0.07])  # 1..6 share classes, mean ~2.72
+Y0 = {"AU": 2.3, "CA": 1.9, "CH": 0.5, "DE": 0.6, "GB": 1.3, "JP": 0.2, "NO": 1.8, "NZ": 2.6,
+      "SE": 0.8, "US": 2.5}
+
+
+# --------------------------------------------------------------------------------------------
+@dataclass
+class GenerateSummary:
+    out: str
+    scale: str
+    seed: int
+    effect: float
+    fmt: str
+    start: str
+    end: str
+    n_flow_dates: int
+    n_weekdays: int
+    n_funds: int
+    n_cross_border: int
+    n_share_classes: int
+    flow_rows: int
+    allocation_rows: int
+    partitions: int
+    paths: dict[str, str] = field(default_factory=dict)
+    bytes_on_disk: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        mb = {k: v / 1e6 for k, v in self.bytes_on_disk.items()}
+        lines = [
+            f"synthetic universe '{self.scale}' (seed {self.seed}, effect {self.effect}) -> {self.out}",
+            f"  dates       {self.start} .. {self.end}: {self.n_flow_dates:,} flow dates, "
+            f"{self.n_weekdays:,} market weekdays",
+            f"  funds       {self.n_funds:,} ({self.n_cross_border:,} cross-border), "
+            f"{self.n_share_classes:,} share classes",
+            f"  flows       {self.flow_rows:,} rows ({self.fmt}, {self.partitions} partitions), "
+            f"{mb.get('flows', 0):,.1f} MB",
+            f"  allocations {self.allocation_rows:,} fund-months, {mb.get('allocations', 0):,.1f} MB",
+            f"  market      {mb.get('returns', 0) + mb.get('yields', 0):,.1f} MB; total "
+            f"{sum(mb.values()):,.1f} MB",
+            f"  generated in {self.seconds:.1f} s ("
+            + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()) + ")",
+        ]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """Everything a worker needs: small arrays shipped in the mapInPandas closure."""
+    seed: int
+    countries: tuple[str, ...]
+    flow_days: np.ndarray      # int32 unix days of the flow dates
+    month_of_day: np.ndarray   # int32 month index (into months) of each flow date
+    months_end: np.ndarray     # int32 unix day of each month end (months from first flow - 2)
+    latent: np.ndarray         # (n_days, 52) f(c,t) percent, incl. the common factor
+    returns: np.ndarray        # (n_days, 52) country returns on flow dates, percent
+    usd: np.ndarray            # (n_days,) dollar factor, percent
+    cap: np.ndarray            # (52,) cap shares
+    bond_cap: np.ndarray       # (52,)
+    focus_idx: dict            # focus -> int array of country columns
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *key])))
+
+
+def _unix_day(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def _tnoise(rng: np.random.Generator, size, df: float = 4.0) -> np.ndarray:
+    """Student-t draws scaled to unit variance (fat tails)."""
+    return rng.standard_t(df, size) / np.sqrt(df / (df - 2.0))
+
+
+def _ar1(rng: np.random.Generator, n: int, k: int, phi: float, sd) -> np.ndarray:
+    """(n, k) AR(1) paths with stationary sd `sd` (scalar or (k,)), started stationary.
+
+    Blocked recursion: within blocks of 64 rows a lower-triangular matrix of phi powers, then the
+    carry from block to block (the same numbers every run).
+    """
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), (k,))
+    eps = rng.standard_normal((n, k)) * sd * np.sqrt(1 - phi * phi)
+    eps[0] = rng.standard_normal(k) * sd
+    block = 64
+    lags = np.arange(block)
+    tri = np.tril(phi ** np.maximum(lags[:, None] - lags[None, :], 0))
+    decay = phi ** (lags + 1.0)          # weight of the previous block's last value
+    x = np.empty((n, k))
+    carry = np.zeros(k)
+    for b0 in range(0, n, block):
+        e = eps[b0:b0 + block]
+        m = len(e)
+        x[b0:b0 + m] = tri[:m, :m] @ e + decay[:m, None] * carry
+        carry = x[b0 + m - 1]
+    return x
+
+
+def compounded(f: np.ndarray, lookback: int = LOOKBACK) -> np.ndarray:
+    """Rolling `lookback`-row compounded percent; rows before a full window use what exists."""
+    lg = np.log1p(f / 100.0)
+    cs = np.cumsum(lg, axis=0)
+    out = cs.copy()
+    out[lookback:] = cs[lookback:] - cs[:-lookback]
+    return 100.0 * np.expm1(out)
+
+
+def zscore_rows(x: np.ndarray) -> np.ndarray:
+    mu = x.mean(axis=1, keepdims=True)
+    sd = x.std(axis=1, keepdims=True)
+    return (x - mu) / np.where(sd > 0, sd, 1.0)
+
+
+def simulate_latent(seed: int, n_flow_dates: int, n_countries: int) -> np.ndarray:
+    """Latent daily country flow factors f(c,t), percent, (BURN_IN + n) x n_countries.
+
+    f = common AR(1) (phi 0.95, sd 0.03) + country AR(1) (phi 0.97, sd 0.05-0.10).
+    """
+    r = _rng(seed, 0, 1)
+    nb = n_flow_dates + BURN_IN
+    sd_c = 0.05 + 0.05 * r.random(n_countries)
+    return _ar1(r, nb, n_countries, 0.97, sd_c) + _ar1(r, nb, 1, 0.95, 0.03)
+
+
+def mixing_matrix(weights: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """M(c,c') = sum_i A_i w_ic w_ic' / sum_i A_i w_ic over funds i (rows: weights, fractions).
+
+    Row c says where the flows of the funds holding c come from: country c's flow % measured on
+    these funds is sum_c' M(c,c') f(c'). A country no fund holds gets the identity row.
+    """
+    aw = weights * sizes[:, None]
+    num = aw.T @ weights
+    den = aw.sum(axis=0)
+    m = np.eye(weights.shape[1])
+    held = den > 0
+    m[held] = num[held] / den[held, None]
+    return m
+
+
+def flow_signal(latent: np.ndarray, mix: np.ndarray | None = None,
+                cols: list[int] | None = None) -> np.ndarray:
+    """s: cross-sectional z-score (over `cols`, default all) of the 20-row compounded f M'."""
+    g = latent if mix is None else latent @ mix.T
+    c = compounded(g)
+    if cols is not None:
+        c = c[:, cols]
+    return zscore_rows(c)
+
+
+def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
+                    start: dt.date, end: dt.date, effect: float,
+                    mix_equity: np.ndarray | None = None,
+                    mix_bond: np.ndarray | None = None) -> dict:
+    """Driver-side market: latent flow factors, the signals, weekday returns and yields.
+
+    mix_equity / mix_bond: mixing matrices (see mixing_matrix) of the cross-border equity and bond
+    funds; None = identity (the raw latent factor). Returns a dict of arrays and date lists.
+    """
+    fdates = cal.flow_dates(start, end)
+    wdays = [d for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+             if d.weekday() < 5]
+    n, nc = len(fdates), len(countries)
+    nb = n + BURN_IN
+    latent = simulate_latent(seed, n, nc)
+    gi = [countries.index(c) for c in g10]
+    # s(c, t-3) at flow row t, for t = 0..n-1 (burn-in rows provide the first lags).
+    s_eq = flow_signal(latent, mix_equity)[BURN_IN - EFFECT_LAG:nb - EFFECT_LAG]
+    s_bd = flow_signal(latent, mix_bond, gi)[BURN_IN - EFFECT_LAG:nb - EFFECT_LAG]
+    latent = latent[BURN_IN:]
+    # Country returns on flow rows, percent.
+    r = _rng(seed, 0, 2)
+    logvol = _ar1(r, n, 1, 0.98, 0.25)[:, 0]
+    vol = np.exp(logvol - 0.5 * 0.25 ** 2)
+    region = np.array([REGION[c] for c in countries])
+    is_em = np.array([c in EM for c in countries])
+    beta = np.where(is_em, 1.1, 1.0) + r.normal(0, 0.15, nc)
+    mkt = 0.8 * _tnoise(r, n) * vol
+    reg = 0.5 * _tnoise(r, (n, 6)) * vol[:, None]
+    idio = np.where(is_em, 1.1, 0.7) * _tnoise(r, (n, nc)) * vol[:, None]
+    ret = 0.025 + beta * mkt[:, None] + reg[:, region] + idio + effect * K_RET * s_eq
+    usd = 0.35 * r.standard_normal(n) * vol
+    # Yields: daily change in bp with a weak pull to the starting level, on flow rows.
+    r = _rng(seed, 0, 3)
+    ybeta = 1.0 + r.normal(0, 0.2, len(g10))
+    dy = (3.5 * ybeta * r.standard_normal(n)[:, None] + 2.5 * r.standard_normal((n, len(g10))))
+    dy = dy * vol[:, None] - effect * K_YLD * s_bd
+    y0 = np.array([Y0.get(c, 2.0) for c in g10])
+    ylev = np.empty((n, len(g10)))
+    prev = y0
+    for t in range(n):
+        prev = prev + dy[t] / 100.0 - 0.002 * (prev - y0)
+        ylev[t] = prev
+    # Onto all weekdays: 0 return / unchanged yield on weekdays that are not flow dates.
+    pos = {d: i for i, d in enumerate(fdates)}
+    ret_w = np.zeros((len(wdays), nc))
+    y_w = np.empty((len(wdays), len(g10)))
+    last = y0
+    for i, d in enumerate(wdays):
+        j = pos.get(d)
+        if j is not None:
+            ret_w[i] = ret[j]
+            last = ylev[j]
+        y_w[i] = last
+    return {"flow_dates": fdates, "weekdays": wdays, "latent": latent, "s_equity": s_eq,
+            "s_bond": s_bd, "returns_flow": ret, "returns": ret_w, "yields_flow": ylev, "yields": y_w,
+            "usd": usd}
+
+
+def _make_plan(seed: int, countries: tuple[str, ...], fdates: list[dt.date],
+               latent: np.ndarray, market: dict | None = None) -> _Plan:
+    """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only."""
+    first_m = cal.add_months(cal.month_start(fdates[0]), -2)
+    base = first_m.year * 12 + first_m.month - 1
+    month_of_day = np.array([d.year * 12 + d.month - 1 - base for d in fdates], dtype=np.int32)
+    n_months = int(month_of_day[-1]) + 1
+    months_end = np.array([_unix_day(cal.month_end(cal.add_months(first_m, k)))
+                           for k in range(n_months)], dtype=np.int32)
+    cap = np.array([CAP[c] for c in countries], dtype=float)
+    bond_cap = cap * np.array([BOND_TILT.get(c, 1.0) for c in countries])
+    col = {c: i for i, c in enumerate(countries)}
+    focus_idx = {}
+    for name, members in FOCUS.items():
+        if members is None:
+            idx = np.arange(len(countries))
+        elif members == "ex-US":
+            idx = np.array([i for i, c in enumerate(countries) if c != "US"])
+        else:
+            idx = np.array(sorted(col[c] for c in members))
+        focus_idx[name] = idx
+    return _Plan(seed=seed, countries=countries,
+                 flow_days=np.array([_unix_day(d) for d in fdates], dtype=np.int32),
+                 month_of_day=month_of_day, months_end=months_end, latent=latent,
+                 returns=None if market is None else market["returns_flow"],
+                 usd=None if market is None else market["usd"],
+                 cap=cap, bond_cap=bond_cap, focus_idx=focus_idx)
+
+
+# --------------------------------------------------------------------------------------------
+def _choice(rng: np.random.Generator, probs: dict) -> str:
+    keys = list(probs)
+    p = np.array([probs[k] for k in keys], dtype=float)
+    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
+
+
+def _fund_profile(plan: _Plan, idx: int):
+    """A fund's attributes, share classes and monthly allocation path; returns (rng, profile).
+
+    The draws happen in a fixed order, so the flows drawn afterwards from the same generator are
+    the same in every pass.
+    """
+    rng = _rng(plan.seed, 1, idx)
+    nc = len(plan.countries)
+    n_days = len(plan.flow_days)
+    n_months = len(plan.months_end)
+    u = rng.random(8)
+    ac = "E" if u[0] < 0.6 else ("B" if u[0] < 0.9 else "M")
+    xb = bool(u[1] < CROSS_BORDER_P[ac])
+    passive = bool(u[2] < (0.25 if ac == "E" else 0.15 if ac == "B" else 0.05))
+    etf = bool(u[3] < (0.8 if passive else 0.05))
+    cap = plan.cap if ac == "E" else plan.bond_cap
+    if xb:
+        focus = _choice(rng, FOCUS_MIX[ac])
+        domicile = _choice(rng, XB_DOMICILES)
+        members = plan.focus_idx[focus]
+        m = len(members)
+        k = m if passive else max(min(3, m), int(round(m * (0.35 + 0.65 * u[4]))))
+        # Largest countries are most likely held: Gumbel top-k on log(cap^0.7).
+        score = 0.7 * np.log(cap[members]) + rng.gumbel(size=m)
+        held = np.sort(members[np.argsort(-score)[:k]])
+    else:
+        p = cap ** 0.5
+        c = int(rng.choice(nc, p=p / p.sum()))
+        focus = plan.countries[c]
+        domicile = focus if u[4] < 0.8 else ("LU" if u[5] < 0.5 else "IE")
+        held = np.array([c])
+    # Size and share classes.
+    size = float(np.clip(np.exp(rng.normal(19.1 + (1.0 if passive else 0.0), 1.7)), 1e6, 1e11))
+    n_sc = int(rng.choice(6, p=SC_P)) + 1
+    sc_inst = rng.random(n_sc) < 0.4
+    sc_share = rng.dirichlet(np.full(n_sc, 0.8))
+    # Reporting window on the flow calendar.
+    start_row, end_row = 0, n_days - 1
+    if u[6] < 0.15 and n_days > 40:
+        start_row = int(rng.integers(1, max(2, int(0.9 * n_days) - 20)))
+    if u[7] < 0.08 and n_days - start_row > 40:
+        end_row = int(rng.integers(start_row + 20, n_days - 1))
+    # Monthly allocation path (percent, 4 decimals), drawn over all months.
+    h = len(held)
+    if xb:
+        base = np.log(cap[held] ** 0.6)
+        tilt = rng.normal(0, 0.05 if passive else 0.4, h)
+        dev = _ar1(rng, n_months, h, 0.9, 0.05 if passive else 0.2)
+        lw = base + tilt + dev
+        w = np.exp(lw - lw.max(axis=1, keepdims=True))
+        w /= w.sum(axis=1, keepdims=True)
+        inv = 0.9475 + 0.045 * np.tanh(_ar1(rng, n_months, 1, 0.8, 0.8))  # 90.3 .. 99.2
+        pct = np.round(np.maximum(w * inv * 100.0, 0.01), 4)
+    else:
+        pct = np.full((n_months, 1), 100.0)
+    prof = {
+        "idx": idx, "ac": ac, "xb": xb, "passive": passive, "etf": etf, "focus": focus,
+        "domicile": domicile, "held": held, "size": size, "n_sc": n_sc, "sc_inst": sc_inst,
+        "sc_share": sc_share, "start_row": start_row, "end_row": end_row, "pct": pct,
+    }
+    return rng, prof
+
+
+def _alloc_month_range(plan: _Plan, prof: dict) -> tuple[int, int]:
+    """First and last month index (inclusive) of a fund's allocation rows."""
+    first = int(plan.month_of_day[prof["start_row"]]) - 2
+    last = int(plan.month_of_day[prof["end_row"]])
+    return first, last
+
+
+def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, np.ndarray]:
+    """Daily share-class rows of one fund (columns of FLOWS_SCHEMA), money as int64 cents."""
+    rows = np.arange(prof["start_row"], prof["end_row"] + 1)
+    n = len(rows)
+    held = prof["held"]
+    w = prof["pct"][plan.month_of_day[rows]] / 100.0                  # (n, h)
+    flow_sys = (w * plan.latent[rows][:, held]).sum(axis=1)           # percent
+    ret_sys = BETA_AC[prof["ac"]] * (w * plan.returns[rows][:, held]).sum(axis=1)
+    noise_sd = float(np.clip(0.2 * (1e9 / prof["size"]) ** 0.15, 0.05, 1.0))
+    fund_ar = _ar1(rng, n, 1, 0.95, 0.02)[:, 0]
+    fund_e = noise_sd * _tnoise(rng, n, 3.0)
+    te_sd = (0.02 if prof["passive"] else 0.25) * BETA_AC[prof["ac"]] + 0.01
+    ret = ret_sys + te_sd * rng.standard_normal(n)
+    us_w = float(w[0][held == plan.countries.index("US")].sum()) if "US" in plan.countries else 0.0
+    fxb = 0.0 if prof["domicile"] == "US" else (1.0 - us_w) * 0.3 * rng.random()
+    fx = fxb * plan.usd[rows]
+    n_sc = prof["n_sc"]
+    sc_e = rng.standard_normal((n_sc, n)) * np.where(prof["sc_inst"], 0.12, 0.05)[:, None]
+    rate = flow_sys + fund_ar + fund_e + sc_e                         # (n_sc, n) percent
+    if prof["etf"]:
+        active = rng.random((n_sc, n)) < 0.6
+        rate = np.where(active, rate / 0.6, 0.0)
+    rate = np.clip(rate, -30.0, 50.0)
+    growth = np.maximum(1.0 + (rate + ret + fx) / 100.0, 0.5)
+    s0 = prof["size"] * prof["sc_share"]
+    end_f = s0[:, None] * np.cumprod(growth, axis=1)
+    end_c = np.rint(end_f * 100.0).astype(np.int64)
+    start_c = np.empty_like(end_c)
+    start_c[:, 0] = np.rint(s0 * 100.0).astype(np.int64)
+    start_c[:, 1:] = end_c[:, :-1]
+    flow_c = np.rint(start_c * rate / 100.0).astype(np.int64)
+    fx_c = np.rint(start_c * fx / 100.0).astype(np.int64)
+    pc_c = end_c - start_c - flow_c - fx_c
+    return {
+        "day": np.tile(plan.flow_days[rows], n_sc),
+        "fund": np.full(n * n_sc, prof["idx"], dtype=np.int32),
+        "sc": np.repeat(np.arange(1, n_sc + 1, dtype=np.int32), n),
+        "flow": flow_c.ravel(), "assets_start": start_c.ravel(), "assets_end": end_c.ravel(),
+        "portfolio_change": pc_c.ravel(), "forex_change": fx_c.ravel(),
+    }
+
+
+FLOWS_SCHEMA = ("day int, fund int, sc int, flow long, assets_start long, assets_end long, "
+                "portfolio_change long, forex_change long")
+
+
+def _funds_schema(n_countries: int) -> str:
+    return ("fund int, ac string, focus string, xb boolean, domicile string, ap string, "
+            "vehicle string, n_sc int, inst string, size double, flow_rows long, alloc_rows long, "
+            + ", ".join(f"w{i} double" for i in range(n_countries)))
+
+
+def _ids(batches):
+    for pdf in batches:
+        for i in pdf["id"].to_numpy():
+            yield int(i)
+
+
+def _stack(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    return pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in parts[0]})
+
+
+def _flows_fn(plan: _Plan, batch_rows: int = 200_000):
+    def fn(batches):
+        buf, size = [], 0
+        for idx in _ids(batches):
+            rng, prof = _fund_profile(plan, idx)
+            part = _fund_flows(plan, rng, prof)
+            buf.append(part)
+            size += len(part["day"])
+            if size >= batch_rows:
+                yield _stack(buf)
+                buf, size = [], 0
+        if buf:
+            yield _stack(buf)
+    return fn
+
+
+def _funds_fn(plan: _Plan):
+    """One row per fund: attributes, share-class flags, counts and mean allocation fractions."""
+    nc = len(plan.countries)
+
+    def fn(batches):
+        recs = []
+        for idx in _ids(batches):
+            _, p = _fund_profile(plan, idx)
+            first, last = _alloc_month_range(plan, p)
+            w = np.zeros(nc)
+            w[p["held"]] = p["pct"][max(first, 0):last + 1].mean(axis=0) / 100.0
+            recs.append((idx, p["ac"], p["focus"], p["xb"], p["domicile"],
+                         "P" if p["passive"] else "A", "ETF" if p["etf"] else "MF", p["n_sc"],
+                         "".join("I" if x else "R" for x in p["sc_inst"]), p["size"],
+                         (p["end_row"] - p["start_row"] + 1) * p["n_sc"],
+                         last - first + 1 if p["xb"] else 0, *w))
+        cols = ["fund", "ac", "focus", "xb", "domicile", "ap", "vehicle", "n_sc", "inst", "size",
+                "flow_rows", "alloc_rows", *[f"w{i}" for i in range(nc)]]
+        yield pd.DataFrame.from_records(recs, columns=cols)
+    return fn
+
+
+def _alloc_fn(plan: _Plan, batch_rows: int = 20_000):
+    nc = len(plan.countries)
+
+    def fn(batches):
+        buf, size = [], 0
+        for idx in _ids(batches):
+            _, p = _fund_profile(plan, idx)
+            if not p["xb"]:
+                continue
+            first, last = _alloc_month_range(plan, p)
+            ms = np.arange(first, last + 1)
+            wide = np.full((len(ms), nc), np.nan)
+            wide[:, p["held"]] = p["pct"][ms]
+            df = pd.DataFrame(wide, columns=list(plan.countries))
+            df.insert(0, "fund", np.int32(idx))
+            df.insert(0, "day", plan.months_end[ms])
+            buf.append(df)
+            size += len(df)
+            if size >= batch_rows:
+                yield pd.concat(buf, ignore_index=True)
+                buf, size = [], 0
+        if buf:
+            yield pd.concat(buf, ignore_index=True)
+    return fn
+
+
+# --------------------------------------------------------------------------------------------
+def _money(name: str, fmt: str):
+    """int64 cents -> US$: exact text with 2 decimals for CSV ('-1234.05'), a double for Parquet.
+
+    (String arithmetic on the cents is about twice as fast in Spark as a decimal cast, and a
+    double column would be written in scientific notation in CSV.)
+    """
+    from pyspark.sql import functions as F
+    if fmt == "csv":
+        return F.concat(F.when(F.col(name) < 0, F.lit("-")).otherwise(F.lit("")),
+                        F.expr(f"cast(div(abs({name}), 100) as string)"), F.lit("."),
+                        F.lpad(F.expr(f"cast(abs({name}) % 100 as string)"), 2, "0"))
+    return F.col(name) / F.lit(100.0)
+
+
+def _fund_id(col: str = "fund"):
+    from pyspark.sql import functions as F
+    return F.concat(F.lit("F"), F.lpad(F.col(col).cast("string"), 6, "0"))
+
+
+def _share_id(fund: str = "fund", sc: str = "sc"):
+    from pyspark.sql import functions as F
+    return F.concat(F.lit("S"), F.lpad((F.col(fund) * 10 + F.col(sc)).cast("string"), 7, "0"))
+
+
+def _iso2(codes) -> tuple[str, ...]:
+    """Country codes as strings. YAML 1.1 reads an unquoted NO (Norway) as False: undo that."""
+    return tuple("NO" if c is False else str(c) for c in codes)
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _concat_parts(parts_dir: Path, target: Path, header: str) -> None:
+    """One file from Spark's header-less CSV part files, in partition (file name) order."""
+    with open(target, "wb") as out:
+        out.write(header.encode() + b"\n")
+        for part in sorted(parts_dir.glob("part-*")):
+            with open(part, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+    shutil.rmtree(parts_dir)
+
+
+def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
+             fmt: str | None = None, effect: float | None = None, *,
+             n_funds: int | None = None, start: dt.date | None = None,
+             end: dt.date | None = None, partitions: int | None = None) -> GenerateSummary:
+    """Write a synthetic universe under `out` (layout in the module docstring).
+
+    fmt ('csv' | 'parquet') and effect default to the scale's; n_funds, start, end and partitions
+    override the scale (tests use tiny custom universes).
+    """
+    t0 = time.time()
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
+    spec = SCALES[scale]
+    fmt = fmt or spec.fmt
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    effect = spec.effect if effect is None else float(effect)
+    n_funds = spec.n_funds if n_funds is None else int(n_funds)
+    start = start or spec.start
+    end = end or spec.end
+    k = int(partitions or spec.partitions)
+    if not cal.flow_dates(start, end):
+        raise ValueError(f"no flow dates between {start} and {end}")
+
+    countries = load_countries()
+    order = _iso2(countries.published_order)
+    g10 = _iso2(countries.groups["G10"])
+    outp = Path(out).resolve()
+    outp.mkdir(parents=True, exist_ok=True)
+    (outp / "market").mkdir(exist_ok=True)
+    paths = {"funds": outp / "funds.csv", "share_classes": outp / "share_classes.csv",
+             "flows": outp / "flows", "allocations": outp / "allocations.csv",
+             "returns": outp / "market" / "returns_daily.csv",
+             "yields": outp / "market" / "yields_10y.csv", "manifest": outp / "manifest.json"}
+
+    stages: dict[str, float] = {}
+    lap = [time.time()]
+
+    def stage(name: str) -> None:
+        now = time.time()
+        stages[name] = round(now - lap[0], 2)
+        lap[0] = now
+
+    fdates = cal.flow_dates(start, end)
+    latent = simulate_latent(seed, len(fdates), len(order))[BURN_IN:]
+    ids = spark.range(0, n_funds, 1, k)
+
+    # Funds and share classes: generated by Spark, small enough to write with pandas.
+    base_plan = _make_plan(seed, order, fdates, latent)
+    fs = ids.mapInPandas(_funds_fn(base_plan), _funds_schema(len(order))).toPandas()
+    fs = fs.sort_values("fund", kind="stable").reset_index(drop=True)
+    fs["FundId"] = fs["fund"].map("F{:06d}".format)
+    funds = pd.DataFrame({
+        "FundId": fs["FundId"], "AssetClass": fs["ac"], "GeographicFocus": fs["focus"],
+        "CrossBorder": np.where(fs["xb"], "true", "false"), "Domicile": fs["domicile"],
+        "ActivePassive": fs["ap"], "Vehicle": fs["vehicle"]})
+    funds.to_csv(paths["funds"], index=False)
+    sc_fund = np.repeat(fs["fund"].to_numpy(), fs["n_sc"].to_numpy())
+    sc_num = np.concatenate([np.arange(1, m + 1) for m in fs["n_sc"]])
+    sc_inst = np.array(list("".join(fs["inst"])))
+    sc = pd.DataFrame({"ShareId": pd.Series(sc_fund * 10 + sc_num).map("S{:07d}".format),
+                       "FundId": pd.Series(sc_fund).map("F{:06d}".format),
+                       "InvestorType": np.where(sc_inst == "I", "Institutional", "Retail")})
+    sc.to_csv(paths["share_classes"], index=False)
+    flow_rows = int(fs["flow_rows"].sum())
+    alloc_rows = int(fs["alloc_rows"].sum())
+    stage("funds")
+
+    # Market: the planted effect follows the flows the cross-border funds would show.
+    w = fs[[f"w{i}" for i in range(len(order))]].to_numpy()
+    size = fs["size"].to_numpy()
+    mixes = {}
+    for ac in ("E", "B"):
+        sel = ((fs["ac"] == ac) & fs["xb"]).to_numpy()
+        mixes[ac] = mixing_matrix(w[sel], size[sel])
+    market = simulate_market(seed, order, g10, start, end, effect, mixes["E"], mixes["B"])
+    plan = _make_plan(seed, order, fdates, latent, market)
+    wd = [cal.to_yyyymmdd(d) for d in market["weekdays"]]
+    ret = pd.DataFrame(np.round(market["returns"], 6), columns=list(order))
+    ret.insert(0, "date", wd)
+    ret.to_csv(paths["returns"], index=False, float_format="%.6f")
+    yl = pd.DataFrame(np.round(market["yields"], 4), columns=list(g10))
+    yl.insert(0, "date", wd)
+    yl.to_csv(paths["yields"], index=False, float_format="%.4f")
+    stage("market")
+
+    from pyspark.sql import functions as F
+
+    # Allocations: Spark writes header-less parts, concatenated in order into one CSV.
+    alloc_cols = ["ReportDate", "FundId", *order]
+    adf = ids.mapInPandas(_alloc_fn(plan), "day int, fund int, "
+                          + ", ".join(f"{c} double" for c in order))
+    adf = adf.select(F.expr("date_from_unix_date(day)").alias("ReportDate"),
+                     _fund_id().alias("FundId"),
+                     *[F.col(c).cast("decimal(8,4)").alias(c) for c in order])
+    tmp = outp / "_allocations_parts"
+    adf.write.mode("overwrite").option("header", "false").csv(str(tmp))
+    _concat_parts(tmp, paths["allocations"], ",".join(alloc_cols))
+    stage("allocations")
+
+    # Flows: the big one, streamed per fund group inside each task.
+    fdf = ids.mapInPandas(_flows_fn(plan), FLOWS_SCHEMA)
+    fdf = fdf.select(
+        F.expr("date_from_unix_date(day)").alias("ReportDate"),
+        _share_id().alias("ShareId"), _fund_id().alias("FundId"),
+        _money("flow", fmt).alias("Flow"), _money("assets_start", fmt).alias("AssetsStart"),
+        _money("assets_end", fmt).alias("AssetsEnd"),
+        _money("portfolio_change", fmt).alias("PortfolioChange"),
+        _money("forex_change", fmt).alias("ForexChange"))
+    writer = fdf.write.mode("overwrite")
+    if fmt == "csv":
+        writer.option("header", "true").csv(str(paths["flows"]))
+    else:
+        writer.parquet(str(paths["flows"]))
+    stage("flows")
+
+    fd = fdates
+    summary = GenerateSummary(
+        out=str(outp), scale=scale, seed=seed, effect=effect, fmt=fmt,
+        start=fd[0].isoformat(), end=fd[-1].isoformat(), n_flow_dates=len(fd),
+        n_weekdays=len(market["weekdays"]), n_funds=n_funds,
+        n_cross_border=int(fs["xb"].sum()), n_share_classes=len(sc), flow_rows=flow_rows,
+        allocation_rows=alloc_rows, partitions=k,
+        paths={name: str(p) for name, p in paths.items()},
+        bytes_on_disk={name: _du(p) for name, p in paths.items() if name != "manifest"},
+        stage_seconds=stages)
+    summary.seconds = round(time.time() - t0, 2)
+    manifest = asdict(summary)
+    manifest.update({
+        "generator": "flowmosaic.synth", "planted_effect": {
+            "definition": "return(c,t) += effect*K_RET*s(c,t-3); dyield_bp(c,t) -= effect*K_YLD*s(c,t-3); "
+                          "s = cross-sectional z-score of the 20-row compounded latent flow factor",
+            "K_RET_pct_per_day": K_RET, "K_YLD_bp_per_day": K_YLD, "lag_rows": EFFECT_LAG},
+        "single_country_funds": "no allocation rows; 100% in their GeographicFocus country",
+        "columns": {"flows": FLOW_COLUMNS, "funds": FUND_COLUMNS,
+                    "share_classes": SHARE_CLASS_COLUMNS, "allocations": alloc_cols}})
+    paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return summary
