@@ -53,7 +53,9 @@ def ensure_country_flows_table(spark: SparkSession, path: str) -> None:
                          constraints={"fund_count_positive": "fund_count > 0"})
 
 
-def _read_sources(spark, settings) -> tuple[dict[str, DataFrame], dict[str, int]]:
+def read_sources(spark: SparkSession, settings: Settings
+                 ) -> tuple[dict[str, DataFrame], dict[str, int]]:
+    """The silver tables at their current versions: ({name: DataFrame}, {name: version})."""
     frames, versions = {}, {}
     for name in SOURCES:
         path = settings.table_path(name)
@@ -97,6 +99,20 @@ def plan_batches(start: dt.date, end: dt.date, rows_per_month: dict[dt.date, int
     return batches
 
 
+def batch_frame(src: dict[str, DataFrame], universes, lo: dt.date, hi: dt.date,
+                max_age_months: int = 0) -> DataFrame:
+    """Country rows for flow dates lo..hi: the silver reads pruned to the window (flow_month
+    partitions, allocation months it needs), then the transform chain."""
+    m_lo = cal.add_months(cal.alloc_month(lo), -max_age_months)
+    m_hi = cal.alloc_month(hi)
+    flows = src["share_class_flows"].filter(
+        F.col("flow_date").between(lo, hi)
+        & F.col("flow_month").between(cal.month_start(lo), cal.month_start(hi)))
+    allocs = src["fund_allocations"].filter(F.col("alloc_month").between(m_lo, m_hi))
+    return fl.compute_country_flows(flows, src["share_classes"], src["funds"], allocs,
+                                    universes, max_age_months)
+
+
 def run(spark: SparkSession, settings: Settings, universe_names: str | list[str],
         start: dt.date | None = None, end: dt.date | None = None,
         alloc_month: dt.date | None = None, max_age_months: int = 0,
@@ -108,7 +124,7 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
     names = [u.name for u in universes]
     if max_age_months < 0:
         raise InputError("allocation_max_age_months must be 0 (off) or more")
-    src, versions = _read_sources(spark, settings)
+    src, versions = read_sources(spark, settings)
     flows, allocs = src["share_class_flows"], src["fund_allocations"]
 
     if alloc_month is not None:
@@ -130,14 +146,7 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
 
     for i, (lo, hi) in enumerate(result.batches, 1):
         tb = time.time()
-        m_lo = cal.add_months(cal.alloc_month(lo), -max_age_months)
-        m_hi = cal.alloc_month(hi)
-        batch_flows = flows.filter(
-            F.col("flow_date").between(lo, hi)
-            & F.col("flow_month").between(cal.month_start(lo), cal.month_start(hi)))
-        batch_allocs = allocs.filter(F.col("alloc_month").between(m_lo, m_hi))
-        out = fl.compute_country_flows(batch_flows, src["share_classes"], src["funds"],
-                                       batch_allocs, universes, max_age_months)
+        out = batch_frame(src, universes, lo, hi, max_age_months)
         predicate = f"universe IN ({in_list}) AND flow_date >= '{lo}' AND flow_date <= '{hi}'"
         storage.overwrite_window(out, result.path, predicate, {
             "job": "country-flows", "universes": names, "window": [str(lo), str(hi)],

@@ -141,7 +141,7 @@ def compute_country_flows(flows: DataFrame, share_classes: DataFrame, funds: Dat
     sc = share_classes if needs_investor_types(universes) else None
     members = universe_members(funds, universes)
     # drop funds outside every universe before the aggregation's shuffle (broadcast semi-join)
-    flows = flows.join(F.broadcast(members.select("fund_id").distinct()), "fund_id", "left_semi")
+    flows = flows.join(F.broadcast(members.select("fund_id")), "fund_id", "left_semi")
     days = fund_days(flows, sc)
     udays = universe_fund_days(days, members, universes)
     weights = applicable_allocations(allocations, max_age_months)

@@ -1,6 +1,7 @@
 """The country-flows job on Delta: window rewrites, idempotence, history, alloc-month re-runs."""
 import datetime as dt
 import json
+import re
 
 import pytest
 from pyspark.sql import functions as F
@@ -117,3 +118,28 @@ def test_unknown_universe_is_a_clear_error(spark, wh):
     from flowmosaic.errors import ConfigError
     with pytest.raises(ConfigError, match="NoSuchUniverse"):
         job.run(spark, wh, "NoSuchUniverse", progress=lambda _m: None)
+
+
+def test_physical_plan_one_shuffle_of_flows_broadcast_allocations_pruned_reads(spark, wh):
+    """The plan the job runs: the share-class table is shuffled once (the fund-day
+    aggregation), every join is a broadcast hash join (allocations, members, share classes), and
+    the flow scan carries the month-partition filter of the window."""
+    from flowmosaic.universes import select_universes
+    src, _ = job.read_sources(spark, wh)
+    universes = select_universes("FloPctCtry,FloPctCtry-B-xdom-inst")
+    df = job.batch_frame(src, universes, D(2022, 2, 1), D(2022, 2, 28))
+    df.collect()  # run it, so the plan below is AQE's final one (runtime-dropped filters gone)
+    plan = df._jdf.queryExecution().executedPlan().toString()
+    assert "isFinalPlan=true" in plan
+    plan = plan.split("== Initial Plan ==")[0]
+    # the dynamic-pruning subquery Spark plans on the allocation scan is dropped at run time
+    assert "Subquery" not in plan
+    assert "SortMergeJoin" not in plan and "ShuffledHashJoin" not in plan
+    assert plan.count("BroadcastHashJoin") >= 4  # semi-join, share classes, members, weights
+    # two hash exchanges: fund-day aggregation over share-class rows, then the country aggregation
+    assert plan.count("Exchange hashpartitioning") == 2, plan
+    agg_keys = [line for line in plan.splitlines() if "Exchange hashpartitioning" in line]
+    assert any("fund_id" in k and "flow_date" in k for k in agg_keys)
+    assert any("universe" in k and "country" in k for k in agg_keys)
+    assert re.search(r"PartitionFilters: \[[^\]]*flow_month#\d+ >= 2022-02-01", plan)
+    assert re.search(r"PartitionFilters: \[[^\]]*flow_month#\d+ <= 2022-02-01", plan)
