@@ -112,7 +112,9 @@ ALLOCATION_SUM_LIMIT = 100.5
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
-# Materialised key sets (duplicates, over-100.5 fund-months) up to this size are broadcast.
+# Key sets (duplicates, over-100.5 fund-months, known ids) up to COLLECT_MAX_ROWS pass through
+# the driver; bigger ones are checkpointed, and broadcast up to BROADCAST_MAX_ROWS.
+COLLECT_MAX_ROWS = 200_000
 BROADCAST_MAX_ROWS = 2_000_000
 
 SOURCES = ("funds", "share_classes", "allocations", "flows")  # processing (dependency) order
@@ -849,11 +851,15 @@ class IngestReport:
 # The job
 
 
-def _materialize(df: DataFrame) -> tuple[DataFrame, int]:
-    """Compute a (small) key set once; broadcast it when it is small enough."""
+def _materialize(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """Compute a key set once (one job). Small sets (the normal case for duplicates, excess
+    fund-months, reference ids) come back to the driver and return as a local relation, which
+    the planner broadcasts; a big one stays on the executors (local checkpoint)."""
+    rows = df.limit(COLLECT_MAX_ROWS + 1).collect()
+    if len(rows) <= COLLECT_MAX_ROWS:
+        return F.broadcast(spark.createDataFrame(rows, df.schema))
     cp = df.localCheckpoint(eager=True)
-    n = cp.count()
-    return (F.broadcast(cp) if n <= BROADCAST_MAX_ROWS else cp), n
+    return F.broadcast(cp) if cp.count() <= BROADCAST_MAX_ROWS else cp
 
 
 def _table_df(spark: SparkSession, settings: Settings, table: str) -> DataFrame | None:
@@ -922,6 +928,7 @@ def ingest_paths(spark: SparkSession, settings: Settings, directory: str | None 
     cached: list[DataFrame] = []
     classified: dict[str, DataFrame] = {}
     contents: dict[str, Column] = {}
+    refs: dict[str, DataFrame] = {}
     try:
         # ---- phase 1: parse, classify and count everything (reads files; writes nothing)
         current = None
@@ -931,7 +938,7 @@ def ingest_paths(spark: SparkSession, settings: Settings, directory: str | None 
                     continue
                 current = s
                 _classify_source(spark, settings, s, inputs[s], report.sources[s], known,
-                                 tolerance, cached, classified, contents)
+                                 tolerance, cached, classified, contents, refs)
         except InputError:
             raise
         except Exception as exc:
@@ -980,26 +987,32 @@ def _refs(spark: SparkSession, settings: Settings, classified: dict[str, DataFra
     return ref.withColumnRenamed("fund_id", "_ref_fund_id")
 
 
+def _fund_ref(spark, settings, classified, refs: dict[str, DataFrame]) -> DataFrame:
+    if "funds" not in refs:
+        refs["funds"] = _materialize(spark, _refs(spark, settings, classified, "funds"))
+    return refs["funds"]
+
+
 def _classify_source(spark, settings, s, inp, rep, known, tolerance, cached, classified,
-                     contents) -> None:
+                     contents, refs) -> None:
     raw = read_raw(spark, inp).persist(StorageLevel.MEMORY_AND_DISK)
     cached.append(raw)
     raw_count = raw.count()  # fills the cache: the files are parsed once
     if s == "funds":
         parsed = parse_funds(raw)
-        dups, _ = _materialize(duplicate_keys(parsed, ["fund_id"]))
+        dups = _materialize(spark, duplicate_keys(parsed, ["fund_id"]))
         cls = classify_funds(parsed, dups)
         content = _row_json(list(schemas.RAW_FUNDS))
     elif s == "share_classes":
         parsed = parse_share_classes(raw)
-        dups, _ = _materialize(duplicate_keys(parsed, ["share_id"]))
-        fund_ref, _ = _materialize(_refs(spark, settings, classified, "funds"))
+        dups = _materialize(spark, duplicate_keys(parsed, ["share_id"]))
+        fund_ref = _fund_ref(spark, settings, classified, refs)
         cls = classify_share_classes(parsed, dups, fund_ref)
         content = _row_json(list(schemas.RAW_SHARE_CLASSES))
     elif s == "flows":
         parsed = parse_flows(raw, tolerance)
-        dups, _ = _materialize(duplicate_keys(parsed, ["flow_date", "share_id"]))
-        sc_ref, _ = _materialize(_refs(spark, settings, classified, "share_classes"))
+        dups = _materialize(spark, duplicate_keys(parsed, ["flow_date", "share_id"]))
+        sc_ref = _materialize(spark, _refs(spark, settings, classified, "share_classes"))
         cls = classify_flows(parsed, dups, sc_ref)
         content = _row_json(list(schemas.RAW_FLOWS))
     else:
@@ -1018,11 +1031,12 @@ def _classify_source(spark, settings, s, inp, rep, known, tolerance, cached, cla
             lines = raw.select(_as_text(_rc("FundId"), _dtype(raw, "FundId")).alias("fund_id"),
                                F.trunc(_as_date(_rc("ReportDate"), _dtype(raw, "ReportDate")),
                                        "MM").alias("alloc_month"))
-            dups, _ = _materialize(duplicate_keys(lines, ["fund_id", "alloc_month"]))
+            dups = _materialize(spark, duplicate_keys(lines, ["fund_id", "alloc_month"]))
         else:
-            dups, _ = _materialize(duplicate_keys(records, ["fund_id", "alloc_month", "country"]))
-        excess, _ = _materialize(allocation_sum_excess(records))
-        fund_ref, _ = _materialize(_refs(spark, settings, classified, "funds"))
+            dups = _materialize(spark, duplicate_keys(records,
+                                                      ["fund_id", "alloc_month", "country"]))
+        excess = _materialize(spark, allocation_sum_excess(records))
+        fund_ref = _fund_ref(spark, settings, classified, refs)
         cls = classify_allocations(records, inp.layout, known, dups, excess, fund_ref)
         content = F.col("_content")
     classified[s] = cls
@@ -1069,9 +1083,20 @@ def _classify_source(spark, settings, s, inp, rep, known, tolerance, cached, cla
 
 
 def _ensure(spark: SparkSession, settings: Settings, table: str) -> str:
+    """Create the table if needed, its CHECK constraints set in the creating commit (the
+    `delta.constraints.<name>` table properties that ALTER TABLE ADD CONSTRAINT would write,
+    without one extra commit and table scan per constraint)."""
+    from delta.tables import DeltaTable
     path = settings.table_path(table)
-    storage.ensure_table(spark, path, TABLE_SCHEMAS[table], PARTITIONS.get(table, ()),
-                         CONSTRAINTS.get(table))
+    if storage.table_exists(spark, path):
+        return path
+    builder = (DeltaTable.createIfNotExists(spark).location(path)
+               .addColumns(TABLE_SCHEMAS[table]))
+    if PARTITIONS.get(table):
+        builder = builder.partitionedBy(*PARTITIONS[table])
+    for name, expr in CONSTRAINTS.get(table, {}).items():
+        builder = builder.property(f"delta.constraints.{name}", expr)
+    builder.execute()
     return path
 
 
