@@ -39,7 +39,7 @@ def test_writer_round_trips_with_blanks(tmp_path):
 
 def test_reader_names_the_bad_line(tmp_path):
     p = tmp_path / "bad.csv"
-    p.write_text("date,AU\n20220201,0.1\n2022-02-02,0.2\n")
+    p.write_text("date,AU\n20220201,0.1\n02/02/2022,0.2\n")
     with pytest.raises(InputError, match=r"line 3"):
         export.read_strategy_file(p)
 

@@ -12,59 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flowmosaic.country_matrix import read_wide_csv
 from flowmosaic.errors import InputError
-
-_ISO2 = re.compile(r"^[A-Z]{2}$")
-_NA = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "#N/A"]
-
-
-def _parse_dates(raw: pd.Series, path: Path) -> pd.DatetimeIndex:
-    text = raw.astype(str).str.strip()
-    parsed = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
-    iso = parsed.isna()
-    if iso.any():  # also accept yyyy-mm-dd
-        parsed[iso] = pd.to_datetime(text[iso], format="%Y-%m-%d", errors="coerce")
-    bad = parsed.isna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{path}: line {i + 2}: {text.iloc[i]!r} in column "
-                         f"{raw.name!r} is not a date (want yyyymmdd)")
-    return pd.DatetimeIndex(parsed, name="date")
-
-
-def read_wide_csv(path: str | Path, what: str = "file") -> pd.DataFrame:
-    """A date column then ISO2 columns -> float frame indexed by date (ascending)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=_NA)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the {what} as CSV: {exc}") from exc
-    if raw.shape[1] < 2:
-        raise InputError(f"{path}: the {what} needs a date column and at least one country "
-                         f"column; found columns {list(raw.columns)}")
-    dates = _parse_dates(raw.iloc[:, 0], path)
-    cols = [str(c).strip().upper() for c in raw.columns[1:]]
-    bad = [c for c in cols if not _ISO2.match(c)]
-    if bad:
-        raise InputError(f"{path}: column(s) {bad} are not ISO2 country codes")
-    if len(set(cols)) != len(cols):
-        dup = sorted({c for c in cols if cols.count(c) > 1})
-        raise InputError(f"{path}: column(s) {dup} appear more than once")
-    body = raw.iloc[:, 1:]
-    values = body.apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce"))
-    nonnum = values.isna() & body.notna() & (body.apply(lambda s: s.str.strip()) != "")
-    if nonnum.to_numpy().any():
-        r, c = np.argwhere(nonnum.to_numpy())[0]
-        raise InputError(f"{path}: line {r + 2}, column {cols[c]}: "
-                         f"{body.iat[r, c]!r} is not a number")
-    out = pd.DataFrame(values.to_numpy(dtype=float), index=dates, columns=cols)
-    if out.index.has_duplicates:
-        dup = out.index[out.index.duplicated()][0]
-        raise InputError(f"{path}: date {dup:%Y%m%d} appears more than once")
-    return out.sort_index()
-
 
 def read_strategy_file(path: str | Path) -> pd.DataFrame:
     """Daily country flow % (the published strategy-file layout)."""
@@ -151,50 +100,14 @@ def load_flows_from_table(spark, settings, spec: str,
     Returns (frame, meta) with meta = {source, table_path, universe, source_version}; the
     version read is the pinned one, else the table's current version (recorded).
     """
-    from pyspark.sql import functions as F
-
-    from flowmosaic import storage
-    from flowmosaic.config import load_countries
+    from flowmosaic.country_matrix import matrix_from_table
 
     fs = parse_flow_spec(spec)
     path = resolve_table_path(settings, fs.table)
-    if not storage.table_exists(spark, path):
-        raise InputError(f"--flows {spec!r}: no Delta table at {path}")
-    current = storage.current_version(spark, path)
-    version = current if fs.version is None else fs.version
-    if version > current:
-        raise InputError(f"--flows {spec!r}: version {version} does not exist at {path} "
-                         f"(current version {current})")
-    df = storage.read_table(spark, path, version)
-    need = {"universe", "flow_date", "country", "flow_pct"}
-    if not need <= set(df.columns):
-        lacking = sorted(need - set(df.columns))
-        raise InputError(f"{path}: not a country_flows table; lacks {lacking}")
-    sel = df.filter(F.col("universe") == fs.universe)
-    if countries:
-        sel = sel.filter(F.col("country").isin(list(countries)))
-    pdf = sel.select("flow_date", "country", "flow_pct").toPandas()
-    if pdf.empty:
-        present = sorted(r[0] for r in df.select("universe").distinct().collect())
-        if fs.universe not in present:
-            raise InputError(f"--flows {spec!r}: universe {fs.universe!r} is not in {path} "
-                             f"(version {version}); universes present: "
-                             f"{', '.join(present) or 'none'}")
-        raise InputError(f"--flows {spec!r}: universe {fs.universe!r} has no rows for the "
-                         f"countries {list(countries or [])}")
-    try:
-        wide = pdf.pivot(index="flow_date", columns="country", values="flow_pct")
-    except ValueError as exc:
-        raise InputError(f"{path}: universe {fs.universe!r} has more than one row for some "
-                         f"(flow_date, country): {exc}") from exc
-    order = list(load_countries().published_order)
-    cols = [c for c in order if c in wide.columns] + sorted(c for c in wide.columns
-                                                            if c not in order)
-    if countries:
-        cols = [c for c in countries if c in wide.columns]
-    wide = wide.reindex(columns=cols)
-    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
-    wide.columns.name = None
+    wide, version = matrix_from_table(spark, path, fs.universe, fs.version, countries,
+                                      what=f"--flows {spec!r}")
+    if countries:  # the countries that have data, in the order asked
+        wide = wide.dropna(axis=1, how="all")
     meta = {"source": f"{path}:{fs.universe}", "table_path": path, "universe": fs.universe,
-            "source_version": int(version), "spec": str(spec)}
-    return wide.sort_index().astype(float), meta
+            "source_version": version, "spec": str(spec)}
+    return wide, meta
