@@ -32,7 +32,7 @@ Funds and share classes
 
 Flows (money in US$, computed in integer cents so the identity is exact)
 - Latent country flow factor, percent a day, on the flow calendar:
-  f(c,t) = g(t) + u(c,t), u an AR(1) per country (phi 0.97, stationary sd 0.03-0.06),
+  f(c,t) = g(t) + u(c,t), u an AR(1) per country (phi 0.97, stationary sd 0.05-0.10),
   g a common AR(1) (phi 0.95, sd 0.03).
 - Share class j of fund i: rate(j,t) = sum_c w(i,c,m(t)) f(c,t) + a(i,t) + e(i,t) + e(j,t) [percent],
   w the fund's true (current-month) allocation fractions, a a persistent fund AR(1), e fat-tailed
@@ -48,19 +48,29 @@ drifting month to month (AR(1) log-weights), invested fraction 90-99.5 (sum belo
 the fund holds nothing. Months run from 2 months before the fund's first flow date (so the 23rd rule
 has a snapshot from day one) to the month of its last flow date.
 
-PLANTED EFFECT (strength `effect`, 0 = none). Let F = the flow calendar rows (with a 60-row burn-in
-before the first date) and
-    C(c,t) = 100 x (prod_{k=t-19..t} (1 + f(c,k)/100) - 1)   (20-row compounded latent flow)
-    s(c,t) = (C(c,t) - mean_c C(.,t)) / sd_c C(.,t)           (cross-sectional z-score, 52 countries)
-Then on the flow date at row t the country's daily return (percent) gets
-    + effect x K_RET x s(c, t-3)        K_RET = 0.06 (percent a day per unit z-score)
-and the 10-year yield's daily change (basis points) gets
-    - effect x K_YLD x s(c, t-3)        K_YLD = 0.3 (bp a day per unit z-score)
-The weekly backtest with delay 2 holds a Friday's bins from the next day: that day's return loads
-on s at row (Friday - 2), which is exactly the information it used, so high-inflow countries
-outperform and their yields fall over the following weeks. Jan 1 and Dec 25 (weekdays that are not
-flow dates) have return 0 and no yield change. All noise is drawn independently of `effect`, so
-runs with different effects differ only by these terms.
+PLANTED EFFECT (strength `effect`, 0 = none): forward returns follow LAGGED country flow %.
+Country flow % as the pipeline measures it mixes the latent factors of co-held countries (a
+Latin America fund's flow lands on BR, MX, CL, ... alike), so the effect is planted on the latent
+factors seen through the cross-border funds' allocations, which is what a flow-% signal can detect:
+    M_U(c,c') = sum_i A_i w(i,c) w(i,c') / sum_i A_i w(i,c)   over the cross-border funds i of
+                asset class U (E for returns, B for yields); A_i = the fund's starting size,
+                w = its mean allocation fractions; a country no such fund holds gets M(c,.) = e_c
+    x_U(c,t) = sum_c' M_U(c,c') f(c',t)                       (expected country flow %, a day)
+    C_U(c,t) = 100 x (prod_{k=t-19..t} (1 + x_U(c,k)/100) - 1) (20-row compounded, flow rows,
+                                                               60-row burn-in before the start)
+    s_U(c,t) = (C_U(c,t) - mean_c C_U) / sd_c C_U             (z-score across the 52 countries
+                                                               for E, across the G10 for B)
+On the flow date at row t:
+    country return (percent)        += effect x K_RET x s_E(c, t-3)     K_RET = 0.10
+    10-year yield change (bp)       -= effect x K_YLD x s_B(c, t-3)     K_YLD = 0.45
+The weekly backtest with delay 2 holds a Friday's bins from the next day, whose return loads on s at
+row (Friday - 2): exactly the information the backtest used, so high-inflow countries outperform
+and their yields fall over the following weeks (s is persistent). At effect 1 on the 'small' scale
+(3 years, FloPctCtry / FloPctCtry-B universes, 23rd rule, 5 bins) the measured 20-day flow signal
+correlates about 0.75-0.8 with s_E and the 20-weekday TxB is several % per period (t well above 3
+for equity returns, about -3 to -5 for G10 yields); at effect 0 it is noise. Jan 1 and Dec 25
+(weekdays that are not flow dates) have return 0 and no yield change. All noise is drawn
+independently of `effect`, so runs with different effects differ only by these terms.
 """
 from __future__ import annotations
 
@@ -78,8 +88,8 @@ import pandas as pd
 from flowmosaic import calendar as cal
 from flowmosaic.config import load_countries
 
-K_RET = 0.06   # percent of daily return per unit cross-sectional z-score of lagged 20d flow
-K_YLD = 0.3    # basis points of daily yield change per unit z-score (opposite sign)
+K_RET = 0.10   # percent of daily return per unit cross-sectional z-score of lagged 20d flow
+K_YLD = 0.45   # basis points of daily yield change per unit z-score (opposite sign)
 EFFECT_LAG = 3  # flow-calendar rows between the flow signal and the return it moves
 BURN_IN = 60   # latent flow rows simulated before the first flow date
 LOOKBACK = 20
@@ -786,8 +796,10 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     manifest = asdict(summary)
     manifest.update({
         "generator": "flowmosaic.synth", "planted_effect": {
-            "definition": "return(c,t) += effect*K_RET*s(c,t-3); dyield_bp(c,t) -= effect*K_YLD*s(c,t-3); "
-                          "s = cross-sectional z-score of the 20-row compounded latent flow factor",
+            "definition": "return(c,t) += effect*K_RET*s_E(c,t-3); dyield_bp(c,t) -= "
+                          "effect*K_YLD*s_B(c,t-3); s_U = cross-sectional z-score of the 20-row "
+                          "compounded latent flow factors mixed by the cross-border funds' "
+                          "AUM-weighted allocations of asset class U (see flowmosaic.synth)",
             "K_RET_pct_per_day": K_RET, "K_YLD_bp_per_day": K_YLD, "lag_rows": EFFECT_LAG},
         "single_country_funds": "no allocation rows; 100% in their GeographicFocus country",
         "columns": {"flows": FLOW_COLUMNS, "funds": FUND_COLUMNS,
