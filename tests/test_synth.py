@@ -24,7 +24,7 @@ MONEY = ["Flow", "AssetsStart", "AssetsEnd", "PortfolioChange", "ForexChange"]
 def _countries():
     from flowmosaic.config import load_countries
     c = load_countries()
-    return synth._iso2(c.published_order), synth._iso2(c.groups["G10"])
+    return c.published_order, c.groups["G10"]
 
 
 COUNTRIES, G10 = _countries()
@@ -296,7 +296,6 @@ def test_tiny_scale_defaults(spark, tmp_path):
     assert s.n_funds == 80 and s.fmt == "csv" and s.effect == 1.0
     assert s.start == "2019-01-02" and s.end == "2020-12-31"
     assert s.n_share_classes >= 80 and s.flow_rows > 50_000
-    assert s.seconds < 60  # < 15 s on an idle 2-core machine with a warm session
     print(s.describe())
 
 

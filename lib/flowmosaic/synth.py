@@ -645,11 +645,6 @@ def _share_id(fund: str = "fund", sc: str = "sc"):
     return F.concat(F.lit("S"), F.lpad((F.col(fund) * 10 + F.col(sc)).cast("string"), 7, "0"))
 
 
-def _iso2(codes) -> tuple[str, ...]:
-    """Country codes as strings. YAML 1.1 reads an unquoted NO (Norway) as False: undo that."""
-    return tuple("NO" if c is False else str(c) for c in codes)
-
-
 def _du(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -691,8 +686,8 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
         raise ValueError(f"no flow dates between {start} and {end}")
 
     countries = load_countries()
-    order = _iso2(countries.published_order)
-    g10 = _iso2(countries.groups["G10"])
+    order = countries.published_order
+    g10 = countries.groups["G10"]
     outp = Path(out).resolve()
     outp.mkdir(parents=True, exist_ok=True)
     (outp / "market").mkdir(exist_ok=True)
