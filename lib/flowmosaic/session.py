@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -26,6 +27,32 @@ def delta_package() -> str:
     import pyspark
     spark_minor = ".".join(pyspark.__version__.split(".")[:2])
     return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
+
+
+def _jar_list_file() -> Path:
+    # beside the interpreter's environment, so each virtualenv keeps its own resolution
+    return Path(sys.prefix) / "flowmosaic-delta-jars" / f"{delta_package().replace(':', '_')}.txt"
+
+
+def cached_delta_jars() -> list[str]:
+    """Delta's jars as resolved by an earlier Ivy run (see --fetch-jars), if all still exist."""
+    listing = _jar_list_file()
+    if not listing.exists():
+        return []
+    jars = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    return jars if jars and all(Path(j).exists() for j in jars) else []
+
+
+def _remember_jars(spark: SparkSession) -> int:
+    """Record the jar files spark-submit's Ivy run resolved (spark.jars after resolution)."""
+    resolved = spark.sparkContext.getConf().get("spark.jars", "")
+    jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j]
+    if not any("delta-spark" in j for j in jars):
+        return 0
+    listing = _jar_list_file()
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    listing.write_text("\n".join(jars) + "\n")
+    return len(jars)
 
 
 def under_spark_submit() -> bool:
@@ -61,7 +88,12 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None,
     builder = SparkSession.builder.master(settings.master).appName(app_name or settings.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    jars = cached_delta_jars()
+    if jars:  # resolved before (make jars): no Ivy run, a quieter and faster start
+        builder = builder.config("spark.jars", ",".join(jars))
+    else:
+        builder = configure_spark_with_delta_pip(builder)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     return spark
 
@@ -84,11 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fetch_jars:
         settings = load_settings(warehouse=os.path.join(os.getcwd(), ".venv", "jar-check"))
+        _jar_list_file().unlink(missing_ok=True)  # resolve through Ivy afresh
         spark = get_spark(settings, app_name="flowmosaic-fetch-jars",
                           extra_conf={"spark.ui.enabled": "false"})
-        version = spark.sql("SELECT 1 AS ok").collect()[0].ok
+        path = os.path.join(settings.warehouse, "check")
+        spark.range(3).write.format("delta").mode("overwrite").save(path)
+        rows = spark.read.format("delta").load(path).count()
+        n = _remember_jars(spark)
         spark.stop()
-        print(f"Spark {spark.version} with Delta ready (check={version})")
+        print(f"Spark {spark.version} with {delta_package()} ready: wrote and read a Delta "
+              f"table ({rows} rows); {n} jars recorded in {_jar_list_file()}")
     return 0
 
 
