@@ -286,7 +286,8 @@ def test_tables_partitioned_constrained_and_annotated(spark, wh):
     assert props["delta.constraints.assets_start_non_negative"] == "assets_start >= 0"
     meta = json.loads(DeltaTable.forPath(spark, path).history(1).collect()[0].userMetadata)
     assert meta["job"] == "ingest" and meta["run_id"] == report.run_id
-    assert meta["counts"]["flows"]["quarantined"] == report.sources["flows"].quarantined
+    assert meta["counts"]["flows"]["read"] == report.sources["flows"].read
+    assert meta["counts"]["funds"]["quarantined"] == report.sources["funds"].quarantined
     bad = spark.createDataFrame(
         [(D(2022, 1, 10), "SX", "F1", 1.0, -5.0, None, None, None, False, D(2022, 1, 1))],
         ingest.schemas.SHARE_CLASS_FLOWS)
