@@ -6,12 +6,23 @@ total returns) with their reports.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 
 def _stage(n: int, text: str) -> None:
     print(f"\n== {n}/5 {text}", flush=True)
+
+
+def _reusable(raw: Path, scale: str, seed: int) -> bool:
+    """A universe written earlier with the same scale, seed and the scale's current effect."""
+    from flowmosaic.synth import SCALES
+    try:
+        m = json.loads((raw / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (m.get("scale"), m.get("seed"), m.get("effect")) == (scale, seed, SCALES[scale].effect)
 
 
 def run_demo(args) -> int:
@@ -28,7 +39,7 @@ def run_demo(args) -> int:
     out = Path(args.out)
 
     _stage(1, f"synthetic universe ({args.scale}, seed {args.seed}) -> {raw}")
-    if (raw / "manifest.json").exists() and not args.regenerate:
+    if _reusable(raw, args.scale, args.seed) and not args.regenerate:
         print(f"reusing {raw} (--regenerate to write it again)")
     else:
         print(synth.generate(spark, raw, scale=args.scale, seed=args.seed).describe())

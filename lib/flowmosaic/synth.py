@@ -113,7 +113,8 @@ class ScaleSpec:
 
 SCALES: dict[str, ScaleSpec] = {
     "tiny": ScaleSpec(80, dt.date(2019, 1, 1), dt.date(2020, 12, 31), "csv", 1.0, 2),
-    "small": ScaleSpec(2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 1.0, 4),
+    # the demo: effect 0.5 gives a visible but less extravagant long/short than 1.0
+    "small": ScaleSpec(2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 0.5, 4),
     # 26,000 funds x ~2.7 share classes x 1,564 flow dates x ~0.9 (late starts, early stops)
     "medium": ScaleSpec(26_000, dt.date(2017, 1, 1), dt.date(2022, 12, 31), "parquet", 1.0, 52),
 }
