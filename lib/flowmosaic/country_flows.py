@@ -138,8 +138,11 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
         raise InputError(f"empty window: start {start} is after end {end}")
 
     result = CountryFlowsRun(names, start, end, versions, path=settings.table_path("country_flows"))
+    # allocation rows per month, for the months the window needs only (partition-pruned)
+    needed = allocs.filter(F.col("alloc_month").between(
+        cal.add_months(cal.alloc_month(start), -max_age_months), cal.alloc_month(end)))
     rows_per_month = {r.alloc_month: r.n for r in
-                      allocs.groupBy("alloc_month").agg(F.count(F.lit(1)).alias("n")).collect()}
+                      needed.groupBy("alloc_month").agg(F.count(F.lit(1)).alias("n")).collect()}
     result.batches = plan_batches(start, end, rows_per_month, batch_alloc_rows, max_age_months)
     ensure_country_flows_table(spark, result.path)
     in_list = ", ".join(f"'{n}'" for n in names)
@@ -153,16 +156,10 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
             "batch": f"{i}/{len(result.batches)}", "allocation_max_age_months": max_age_months,
             "source_versions": versions,
         })
+        result.table_version, metrics = storage.last_commit(spark, result.path)
+        result.rows_written += int(metrics.get("numOutputRows", 0))
         progress(f"  batch {i}/{len(result.batches)}: {lo} .. {hi} written in "
                  f"{time.time() - tb:.1f}s")
 
-    result.table_version = storage.current_version(spark, result.path)
-    result.rows_written = _rows_in_window(spark, result.path, names, start, end)
     result.seconds = time.time() - t0
     return result
-
-
-def _rows_in_window(spark, path, names, start, end) -> int:
-    return (storage.read_table(spark, path)
-            .filter(F.col("universe").isin(names) & F.col("flow_date").between(start, end))
-            .count())

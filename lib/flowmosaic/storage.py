@@ -16,9 +16,18 @@ def _meta(metadata: dict[str, Any] | None) -> str:
     return json.dumps(metadata or {}, sort_keys=True, default=str)
 
 
+def _delta_log(spark: SparkSession, path: str):
+    """(Hadoop FileSystem, Path) of the table's _delta_log directory."""
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
+    return log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), log
+
+
 def table_exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
-    return DeltaTable.isDeltaTable(spark, path)
+    """A Delta table is there when its _delta_log holds a commit (a cheap listing)."""
+    fs, log = _delta_log(spark, path)
+    return bool(fs.exists(log)) and any(
+        st.getPath().getName().endswith(".json") for st in fs.listStatus(log))
 
 
 def ensure_table(spark: SparkSession, path: str, schema: StructType,
@@ -26,7 +35,7 @@ def ensure_table(spark: SparkSession, path: str, schema: StructType,
                  constraints: dict[str, str] | None = None) -> None:
     """Create the Delta table at `path` with this schema, partitioning and CHECK constraints."""
     from delta.tables import DeltaTable
-    if DeltaTable.isDeltaTable(spark, path):
+    if table_exists(spark, path):
         return
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
@@ -83,5 +92,20 @@ def read_table(spark: SparkSession, path: str, version: int | None = None) -> Da
 
 
 def current_version(spark: SparkSession, path: str) -> int:
+    """The table's latest version: the highest commit file NNN.json in _delta_log (the Delta
+    protocol keeps the newest commit file even after checkpoints and log clean-up). Listing one
+    directory through Hadoop's FileSystem is far cheaper than a history() job and works on
+    object stores too."""
+    fs, log = _delta_log(spark, path)
+    versions = [int(name[:-5]) for name in (st.getPath().getName() for st in fs.listStatus(log))
+                if name.endswith(".json") and name[:-5].isdigit()]
+    if not versions:
+        raise ValueError(f"{path}: no commits in _delta_log")
+    return max(versions)
+
+
+def last_commit(spark: SparkSession, path: str) -> tuple[int, dict[str, str]]:
+    """(version, operationMetrics) of the table's newest commit."""
     from delta.tables import DeltaTable
-    return int(DeltaTable.forPath(spark, path).history(1).select("version").collect()[0][0])
+    row = DeltaTable.forPath(spark, path).history(1).select("version", "operationMetrics").first()
+    return int(row[0]), dict(row[1] or {})
