@@ -322,29 +322,6 @@ def test_rerun_leaves_tables_identical(spark, wh, raw_dir):
     assert again.sources["funds"].written == 0  # MERGE found nothing changed
 
 
-def test_restated_window_replaces_only_that_window(spark, wh, tmp_path):
-    settings, report, snap = wh
-    copy = tmp_path / "wh"
-    shutil.copytree(settings.warehouse, copy)
-    s2 = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(copy))
-    restated = [("2022-01-05,S1,F1,5,1100,1105,0,0", None),     # changed
-                ("2022-01-05,S2,F1,0,496,496,0,0", None),       # new
-                ("2022-01-06,S3,F2,1,2001,2002,0,0", None),     # new (was a duplicate)
-                ("2022-01-06,S9,F1,1,1,2,0,0", "unknown_share_class")]
-    f = _write(tmp_path / "restated" / "flows_2022-01-05.csv", FLOWS_HEADER, restated)
-    rep = ingest.ingest_paths(spark, s2, flows=str(f))
-    assert rep.sources["flows"].window == (D(2022, 1, 5), D(2022, 1, 6))
-    after = _snapshot(spark, s2)
-    inside = [r for r in snap["share_class_flows"] if D(2022, 1, 5) <= r[0] <= D(2022, 1, 6)]
-    assert inside  # S1 on the 5th, S4 on the 6th: gone or replaced
-    outside = [r for r in snap["share_class_flows"] if r not in inside]
-    assert after["share_class_flows"] == sorted(outside + _expected_flows(restated), key=repr)
-    for t in ("funds", "share_classes", "fund_allocations"):
-        assert after[t] == snap[t]
-    # the restated file's quarantine rows join the others; the original batch's stay
-    assert len(after["quarantine"]) == len(snap["quarantine"]) + 1
-
-
 def test_missing_column_names_file_and_column_and_changes_nothing(spark, wh, raw_dir, tmp_path):
     settings, report, snap = wh
     bad = tmp_path / "in"
@@ -383,46 +360,63 @@ def test_unreadable_or_absent_input_is_an_input_error(spark, tmp_path):
     assert not (tmp_path / "wh").exists()
 
 
-def test_parquet_flows_and_long_allocations(spark, wh, raw_dir, tmp_path):
-    """Typed Parquet flows (date, float64) and long allocations give the same silver rows."""
+RESTATED = [  # typed Parquet flows restating 2022-01-05..2022-01-06
+    ("2022-01-05,S1,F1,5,1100,1105,0,0", None),      # changed
+    ("2022-01-05,S2,F1,0,496,496,0,0", None),        # new
+    ("2022-01-06,S3,F2,1,2001,2002,0,0", None),      # new (a duplicate the first time)
+    ("2022-01-06,S4,F3,1,100,,0,0", None),           # NULL AssetsEnd: unchecked identity
+    ("2022-01-05,S4,F3,1,-100,-99,0,0", "negative_assets_start"),
+    ("2022-01-08,S4,F3,1,100,101,0,0", "not_flow_date"),
+    ("2022-01-06,S2,F1,,496,496,0,0", "missing_value"),
+    ("2022-01-06,S1,F1,1,1105,1106,0,0", "duplicate_key"),
+    ("2022-01-06,S1,F1,2,1105,1107,0,0", "duplicate_key"),
+    ("2022-01-06,S9,F1,1,1,2,0,0", "unknown_share_class"),
+]
+
+
+def _parquet_flows(lines):
     import pyarrow as pa
+    cols = list(zip(*[ln.split(",") for ln in lines]))
+    num = [pa.array([float(v) if v else None for v in c], pa.float64()) for c in cols[3:]]
+    return pa.table([pa.array([cal.parse_date(v) for v in cols[0]], pa.date32()),
+                     pa.array(cols[1]), pa.array(cols[2]), *num],
+                    names=FLOWS_HEADER.split(","))
+
+
+def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_path):
+    """A copy of the warehouse gets typed Parquet flows restating two days, and long
+    allocations restating both months with the same values as the wide file."""
     import pyarrow.parquet as pq
     settings, report, snap = wh
-    good = [ln for ln, r in FLOWS_PART0 + FLOWS_PART1 if r is None]
-    bad = [("2022-01-05,S4,F3,1,-100,-99,0,0", "negative_assets_start"),
-           ("2022-01-08,S4,F3,1,100,101,0,0", "not_flow_date"),
-           ("2022-01-06,S2,F1,,496,496,0,0", "missing_value"),
-           ("2022-01-06,S3,F2,1,2001,2002,0,0", "duplicate_key"),
-           ("2022-01-06,S3,F2,2,2001,2003,0,0", "duplicate_key")]
-
-    def table(lines):
-        cols = list(zip(*[ln.split(",") for ln in lines]))
-        num = [pa.array([float(v) if v else None for v in c], pa.float64()) for c in cols[3:]]
-        return pa.table([pa.array([cal.parse_date(v) for v in cols[0]], pa.date32()),
-                         pa.array(cols[1]), pa.array(cols[2]), *num],
-                        names=FLOWS_HEADER.split(","))
-    flows = tmp_path / "flows"
+    copy = tmp_path / "wh"
+    shutil.copytree(settings.warehouse, copy)
+    s2 = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(copy))
+    flows = tmp_path / "restated_flows"
     flows.mkdir()
-    pq.write_table(table(good[:5]), flows / "part-0.parquet")
-    pq.write_table(table(good[5:] + [b for b, _ in bad]), flows / "part-1.parquet")
+    pq.write_table(_parquet_flows([ln for ln, _ in RESTATED[:5]]), flows / "part-0.parquet")
+    pq.write_table(_parquet_flows([ln for ln, _ in RESTATED[5:]]), flows / "part-1.parquet")
     (flows / "_SUCCESS").write_text("")
     alloc = _write(tmp_path / "alloc_long.csv", LONG_HEADER, ALLOC_LONG)
-    s2 = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(tmp_path / "wh"))
-    rep = ingest.ingest_paths(spark, s2, flows=str(flows), allocations=str(alloc),
-                              funds=str(raw_dir / "funds.csv"),
-                              share_classes=str(raw_dir / "share_classes.csv"))
+    rep = ingest.ingest_paths(spark, s2, flows=str(flows), allocations=str(alloc))
     assert rep.sources["flows"].fmt == "parquet" and rep.sources["allocations"].layout == "long"
+    assert rep.sources["flows"].window == (D(2022, 1, 5), D(2022, 1, 6))
+    assert rep.reconciled and not rep.warnings
     after = _snapshot(spark, s2)
-    for t in SILVER:
+    # flows: the window's rows are exactly the restated ones, the rest is untouched
+    inside = [r for r in snap["share_class_flows"] if D(2022, 1, 5) <= r[0] <= D(2022, 1, 6)]
+    assert inside
+    outside = [r for r in snap["share_class_flows"] if r not in inside]
+    assert after["share_class_flows"] == sorted(outside + _expected_flows(RESTATED), key=repr)
+    # long allocations: same silver rows as the wide file gave
+    for t in ("funds", "share_classes", "fund_allocations"):
         assert after[t] == snap[t], t
-    q = spark.read.format("delta").load(s2.table_path("quarantine"))
-    got = sorted((r.source_table, r.reason) for r in q.collect()
-                 if r.source_table in ("share_class_flows", "fund_allocations"))
-    want = sorted([("share_class_flows", r) for _, r in bad]
-                  + [("fund_allocations", r) for _, r in ALLOC_LONG if r])
-    assert got == want
     alloc_rep = rep.sources["allocations"]
     assert (alloc_rep.read, alloc_rep.accepted, alloc_rep.not_stored) == (13, 6, 1)
-    assert rep.reconciled and not rep.warnings
-    row = [r for r in q.collect() if r.reason == "negative_assets_start"][0]
-    assert json.loads(row.row_content)["AssetsStart"] == -100.0
+    # quarantine: the new files' rows joined the first batch's, which stay
+    q = spark.read.format("delta").load(s2.table_path("quarantine"))
+    new = sorted((r.source_table, r.reason) for r in q.where(q.run_id == rep.run_id).collect())
+    assert new == sorted([("share_class_flows", r) for _, r in RESTATED if r]
+                         + [("fund_allocations", r) for _, r in ALLOC_LONG if r])
+    assert q.count() == len(snap["quarantine"]) + len(new)
+    row = q.where(q.reason == "negative_assets_start").where(q.run_id == rep.run_id).first()
+    assert json.loads(row.row_content)["AssetsStart"] == -100.0  # typed Parquet value
