@@ -23,7 +23,7 @@ from flowmosaic.universes import select_universes
 
 SOURCES = ("share_class_flows", "share_classes", "funds", "fund_allocations")
 # Allocation rows per batch: the batch's weights are broadcast, so they must stay small.
-DEFAULT_BATCH_ALLOC_ROWS = 4_000_000
+DEFAULT_BATCH_ALLOC_ROWS = 2_000_000
 
 
 @dataclass
