@@ -36,7 +36,7 @@ class RssSampler(threading.Thread):
 
     def __init__(self, interval: float = 0.2):
         super().__init__(daemon=True)
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.interval, self.peak, self._halt = interval, 0, threading.Event()
 
     def _descendants(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -55,7 +55,7 @@ class RssSampler(threading.Thread):
         return out
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             total = 0
             for pid in self._descendants():
                 try:
@@ -68,7 +68,7 @@ class RssSampler(threading.Thread):
             time.sleep(self.interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
 
 
 def timed(fn, reps: int, label: str) -> list[float]:
