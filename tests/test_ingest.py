@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flowmosaic import calendar as cal
-from flowmosaic import ingest
+from flowmosaic import ingest, storage
 from flowmosaic.config import load_settings
 from flowmosaic.errors import InputError
 
@@ -329,12 +329,12 @@ def test_missing_column_names_file_and_column_and_changes_nothing(spark, wh, raw
     header = FLOWS_HEADER.replace(",AssetsEnd", "")
     _write(bad / "flows" / "part-00001.csv", header,
            [",".join(v for i, v in enumerate(ln.split(",")) if i != 5) for ln, _ in FLOWS_PART1])
-    versions = {t: ingest._last_commit(spark, settings.table_path(t))[0]
+    versions = {t: storage.current_version(spark, settings.table_path(t))
                 for t in SILVER + ("quarantine",)}
     with pytest.raises(InputError) as err:
         ingest.ingest_paths(spark, settings, directory=str(bad))
     assert "part-00001.csv" in str(err.value) and "AssetsEnd" in str(err.value)
-    assert versions == {t: ingest._last_commit(spark, settings.table_path(t))[0]
+    assert versions == {t: storage.current_version(spark, settings.table_path(t))
                         for t in versions}
     # a fresh warehouse: no table is even created
     empty = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(tmp_path / "wh2"))

@@ -958,10 +958,21 @@ def _table_df(spark: SparkSession, settings: Settings, table: str) -> DataFrame 
 
 
 def _last_commit(spark: SparkSession, path: str) -> tuple[int, dict[str, str]]:
-    from delta.tables import DeltaTable
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "operationMetrics")
-    version, metrics = row.collect()[0]
-    return int(version), dict(metrics or {})
+    """(version, operationMetrics) of the table's newest commit. On a local warehouse the
+    commit file is read directly (no Spark job); elsewhere through Delta's history."""
+    version = storage.current_version(spark, path)
+    local = path[len("file:"):] if path.startswith("file:") else path
+    if "://" not in local:
+        try:
+            with open(f"{local.rstrip('/')}/_delta_log/{version:020d}.json") as fh:
+                for line in fh:
+                    action = json.loads(line)
+                    if "commitInfo" in action:
+                        metrics = action["commitInfo"].get("operationMetrics") or {}
+                        return version, {k: str(v) for k, v in metrics.items()}
+        except OSError:
+            pass
+    return storage.last_commit(spark, path)
 
 
 def _written(metrics: dict[str, str]) -> int:
@@ -1220,8 +1231,7 @@ def _upsert(spark: SparkSession, batch: DataFrame, path: str, keys: tuple[str, .
             meta: dict[str, Any]) -> bool:
     """Upsert by key, but only the rows that are new or differ (re-ingesting the same file
     commits nothing); an empty table is appended to. Returns whether a commit was made."""
-    from delta.tables import DeltaTable
-    if DeltaTable.forPath(spark, path).detail().collect()[0].numFiles == 0:
+    if storage.current_version(spark, path) == 0:  # just created by _ensure: empty
         storage.append(batch, path, meta)
         return True
     changed = batch.exceptAll(storage.read_table(spark, path).select(*batch.columns))
