@@ -420,3 +420,34 @@ def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_
     assert q.count() == len(snap["quarantine"]) + len(new)
     row = q.where(q.reason == "negative_assets_start").where(q.run_id == rep.run_id).first()
     assert json.loads(row.row_content)["AssetsStart"] == -100.0  # typed Parquet value
+
+
+def test_part_files_must_share_one_header(spark, raw_dir, tmp_path):
+    bad = tmp_path / "flows"
+    shutil.copytree(raw_dir / "flows", bad)
+    cols = FLOWS_HEADER.split(",")
+    swapped = ",".join(cols[:3] + [cols[4], cols[3]] + cols[5:])  # AssetsStart before Flow
+    _write(bad / "part-00001.csv", swapped, ["2022-01-06,S3,F2,2001,1,2002,0,0"])
+    settings = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(tmp_path / "wh"))
+    with pytest.raises(InputError, match="part-00001.csv: header differs"):
+        ingest.ingest_paths(spark, settings, flows=str(bad))
+    twice = _write(tmp_path / "alloc.csv", "ReportDate,FundId,AU,US,au", ["2022-01-31,F1,1,2,3"])
+    with pytest.raises(InputError, match="country column.*AU"):
+        ingest.ingest_paths(spark, settings, allocations=str(twice))
+    assert not (tmp_path / "wh").exists()
+
+
+def test_key_pass_reads_the_flows_once(spark, raw_dir):
+    """The duplicate keys and the batch statistics come from one aggregation: Spark must
+    reuse its exchange rather than read and shuffle the flows twice."""
+    inp = ingest.probe_input(spark, "flows", str(raw_dir / "flows"))
+    parsed = ingest.parse_flows(ingest.read_raw(spark, inp))
+    ref = spark.createDataFrame([("S1", "F1")], "share_id string, _ref_fund_id string")
+    q = ingest.flow_key_pass(parsed, ref, 10)
+    rows = q.collect()
+    stat = [r for r in rows if r.kind == "s"][0]
+    assert stat.total == len(FLOWS_PART0) + len(FLOWS_PART1)
+    assert sorted((r.flow_date, r.share_id, r._dup_n) for r in rows if r.kind == "d") == \
+        [(D(2022, 1, 6), "S3", 2)]
+    final = q._jdf.queryExecution().executedPlan().toString().split("Initial Plan")[0]
+    assert "ReusedExchange" in final and final.count("FileScan csv") == 1

@@ -398,9 +398,11 @@ def flow_key_pass(parsed: DataFrame, share_class_ref: DataFrame,
     single_ok = valid & (F.col("_n") == 1) & (F.col("_ok") == 1)
     null_long, null_date = F.lit(None).cast("long"), F.lit(None).cast("date")
     # Both branches must plan the same aggregation for Spark to reuse its exchange (one read
-    # of the input): the dup branch keeps _ok, and its filter mixes the key test with the
-    # count so that it is not pushed below the aggregation.
-    dup_part = (g.where(F.when(valid & F.col("_ok").isNotNull(), F.col("_n")) > 1)
+    # of the input): the dup branch's filter reads every aggregated column (else pruning
+    # changes its aggregation) and mixes the key test with the count (else it is pushed
+    # below the aggregation).
+    every = reduce(lambda a, b: a + b, [F.coalesce(F.col(c), F.lit(0)) for c in ("_ok", *flags)])
+    dup_part = (g.where(F.when(valid & (every >= 0), F.col("_n")) > 1)
                  .select(F.lit("d").alias("kind"), "flow_date", "share_id",
                          F.col("_n").alias("_dup_n"), null_long.alias("total"),
                          null_date.alias("lo"), null_date.alias("hi"),
@@ -542,7 +544,6 @@ def classify_allocations(records: DataFrame, layout: str, known_countries: tuple
     df = (records.join(dups, dup_keys, "left")
                  .join(excess, ["fund_id", "alloc_month"], "left")
                  .join(fund_ref, "fund_id", "left"))
-    keys = ["ReportDate", "FundId"]
     blank_rd = _as_text(_rc("ReportDate").cast("string"), T.StringType()).isNull()
     blank_fid = F.col("fund_id").isNull()
     blank_key = blank_rd | blank_fid
@@ -685,6 +686,9 @@ def _csv_header(source: str, uri: str, local: str) -> list[str]:
         raise InputError(f"{source}: {uri}: unreadable: {exc}") from exc
     if not row:
         raise InputError(f"{source}: {uri}: no header line (empty file)")
+    if row[0].startswith("\ufeff"):
+        raise InputError(f"{source}: {uri}: starts with a byte-order mark; save it as UTF-8 "
+                         f"without BOM")
     return row
 
 
@@ -760,6 +764,12 @@ def probe_input(spark: SparkSession, source: str, path: str) -> RawInput:
             raise InputError(f"{source}: {path}: no country columns (wide layout wants "
                              f"ReportDate, FundId, <ISO2 columns>; long wants "
                              f"{', '.join(LONG_ALLOCATION_COLUMNS)})")
+    if layout == "wide":
+        codes = [c.strip().upper() for c in columns if c.strip() not in REQUIRED[source]]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise InputError(f"{source}: {path}: country column(s) given twice: "
+                             f"{', '.join(twice)}")
     wanted = set(_required_for(source, columns))
     ignored_cols = ([] if layout == "wide"
                     else [c for c in columns if c.strip() not in wanted])
