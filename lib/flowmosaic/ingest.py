@@ -480,11 +480,11 @@ def classify_share_classes(parsed: DataFrame, dups: DataFrame, fund_ref: DataFra
 def allocation_records(raw: DataFrame, layout: str, headers: list[str]) -> DataFrame:
     """Wide lines or long rows -> one record per (fund, month, country) value.
 
-    Columns: _source_file, r__ReportDate, r__FundId, _header (the column or Country as read),
-    _value (text as read), _content (JSON of the record as read), country, fund_id,
-    report_date, alloc_month, allocation_pct.
+    Columns: _source_file, r__ReportDate, r__FundId, (long: r__Allocation), _pos (the
+    record's place in its line: 0 for the first), _header (the column or Country as read),
+    _value (the value's text), country, fund_id, report_date, alloc_month, allocation_pct.
     Wide: blank and zero cells are dropped; a line with no other cell gives one empty record
-    (country NULL) so that its key is still checked and counted.
+    (_header NULL) so that its key is still checked and counted.
     """
     t_rd, t_fid = _dtype(raw, "ReportDate"), _dtype(raw, "FundId")
     if layout == "wide":
@@ -495,32 +495,43 @@ def allocation_records(raw: DataFrame, layout: str, headers: list[str]) -> DataF
         empty = F.array(F.struct(F.lit(None).cast("string").alias("h"),
                                  F.lit(None).cast("string").alias("v")))
         rec = raw.select("_source_file", _rc("ReportDate"), _rc("FundId"),
-                         F.explode(F.when(F.size(kept) > 0, kept).otherwise(empty)).alias("_c"))
-        rec = rec.select("_source_file", _rc("ReportDate"), _rc("FundId"),
+                         F.posexplode(F.when(F.size(kept) > 0, kept).otherwise(empty))
+                         .alias("_pos", "_c"))
+        rec = rec.select("_source_file", _rc("ReportDate"), _rc("FundId"), "_pos",
                          F.col("_c.h").alias("_header"), F.col("_c.v").alias("_value"))
-        base = [F.lit("ReportDate"), _rc("ReportDate").cast("string"),
-                F.lit("FundId"), _rc("FundId").cast("string")]
-        content = F.to_json(F.when(F.col("_header").isNull(), F.create_map(*base))
-                             .otherwise(F.create_map(*base, F.col("_header"), F.col("_value"))))
         value = F.col("_value").try_cast("double")
+        extra = []
     else:
         t_val = _dtype(raw, "Allocation")
-        rec = raw.select("_source_file", _rc("ReportDate"), _rc("FundId"),
-                         _rc("Country"), _rc("Allocation"),
+        rec = raw.select("_source_file", _rc("ReportDate"), _rc("FundId"), _rc("Allocation"),
+                         F.lit(0).alias("_pos"),
                          _rc("Country").cast("string").alias("_header"),
                          _as_text(_rc("Allocation"), t_val).alias("_value"))
-        content = _row_json(list(LONG_ALLOCATION_COLUMNS))
         value = _as_double(_rc("Allocation"), t_val)
+        extra = [_rc("Allocation")]
     report_date = _as_date(_rc("ReportDate"), t_rd)
     return rec.select(
-        "_source_file", _rc("ReportDate"), _rc("FundId"), "_header", "_value",
-        content.alias("_content"),
+        "_source_file", _rc("ReportDate"), _rc("FundId"), *extra, "_pos", "_header", "_value",
         F.upper(F.trim(F.col("_header"))).alias("country"),
         _as_text(_rc("FundId"), t_fid).alias("fund_id"),
         report_date.alias("report_date"),
         F.trunc(report_date, "MM").alias("alloc_month"),
         _finite(value).alias("allocation_pct"),
     )
+
+
+def allocation_content(layout: str) -> Column:
+    """A record as read, as JSON: the long row, or the wide line's key and this one cell."""
+    if layout == "long":
+        return F.to_json(F.struct(_rc("ReportDate").alias("ReportDate"),
+                                  _rc("FundId").alias("FundId"),
+                                  F.col("_header").alias("Country"),
+                                  _rc("Allocation").alias("Allocation")),
+                         {"ignoreNullFields": "false"})
+    base = [F.lit("ReportDate"), _rc("ReportDate").cast("string"),
+            F.lit("FundId"), _rc("FundId").cast("string")]
+    return F.to_json(F.when(F.col("_header").isNull(), F.create_map(*base))
+                     .otherwise(F.create_map(*base, F.col("_header"), F.col("_value"))))
 
 
 def _valid_value(df: DataFrame) -> Column:
@@ -1134,31 +1145,28 @@ def _classify_source(spark, settings, s, inp, rep, known, tolerance, cached, cla
         contents[s] = _row_json(list(schemas.RAW_FLOWS))
         return
     if s == "allocations":
-        raw_count = raw.count()
         headers = ([c.strip() for c in inp.columns if c.strip() not in REQUIRED["allocations"]]
                    if inp.layout == "wide" else [])
         unknown_cols = [h for h in headers if h.upper() not in known]
         if unknown_cols:
             rep.notes.append(f"column(s) not among the known country codes: "
                              f"{', '.join(unknown_cols)} (their values: unknown_country)")
-        # one record per value: read once, kept for the checks, the counts and the writes
+        # one record per value: the file is parsed once, into this cache, which serves the
+        # checks, the counts and the writes
         records = allocation_records(raw, inp.layout, headers).persist(
             StorageLevel.MEMORY_AND_DISK)
         cached.append(records)
-        rep.lines = raw_count if inp.layout == "wide" else None
         rep.read = records.count()
-        if inp.layout == "wide":
-            lines = raw.select(_as_text(_rc("FundId"), _dtype(raw, "FundId")).alias("fund_id"),
-                               F.trunc(_as_date(_rc("ReportDate"), _dtype(raw, "ReportDate")),
-                                       "MM").alias("alloc_month"))
-            dups = _materialize(spark, duplicate_keys(lines, ["fund_id", "alloc_month"]))
+        if inp.layout == "wide":  # a key is one line: its first record (_pos 0) stands for it
+            dups = _materialize(spark, duplicate_keys(records.where(F.col("_pos") == 0),
+                                                      ["fund_id", "alloc_month"]))
         else:
             dups = _materialize(spark, duplicate_keys(records,
                                                       ["fund_id", "alloc_month", "country"]))
         excess = _materialize(spark, allocation_sum_excess(records))
         fund_ref = _fund_ref(spark, settings, classified, refs)
         cls = classify_allocations(records, inp.layout, known, dups, excess, fund_ref)
-        content = F.col("_content")
+        content = allocation_content(inp.layout)
     else:
         rep.read = raw.count()
         if s == "funds":
@@ -1180,8 +1188,11 @@ def _classify_source(spark, settings, s, inp, rep, known, tolerance, cached, cla
     if s == "allocations":
         rows = (cls.groupBy("_reason", F.when(accepted, F.col("alloc_month")).alias("_k"))
                    .agg(F.count(F.lit(1)).alias("n"),
-                        F.sum((~F.col("_stored")).cast("long")).alias("nostore"))
+                        F.sum((~F.col("_stored")).cast("long")).alias("nostore"),
+                        F.sum((F.col("_pos") == 0).cast("long")).alias("lines"))
                    .collect())
+        if inp.layout == "wide":
+            rep.lines = sum(int(r["lines"] or 0) for r in rows)
     else:
         rows = cls.groupBy("_reason").agg(F.count(F.lit(1)).alias("n")).collect()
     rep.by_reason = _reason_counts(rows)
