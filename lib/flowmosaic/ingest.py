@@ -15,7 +15,13 @@ Sources and their silver tables (column maps in schemas.RAW_*):
 
 Every input row ends up accepted or in the `quarantine` table (run_id, source_table,
 source_file, row_content = the row as read, as JSON, reason, detail, quarantined_at), and
-read = accepted + quarantined is checked for every source before any table is written.
+read = accepted + quarantined is checked for every source and printed (IngestReport.describe).
+"read" is counted on the input itself; for the small sources accepted/quarantined come from
+one aggregation before any write; for the flows (100M rows) they are taken from what was
+committed (rows in the replaced window, quarantine rows of this run), so that the flows are
+read three times in all: one key pass (duplicates, window, counts), the write, and the
+quarantine write (skipped when the key pass found nothing to quarantine). Re-ingesting a file
+replaces its earlier quarantine rows (scope: source_table + source file or directory).
 
 Reason codes (stable). A row gets ONE reason: the first that applies in this order.
 
@@ -55,6 +61,12 @@ Accounting identity (flows): diff = AssetsEnd - (AssetsStart + Flow + PortfolioC
 forex_sign x ForexChange); a row with |diff| > max(abs_usd, rel x |AssetsStart|) (default
 max(1.0 US$, 1e-6 x AssetsStart)) is accepted with identity_break = true and counted. Rows
 with a blank AssetsEnd/PortfolioChange/ForexChange cannot be checked (counted as unchecked).
+
+Writes: flows replaceWhere `flow_date` in [min, max] of the accepted dates (and the matching
+flow_month range, for partition pruning): a restated file replaces exactly its window, and
+dates inside it that it lacks are emptied (reported). Allocations replaceWhere the accepted
+alloc_months. Funds and share classes: MERGE by key of the new or changed rows only (a re-run
+commits nothing). Every commit carries userMetadata {job, run_id, files, counts, table}.
 
 Errors: a path that does not exist, an unreadable file, or a file lacking a required column
 raises InputError naming the file and the column(s) before any table is created or changed.
@@ -936,15 +948,15 @@ class IngestReport:
             out.append(f"{s.source}: " + "; ".join(extra))
             for r in REASONS:
                 if s.by_reason.get(r):
-                    out.append(f"    quarantined {r:<28}{s.by_reason[r]:>10}")
+                    out.append(f"    {'quarantined ' + r:<40}{s.by_reason[r]:>10}")
             if s.source == "flows":
-                out.append(f"    identity breaks (flagged, kept)     {s.identity_breaks:>10}"
-                           f"  [{self.tolerance.describe()}]")
-                if s.identity_unchecked:
-                    out.append(f"    identity not checkable (blanks)   {s.identity_unchecked:>10}")
+                out.append(f"    {'identity breaks (accepted, flagged)':<40}"
+                           f"{s.identity_breaks:>10}  [{self.tolerance.describe()}]")
+                out.append(f"    {'identity not checkable (blank values)':<40}"
+                           f"{s.identity_unchecked:>10}")
                 if s.identity_breaks_ok_if_forex_flipped:
-                    out.append(f"    breaks that vanish with ForexChange's sign flipped "
-                               f"{s.identity_breaks_ok_if_forex_flipped}")
+                    out.append(f"    {'breaks gone with ForexChange negated':<40}"
+                               f"{s.identity_breaks_ok_if_forex_flipped:>10}  (sign convention?)")
             for n in s.notes:
                 out.append(f"    note: {n}")
         q = self.quarantined
