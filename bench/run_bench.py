@@ -108,6 +108,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data", default=str(ROOT / "bench-data"), help="where universes are kept")
     ap.add_argument("--ingest-reps", type=int, default=None, help="default: 1 at medium, else reps")
+    ap.add_argument("--reuse-warehouse", action="store_true",
+                    help="keep the warehouse of an earlier run and skip timing ingest")
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = ap.parse_args()
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -135,7 +137,8 @@ def main() -> int:
                          ("start", "end", "n_flow_dates", "n_funds", "n_cross_border",
                           "n_share_classes", "flow_rows", "allocation_rows", "fmt")
                          if k in manifest}
-    shutil.rmtree(wh, ignore_errors=True)
+    if not args.reuse_warehouse:
+        shutil.rmtree(wh, ignore_errors=True)
     settings = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(wh))
     sampler = RssSampler()
     sampler.start()
@@ -146,8 +149,11 @@ def main() -> int:
 
     print("== ingest", flush=True)
     ingest_reps = args.ingest_reps or (1 if args.scale == "medium" else args.reps)
-    results["ingest"] = timed(lambda: ingest.ingest_paths(spark, settings, directory=str(raw)),
-                              ingest_reps, "ingest")
+    if args.reuse_warehouse:
+        print("  skipped: --reuse-warehouse", flush=True)
+    else:
+        results["ingest"] = timed(
+            lambda: ingest.ingest_paths(spark, settings, directory=str(raw)), ingest_reps, "ingest")
     print("== country-flows, full recompute of", ", ".join(UNIVERSES), flush=True)
     results["country_flows_full"] = timed(
         lambda: country_flows.run(spark, settings, UNIVERSES, progress=quiet), args.reps,
@@ -164,8 +170,10 @@ def main() -> int:
         df.write.format("noop").mode("overwrite").save()
     results["profile_scan_fund_day_agg"] = timed(
         lambda: noop(fl.fund_days(src["share_class_flows"])), 1, "scan + fund-day aggregation")
+    batches = country_flows.batches_for(src["fund_allocations"], lo, hi)
     results["profile_full_chain_no_write"] = timed(
-        lambda: noop(country_flows.batch_frame(src, unis, lo, hi)), 1, "full chain, no write")
+        lambda: [noop(country_flows.batch_frame(src, unis, b_lo, b_hi)) for b_lo, b_hi in batches],
+        1, f"full chain in {len(batches)} batches, no write")
 
     print("== one-day incremental update (new process, JVM start included)", flush=True)
     inc = []
@@ -257,6 +265,9 @@ def render(scale, results, med, notes) -> str:
              f"Data: {json.dumps(notes['manifest'])}.", "",
              "| step | median s | runs (s) |", "| --- | ---: | --- |"]
     for label, key in rows:
+        if key not in results:
+            lines.append(f"| {label} | not measured in this run | |")
+            continue
         lines.append(f"| {label} | {med[key]:.2f} | {', '.join(f'{t:.2f}' for t in results[key])} |")
     eq = notes["equality"]
     lines += ["",

@@ -99,6 +99,17 @@ def plan_batches(start: dt.date, end: dt.date, rows_per_month: dict[dt.date, int
     return batches
 
 
+def batches_for(allocs: DataFrame, start: dt.date, end: dt.date, max_age_months: int = 0,
+                max_rows: int = DEFAULT_BATCH_ALLOC_ROWS) -> list[tuple[dt.date, dt.date]]:
+    """plan_batches with the allocation rows per month counted for the window's months only
+    (a partition-pruned aggregation of fund_allocations)."""
+    needed = allocs.filter(F.col("alloc_month").between(
+        cal.add_months(cal.alloc_month(start), -max_age_months), cal.alloc_month(end)))
+    rows_per_month = {r.alloc_month: r.n for r in
+                      needed.groupBy("alloc_month").agg(F.count(F.lit(1)).alias("n")).collect()}
+    return plan_batches(start, end, rows_per_month, max_rows, max_age_months)
+
+
 def batch_frame(src: dict[str, DataFrame], universes, lo: dt.date, hi: dt.date,
                 max_age_months: int = 0) -> DataFrame:
     """Country rows for flow dates lo..hi: the silver reads pruned to the window (flow_month
@@ -138,12 +149,7 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
         raise InputError(f"empty window: start {start} is after end {end}")
 
     result = CountryFlowsRun(names, start, end, versions, path=settings.table_path("country_flows"))
-    # allocation rows per month, for the months the window needs only (partition-pruned)
-    needed = allocs.filter(F.col("alloc_month").between(
-        cal.add_months(cal.alloc_month(start), -max_age_months), cal.alloc_month(end)))
-    rows_per_month = {r.alloc_month: r.n for r in
-                      needed.groupBy("alloc_month").agg(F.count(F.lit(1)).alias("n")).collect()}
-    result.batches = plan_batches(start, end, rows_per_month, batch_alloc_rows, max_age_months)
+    result.batches = batches_for(allocs, start, end, max_age_months, batch_alloc_rows)
     ensure_country_flows_table(spark, result.path)
     in_list = ", ".join(f"'{n}'" for n in names)
 
