@@ -500,46 +500,53 @@ def allocation_records(raw: DataFrame, layout: str, headers: list[str]) -> DataF
     3-5x slower on the medium data set.
     """
     t_rd, t_fid = _dtype(raw, "ReportDate"), _dtype(raw, "FundId")
+    report_date = _as_date(_rc("ReportDate"), t_rd)
+    line_cols = [report_date.alias("report_date"),
+                 _as_text(_rc("FundId"), t_fid).alias("fund_id")]
     if layout == "wide":
         def kept(text: Column) -> Column:
             return text.isNotNull() & ~F.coalesce(text.try_cast("double") == F.lit(0.0),
                                                   F.lit(False))
-        # the line's first kept column (NULL: nothing to keep), short-circuit left to right
-        first = F.coalesce(*[F.when(kept(_as_text(_rc(h), _dtype(raw, h))), F.lit(h))
-                             for h in headers])
-        lines = raw.select("_source_file", _rc("ReportDate"), _rc("FundId"),
-                           first.alias("_first"),
-                           *[_rc(h).cast("string").alias(f"_c_{i}") for i, h in enumerate(headers)])
-        cells = lines.unpivot(["_source_file", _r("ReportDate"), _r("FundId"), "_first"],
-                              [f"_c_{i}" for i in range(len(headers))], "_col", "_raw")
-        name = F.element_at(F.array(*[F.lit(h) for h in headers]),
-                            F.substring(F.col("_col"), 4, 9).cast("int") + 1)
-        text = _as_text(F.col("_raw"), T.StringType())
+        # Per line, before the unpivot: the keys and every cell's trimmed text (a Spark 4.2
+        # codegen bug fails to compile common subexpressions after a wide Expand), and the
+        # line's first kept column (NULL: nothing to keep)
+        texts = [_as_text(_rc(h), _dtype(raw, h)).alias(f"_c_{i}") for i, h in enumerate(headers)]
+        lines = raw.select("_source_file", _rc("ReportDate"), _rc("FundId"), *line_cols, *texts)
+        first = F.coalesce(*[F.when(kept(F.col(f"_c_{i}")), F.lit(h))
+                             for i, h in enumerate(headers)])
+        lines = lines.select("*", first.alias("_first"))
+        ids = ["_source_file", _r("ReportDate"), _r("FundId"), "report_date", "fund_id",
+               "_first"]
+        cells = lines.select(*ids, F.posexplode(F.array(*[
+            F.struct(F.lit(h).alias("h"), F.col(f"_c_{i}").alias("v"))
+            for i, h in enumerate(headers)])).alias("_i", "_c"))
+        cells = cells.select(*ids, "_i", F.col("_c.h").alias("_name"),
+                             F.col("_c.v").alias("_value"))
         empty_line = F.col("_first").isNull()
-        rec = cells.where(kept(text) | (empty_line & (F.col("_col") == F.lit("_c_0"))))
-        rec = rec.select("_source_file", _rc("ReportDate"), _rc("FundId"),
-                         (empty_line | (name == F.col("_first"))).alias("_line_first"),
-                         F.when(~empty_line, name).alias("_header"),
-                         F.when(~empty_line, text).alias("_value"))
-        value = F.col("_value").try_cast("double")
+        rec = cells.where(kept(F.col("_value")) | (empty_line & (F.col("_i") == 0)))
+        rec = rec.select(*ids, (empty_line | (F.col("_name") == F.col("_first")))
+                         .alias("_line_first"),
+                         F.when(~empty_line, F.col("_name")).alias("_header"),
+                         F.when(~empty_line, F.col("_value")).alias("_value"))
+        rec = rec.select("*", F.col("_value").try_cast("double").alias("_x"))
         extra = []
     else:
         t_val = _dtype(raw, "Allocation")
         rec = raw.select("_source_file", _rc("ReportDate"), _rc("FundId"), _rc("Allocation"),
-                         F.lit(True).alias("_line_first"),
+                         *line_cols, F.lit(True).alias("_line_first"),
                          _rc("Country").cast("string").alias("_header"),
-                         _as_text(_rc("Allocation"), t_val).alias("_value"))
-        value = _as_double(_rc("Allocation"), t_val)
+                         _as_text(_rc("Allocation"), t_val).alias("_value"),
+                         (_rc("Allocation").cast("double")
+                          if isinstance(t_val, T.NumericType)
+                          else _as_text(_rc("Allocation"), t_val).try_cast("double")).alias("_x"))
         extra = [_rc("Allocation")]
-    report_date = _as_date(_rc("ReportDate"), t_rd)
     return rec.select(
         "_source_file", _rc("ReportDate"), _rc("FundId"), *extra, "_line_first", "_header",
         "_value",
         F.upper(F.trim(F.col("_header"))).alias("country"),
-        _as_text(_rc("FundId"), t_fid).alias("fund_id"),
-        report_date.alias("report_date"),
-        F.trunc(report_date, "MM").alias("alloc_month"),
-        _finite(value).alias("allocation_pct"),
+        "fund_id", "report_date",
+        F.trunc(F.col("report_date"), "MM").alias("alloc_month"),
+        F.when(F.col("_x") - F.col("_x") == F.lit(0.0), F.col("_x")).alias("allocation_pct"),
     )
 
 
@@ -568,6 +575,18 @@ def allocation_sum_excess(records: DataFrame) -> DataFrame:
     return (records.where(ok).groupBy("fund_id", "alloc_month")
                    .agg(F.sum("allocation_pct").alias("_alloc_sum"))
                    .where(F.col("_alloc_sum") > ALLOCATION_SUM_LIMIT))
+
+
+def allocation_key_checks(records: DataFrame) -> DataFrame:
+    """Wide layout: (fund_id, alloc_month, _lines, _alloc_sum) of the fund-months given by
+    more than one line or whose allocations sum above 100.5 (one aggregation for both)."""
+    valid_key = F.col("fund_id").isNotNull() & F.col("alloc_month").isNotNull()
+    return (records.where(valid_key).groupBy("fund_id", "alloc_month")
+                   .agg(F.sum(F.col("_line_first").cast("long")).alias("_lines"),
+                        F.sum(F.when(_valid_value(records), F.col("allocation_pct")))
+                        .alias("_alloc_sum"))
+                   .where((F.col("_lines") > 1)
+                          | (F.coalesce(F.col("_alloc_sum"), F.lit(0.0)) > ALLOCATION_SUM_LIMIT)))
 
 
 def classify_allocations(records: DataFrame, layout: str, known_countries: tuple[str, ...],
@@ -1173,13 +1192,18 @@ def _classify_source(spark, settings, s, inp, rep, known, tolerance, classified,
         # the cache fill measured 2x the whole computation on the medium data set)
         records = allocation_records(raw, inp.layout, headers)
         rep.read = records.count()
-        if inp.layout == "wide":  # a key is one line: the line's first record stands for it
-            dups = _materialize(spark, duplicate_keys(records.where(F.col("_line_first")),
-                                                      ["fund_id", "alloc_month"]))
+        if inp.layout == "wide":
+            # a key is one line (its first record stands for it): duplicates and sums come
+            # from the same (fund_id, alloc_month) aggregation
+            keyset = _materialize(spark, allocation_key_checks(records))
+            dups = keyset.where(F.col("_lines") > 1).select(
+                "fund_id", "alloc_month", F.col("_lines").alias("_dup_n"))
+            excess = keyset.where(F.col("_alloc_sum") > ALLOCATION_SUM_LIMIT).select(
+                "fund_id", "alloc_month", "_alloc_sum")
         else:
             dups = _materialize(spark, duplicate_keys(records,
                                                       ["fund_id", "alloc_month", "country"]))
-        excess = _materialize(spark, allocation_sum_excess(records))
+            excess = _materialize(spark, allocation_sum_excess(records))
         fund_ref = _fund_ref(spark, settings, classified, refs)
         cls = classify_allocations(records, inp.layout, known, dups, excess, fund_ref)
         content = allocation_content(inp.layout)
