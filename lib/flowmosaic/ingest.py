@@ -1347,8 +1347,8 @@ def _write_all(spark, settings, report: IngestReport, inputs: dict[str, RawInput
                     f" AND flow_month >= DATE'{lo.replace(day=1).isoformat()}'"
                     f" AND flow_month <= DATE'{hi.replace(day=1).isoformat()}'")
             meta["replace_where"] = pred
-            # one writer per month (hash-partitioned by flow_month): one file per month instead
-            # of one per input split and month, and no per-task sort by partition
+            # each input split's task writes its months (a local sort, no shuffle); see
+            # REPARTITION_FLOWS_BY_MONTH for one file per month instead
             out = _silver(ok, schemas.SHARE_CLASS_FLOWS)
             if REPARTITION_FLOWS_BY_MONTH:
                 out = out.repartition("flow_month")
