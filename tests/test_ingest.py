@@ -443,11 +443,33 @@ def test_key_pass_reads_the_flows_once(spark, raw_dir):
     inp = ingest.probe_input(spark, "flows", str(raw_dir / "flows"))
     parsed = ingest.parse_flows(ingest.read_raw(spark, inp))
     ref = spark.createDataFrame([("S1", "F1")], "share_id string, _ref_fund_id string")
-    q = ingest.flow_key_pass(parsed, ref, 10)
+    q = ingest.flow_key_pass(parsed, ref, 10, partitions=3)
     rows = q.collect()
     stat = [r for r in rows if r.kind == "s"][0]
-    assert stat.total == len(FLOWS_PART0) + len(FLOWS_PART1)
-    assert sorted((r.flow_date, r.share_id, r._dup_n) for r in rows if r.kind == "d") == \
-        [(D(2022, 1, 6), "S3", 2)]
+    assert stat.total == len(FLOWS_PART0) + len(FLOWS_PART1) and not stat.n_collisions
+    s3 = spark.sql("SELECT xxhash64(DATE'2022-01-06', 'S3') AS h").first().h
+    assert [(r._key_hash, r._dup_n, r._collision) for r in rows if r.kind == "d"] == \
+        [(s3, 2, False)]
     final = q._jdf.queryExecution().executedPlan().toString().split("Initial Plan")[0]
     assert "ReusedExchange" in final and final.count("FileScan csv") == 1
+
+
+def test_key_hash_collisions_fall_back_to_exact_keys(spark, raw_dir, monkeypatch):
+    """Were every key to hash alike, the key pass must see the collision, and the exact
+    duplicate keys must give the reasons the batch expects."""
+    from pyspark.sql import functions as F
+    inp = ingest.probe_input(spark, "flows", str(raw_dir / "flows"))
+    parsed = ingest.parse_flows(ingest.read_raw(spark, inp))
+    ref = spark.createDataFrame([("S1", "F1"), ("S2", "F1"), ("S3", "F2"), ("S4", "F3")],
+                                "share_id string, _ref_fund_id string")
+    real = ingest.flow_key_hash
+    monkeypatch.setattr(ingest, "flow_key_hash",
+                        lambda: F.when(real().isNotNull(), F.lit(7).cast("long")))
+    stat = [r for r in ingest.flow_key_pass(parsed, ref, 10).collect() if r.kind == "s"][0]
+    assert stat.n_collisions == 1
+    exact = ingest.duplicate_keys(parsed, ["flow_date", "share_id"])
+    got = sorted((r.r__ReportDate or "", r.r__ShareId or "", r._reason or "") for r in
+                 ingest.classify_flows(parsed, exact, ref).collect())
+    want = sorted((ln.split(",")[0], ln.split(",")[1], reason or "")
+                  for ln, reason in FLOWS_PART0 + FLOWS_PART1)
+    assert got == want

@@ -376,61 +376,83 @@ def flow_rules() -> list[tuple[Column, str, Column]]:
     ]
 
 
+def flow_key_hash() -> Column:
+    """64-bit hash of the key (flow_date, share_id); NULL when either part is."""
+    return F.when(F.col("flow_date").isNotNull() & F.col("share_id").isNotNull(),
+                  F.xxhash64("flow_date", "share_id"))
+
+
 def classify_flows(parsed: DataFrame, dups: DataFrame, share_class_ref: DataFrame) -> DataFrame:
-    """Adds _reason/_detail. dups: (flow_date, share_id, _dup_n); share_class_ref: (share_id,
-    _ref_fund_id) with unique share_id."""
-    df = (parsed.join(dups, ["flow_date", "share_id"], "left")
-                .join(share_class_ref, "share_id", "left"))
+    """Adds _reason/_detail. dups: (_key_hash, _dup_n) of keys known collision-free, or
+    (flow_date, share_id, _dup_n); share_class_ref: (share_id, _ref_fund_id), unique share_id."""
+    if "_key_hash" in dups.columns:
+        df = parsed.withColumn("_key_hash", flow_key_hash()).join(dups, "_key_hash", "left")
+    else:
+        df = parsed.join(dups, ["flow_date", "share_id"], "left")
+    df = df.join(share_class_ref, "share_id", "left")
     reason, detail = first_reason(flow_rules())
     return df.withColumns({"_reason": reason, "_detail": detail})
 
 
-def flow_key_pass(parsed: DataFrame, share_class_ref: DataFrame,
-                  max_dups: int) -> DataFrame:
+def flow_key_pass(parsed: DataFrame, share_class_ref: DataFrame, max_dups: int,
+                  partitions: int | None = None) -> DataFrame:
     """ONE pass over the flows for what must be known before writing: rows read, the
     duplicated keys (at most max_dups + 1 of them) and the accepted window.
 
-    Rows: kind 'd' (flow_date, share_id, _dup_n) per duplicated key, and one kind 's' row
-    (total rows, lo/hi = accepted window, n_dup_keys, ok_rows = rows that will be accepted,
-    and among those the identity breaks / unchecked rows / breaks gone with ForexChange's sign
-    flipped). Both branches share the key aggregation (Spark reuses the
-    exchange), so the input is read and shuffled once.
+    The rows are grouped by a 64-bit hash of the key (a long: a compact shuffle and an
+    in-memory hash map), `partitions` ways without map-side partial aggregation (the keys are
+    nearly all distinct: it would only spill). A group whose rows differ in flow_date or in a
+    second hash of share_id is a hash collision (kind 'd', _collision true): the caller then
+    falls back to exact keys.
+
+    Rows: kind 'd' (_key_hash, _dup_n, _collision) per group of more than one row, and one
+    kind 's' row (total rows, lo/hi = accepted window, n_dup_keys, n_collisions, ok_rows =
+    rows that will be accepted, and among those the identity breaks / unchecked rows / breaks
+    gone with ForexChange's sign flipped). Both branches share the aggregation (Spark reuses
+    its exchange), so the input is read and shuffled once.
     """
     row_ok = ~reduce(lambda a, b: a | b, [
         F.coalesce(c, F.lit(False)) for c, code, _ in flow_rules() if code != DUPLICATE_KEY])
     flags = ("identity_break", "_identity_unchecked", "_fx_flip_ok")
     p = (parsed.join(share_class_ref, "share_id", "left")
-               .select("flow_date", "share_id", row_ok.cast("int").alias("_ok"),
+               .select(flow_key_hash().alias("_key_hash"), "flow_date",
+                       F.xxhash64(F.lit("share"), "share_id").alias("_h2"),
+                       row_ok.cast("int").alias("_ok"),
                        *[F.col(c).cast("int").alias(c) for c in flags]))
-    g = p.groupBy("flow_date", "share_id").agg(F.count(F.lit(1)).alias("_n"),
-                                                F.max("_ok").alias("_ok"),
-                                                *[F.max(c).alias(c) for c in flags])
-    valid = F.col("flow_date").isNotNull() & F.col("share_id").isNotNull()
+    if partitions:
+        p = p.repartition(partitions, "_key_hash")
+    g = p.groupBy("_key_hash").agg(
+        F.count(F.lit(1)).alias("_n"), F.max("_ok").alias("_ok"),
+        F.min("flow_date").alias("_d_lo"), F.max("flow_date").alias("_d_hi"),
+        F.min("_h2").alias("_h2_lo"), F.max("_h2").alias("_h2_hi"),
+        *[F.max(c).alias(c) for c in flags])
+    valid = F.col("_key_hash").isNotNull()
+    collision = valid & ((F.col("_d_lo") != F.col("_d_hi")) | (F.col("_h2_lo") != F.col("_h2_hi")))
     single_ok = valid & (F.col("_n") == 1) & (F.col("_ok") == 1)
     null_long, null_date = F.lit(None).cast("long"), F.lit(None).cast("date")
-    # Both branches must plan the same aggregation for Spark to reuse its exchange (one read
-    # of the input): the dup branch's filter reads every aggregated column (else pruning
-    # changes its aggregation) and mixes the key test with the count (else it is pushed
-    # below the aggregation).
+    stat_cols = ["total", "lo", "hi", "n_dup_keys", "n_collisions", "ok_rows",
+                 *[f"ok{c}" for c in flags]]
+    # Both branches must plan the same aggregation for Spark to reuse its exchange: the dup
+    # branch's filter reads every aggregated column (else pruning changes its aggregation) and
+    # mixes the key test with the count (else it is pushed below the aggregation).
     every = reduce(lambda a, b: a + b, [F.coalesce(F.col(c), F.lit(0)) for c in ("_ok", *flags)])
     dup_part = (g.where(F.when(valid & (every >= 0), F.col("_n")) > 1)
-                 .select(F.lit("d").alias("kind"), "flow_date", "share_id",
-                         F.col("_n").alias("_dup_n"), null_long.alias("total"),
-                         null_date.alias("lo"), null_date.alias("hi"),
-                         null_long.alias("n_dup_keys"), null_long.alias("ok_rows"),
-                         *[null_long.alias(f"ok{c}") for c in flags])
+                 .select(F.lit("d").alias("kind"), "_key_hash", F.col("_n").alias("_dup_n"),
+                         F.coalesce(collision, F.lit(False)).alias("_collision"),
+                         *[(null_date if c in ("lo", "hi") else null_long).alias(c)
+                           for c in stat_cols])
                  .limit(max_dups + 1))
     stat_part = g.agg(
         F.sum("_n").alias("total"),
-        F.min(F.when(single_ok, F.col("flow_date"))).alias("lo"),
-        F.max(F.when(single_ok, F.col("flow_date"))).alias("hi"),
+        F.min(F.when(single_ok, F.col("_d_lo"))).alias("lo"),
+        F.max(F.when(single_ok, F.col("_d_lo"))).alias("hi"),
         F.sum(F.when(valid & (F.col("_n") > 1), F.lit(1))).cast("long").alias("n_dup_keys"),
+        F.sum(F.when(collision, F.lit(1))).cast("long").alias("n_collisions"),
         F.sum(F.when(single_ok, F.lit(1))).cast("long").alias("ok_rows"),
         *[F.sum(F.when(single_ok, F.col(c))).cast("long").alias(f"ok{c}") for c in flags])
-    stat_part = stat_part.select(F.lit("s").alias("kind"), null_date.alias("flow_date"),
-                                 F.lit(None).cast("string").alias("share_id"),
-                                 null_long.alias("_dup_n"), "total", "lo", "hi", "n_dup_keys",
-                                 "ok_rows", *[f"ok{c}" for c in flags])
+    stat_part = stat_part.select(F.lit("s").alias("kind"), null_long.alias("_key_hash"),
+                                 null_long.alias("_dup_n"), F.lit(False).alias("_collision"),
+                                 *stat_cols)
     return dup_part.unionByName(stat_part)
 
 
@@ -660,6 +682,7 @@ class RawInput:
     ignored_files: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     merge_schema: bool = False
+    bytes: int = 0              # total size of the data files
 
 
 def canonical_uri(uri: str) -> str:
@@ -827,7 +850,7 @@ def probe_input(spark: SparkSession, source: str, path: str) -> RawInput:
     ignored_cols = ([] if layout == "wide"
                     else [c for c in columns if c.strip() not in wanted])
     return RawInput(source, path, base, is_dir, fmt, files, columns, layout, ignored,
-                    ignored_cols, merge)
+                    ignored_cols, merge, sum(int(e[2]) for e in data))
 
 
 def _required_for(source: str, columns: list[str]) -> tuple[str, ...]:
@@ -1147,6 +1170,14 @@ def _refs(spark: SparkSession, settings: Settings, classified: dict[str, DataFra
     return ref.withColumnRenamed("fund_id", "_ref_fund_id")
 
 
+def _key_partitions(spark: SparkSession, inp: RawInput) -> int:
+    """Partitions of the flows key pass: about 2M rows each (an in-memory hash map per task),
+    estimated from the input's bytes (Parquet ~32 B a row, CSV ~64 B)."""
+    per_part = (64 if inp.fmt == "parquet" else 128) * 1024 * 1024
+    default = int(spark.conf.get("spark.sql.shuffle.partitions", "200"))
+    return max(default, -(-inp.bytes // per_part))
+
+
 def _fund_ref(spark, settings, classified, refs: dict[str, DataFrame]) -> DataFrame:
     if "funds" not in refs:
         refs["funds"] = _materialize(spark, _refs(spark, settings, classified, "funds"))
@@ -1163,14 +1194,14 @@ def _classify_source(spark, settings, s, inp, rep, known, tolerance, classified,
     if s == "flows":
         parsed = parse_flows(raw, tolerance)
         sc_ref = _materialize(spark, _refs(spark, settings, classified, "share_classes"))
-        rows = flow_key_pass(parsed, sc_ref, COLLECT_MAX_ROWS).collect()
+        rows = flow_key_pass(parsed, sc_ref, COLLECT_MAX_ROWS,
+                             _key_partitions(spark, inp)).collect()
         stat = next(r for r in rows if r["kind"] == "s")
-        dup_rows = [(r["flow_date"], r["share_id"], r["_dup_n"]) for r in rows
-                    if r["kind"] == "d"]
-        dup_schema = "flow_date date, share_id string, _dup_n long"
-        if (stat["n_dup_keys"] or 0) <= COLLECT_MAX_ROWS:
-            dups = F.broadcast(spark.createDataFrame(dup_rows, dup_schema))
-        else:  # a file repeated twice, say: too many to pass through the driver
+        if (stat["n_dup_keys"] or 0) <= COLLECT_MAX_ROWS and not stat["n_collisions"]:
+            dups = F.broadcast(spark.createDataFrame(
+                [(r["_key_hash"], r["_dup_n"]) for r in rows if r["kind"] == "d"],
+                "_key_hash long, _dup_n long"))
+        else:  # a hash collision, or a file repeated twice: exact keys (another pass)
             dups = _materialize(spark, duplicate_keys(parsed, ["flow_date", "share_id"]))
         rep.read = int(stat["total"] or 0)
         rep.expected_accepted = int(stat["ok_rows"] or 0)
