@@ -48,16 +48,26 @@ def test_each_statistic_by_hand_weekly():
     assert w.loc["AnnMn", "uRet"] == pytest.approx(0.2 * A)
 
 
-def test_beta_missing_when_the_column_has_a_gap_where_uret_exists():
+def test_beta_uses_the_rows_where_both_the_column_and_uret_exist():
+    # Q1 lacks row 1 where uRet exists: that row is left out (the reference would give NA)
     w = stats.summarize(_table({"Q1": [1.0, np.nan, 3.0, 1.0], "uRet": [0.5, 1.0, 0.0, 2.0]}), 5)
-    assert np.isnan(w.loc["Beta", "Q1"]) and np.isnan(w.loc["Alpha", "Q1"])
     assert w.loc["AnnMn", "Q1"] == pytest.approx(52 * 5 / 3)  # mean over the 3 present
-    # a gap where uRet is missing too is not a gap
-    w = stats.summarize(_table({"Q1": [1.0, np.nan, 3.0, 1.0], "uRet": [0.5, np.nan, 0.0, 2.0]}),
+    # OLS on rows (1, .5), (3, 0), (1, 2): u mean 5/6, du = -1/3 -5/6 7/6, y mean 5/3,
+    # dy = -2/3 4/3 -2/3; sum du dy = 2/9 - 10/9 - 7/9 = -15/9; sum du^2 = 1/9 + 25/36 + 49/36
+    # = 78/36 -> beta = -10/13; alpha = (5/3 + 10/13 x 5/6) x 52 = (180/78) x 52 = 120
+    assert w.loc["Beta", "Q1"] == pytest.approx(-10 / 13)
+    assert w.loc["Alpha", "Q1"] == pytest.approx(120.0)
+    # uRet's own mean uses all 4 rows: (0.5 + 1 + 0 + 2) / 4 x 52 = 45.5
+    assert w.loc["AnnMn", "uRet"] == pytest.approx(45.5)
+    # the same rows when uRet is the one missing: same OLS
+    w = stats.summarize(_table({"Q1": [1.0, 7.0, 3.0, 1.0], "uRet": [0.5, np.nan, 0.0, 2.0]}),
                         5)
-    # OLS on rows (1, .5), (3, 0), (1, 2): u mean 5/6, du = -1/3 -5/6 7/6, dy = -2/3 4/3 -2/3
-    # sum du dy = 2/9 - 10/9 - 7/9 = -15/9; sum du^2 = 1/9 + 25/36 + 49/36 = 78/36
-    assert w.loc["Beta", "Q1"] == pytest.approx((-15 / 9) / (78 / 36))
+    assert w.loc["Beta", "Q1"] == pytest.approx(-10 / 13)
+    # fewer than 2 common rows: missing
+    w = stats.summarize(_table({"Q1": [np.nan, np.nan, 3.0, np.nan], "uRet": [0.5, 1.0, 0.0, 2.0]}),
+                        5)
+    assert np.isnan(w.loc["Beta", "Q1"]) and np.isnan(w.loc["Alpha", "Q1"])
+    assert w.loc["Beta", "uRet"] == pytest.approx(1.0)
 
 
 def test_hit_rate_counts_zero_as_neither():

@@ -11,8 +11,11 @@ Statistics per column:
 - AnnSd   sample sd (ddof 1) x sqrt(A)
 - Sharpe  100 x AnnMn / AnnSd (no risk-free rate)
 - HitRate 50 x mean(sign(r))  (so +50 = always positive, -50 = always negative)
-- Beta, Alpha  OLS of the column on uRet with intercept, Alpha = intercept x A; missing when the
-          column has a gap where uRet exists
+- Beta, Alpha  OLS of the column on uRet with intercept over the rows where both exist,
+          Alpha = intercept x A; missing with fewer than 2 such rows or a constant uRet. (The
+          reference library returns NA as soon as the column lacks a value where uRet has one;
+          since uRet also covers the dates before any bin, that would make Beta always NA.
+          This is the one intended difference from it.)
 - DrawDn  the most negative sum of consecutive returns (missing counted as 0); 0 if none is
           negative. DDnBeg = its first period (a date, stored as yyyymmdd), DDnN = its length in
           periods; the latest peak is used, so a drawdown starts with its first losing period.
@@ -126,18 +129,16 @@ def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str]
     alpha = np.full(ncol, np.nan)
     if "uRet" in columns:
         u = a[:, columns.index("uRet")]
-        has_u = np.isfinite(u)
-        if has_u.sum() > 1:
-            uu = u[has_u]
+        for j in range(ncol):  # OLS over the rows where both the column and uRet exist
+            both = np.isfinite(u) & np.isfinite(a[:, j])
+            if both.sum() < 2:
+                continue
+            uu, yy = u[both], a[both, j]
             du = uu - uu.mean()
             ss = float(np.dot(du, du))
-            y = a[has_u]
-            no_gap = ~np.isnan(y).any(axis=0)  # a gap where uRet exists -> missing
-            if ss > 0 and no_gap.any():
-                yg = y[:, no_gap]
-                b = du @ (yg - yg.mean(axis=0)) / ss
-                beta[no_gap] = b
-                alpha[no_gap] = (yg.mean(axis=0) - b * uu.mean()) * A
+            if ss > 0:
+                beta[j] = float(np.dot(du, yy - yy.mean())) / ss
+                alpha[j] = (yy.mean() - beta[j] * uu.mean()) * A
     res["Beta"], res["Alpha"] = beta, alpha
 
     v, i, m = drawdowns(a)
@@ -278,19 +279,19 @@ def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
             beta = np.full((k, ncol), np.nan)
             alpha = np.full((k, ncol), np.nan)
             if "uRet" in cols:
-                u = X[:, :, cols.index("uRet")]
-                has_u = np.isfinite(u)
-                nu = has_u.sum(axis=0)
-                mu = np.where(has_u, u, 0.0).sum(axis=0) / np.maximum(nu, 1)
-                du = np.where(has_u, u - mu, 0.0)
+                # OLS per column over the rows where both the column and uRet exist
+                u = X[:, :, cols.index("uRet")][:, :, None]
+                both = np.isfinite(X) & np.isfinite(u)
+                nb = both.sum(axis=0)
+                d = np.maximum(nb, 1)
+                mu = np.where(both, u, 0.0).sum(axis=0) / d
+                ym = np.where(both, X, 0.0).sum(axis=0) / d
+                du = np.where(both, u - mu, 0.0)
                 ss = (du * du).sum(axis=0)
-                hu = has_u[:, :, None]
-                gap = (np.isnan(X) & hu).any(axis=0)
-                ym = np.where(hu, X, 0.0).sum(axis=0) / np.maximum(nu, 1)[:, None]
-                b = (du[:, :, None] * np.where(hu, X - ym, 0.0)).sum(axis=0) / ss[:, None]
-                ok = ~gap & ((nu > 1) & (ss > 0))[:, None]
+                b = (du * np.where(both, X - ym, 0.0)).sum(axis=0) / ss
+                ok = (nb > 1) & (ss > 0)
                 beta = np.where(ok, b, np.nan)
-                alpha = np.where(ok, (ym - b * mu[:, None]) * A, np.nan)
+                alpha = np.where(ok, (ym - b * mu) * A, np.nan)
             per["Beta"], per["Alpha"] = beta, alpha
 
             v, i, length = drawdowns(flat)
