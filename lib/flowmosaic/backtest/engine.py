@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-import numpy as np
 import pandas as pd
 
 from flowmosaic.backtest import bins as binning
@@ -90,6 +89,8 @@ class BacktestResult:
     flows: pd.DataFrame  # the daily input, columns as used
     compounded: pd.DataFrame  # daily compounded flow %, empty rows dropped
     signal: pd.DataFrame  # lagged, sampled signal per trade date (before the return mask)
+    # The per-horizon frames below have one row per trade date from the first flow row on
+    # (signal.trade_dates), including the dates before the first bin and after the last.
     bins: dict[int, pd.DataFrame]  # per horizon: bin number per trade date and country
     forward_returns: dict[int, pd.DataFrame]  # per horizon, at trade dates, rules applied
     bin_returns: dict[int, pd.DataFrame]  # per horizon: Q1..Qn, TxB, uRet per trade date
@@ -134,14 +135,6 @@ def _prepare(frame: pd.DataFrame, what: str) -> pd.DataFrame:
         raise InputError(f"{what}: values must be numeric: {exc}") from exc
 
 
-def _trim(table: pd.DataFrame, binned: np.ndarray) -> slice:
-    """Rows from the first to the last trade date with a binned name and a uRet."""
-    ok = np.flatnonzero(binned & table["uRet"].notna().to_numpy())
-    if len(ok) == 0:
-        return slice(0, 0)
-    return slice(ok[0], ok[-1] + 1)
-
-
 def run_backtest(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
                  params: BacktestParams | dict | None = None,
                  membership: pd.DataFrame | None = None) -> BacktestResult:
@@ -161,16 +154,19 @@ def run_backtest(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
         raise InputError(
             f"flows: {len(flows)} daily rows give no signal; the compounding window needs "
             f"{p.lookback} rows and a complete trade week")
-    fwd = rets.trade_date_returns(market, signal.index, p.horizons, spreads=p.spreads,
+    # Every trade date is kept, those before the first bin and those after the last included
+    # (as the reference does): uRet counts every date with a return, and the turnover counts
+    # the transitions into and out of the portfolio.
+    dates = sig.trade_dates(flows, signal, p.trade_day)
+    full = signal.reindex(dates)
+    fwd = rets.trade_date_returns(market, dates, p.horizons, spreads=p.spreads,
                                   kind=p.returns_kind, membership=membership)
 
     all_bins, tables, long = {}, {}, []
     for h in p.horizons:
         r = fwd[h]
-        b = binning.assign_bins(signal, p.bins, valid=r.notna().to_numpy())
+        b = binning.assign_bins(full, p.bins, valid=r.notna().to_numpy())
         t = binning.bin_returns(b, r, p.bins)
-        keep = _trim(t, b.notna().any(axis=1).to_numpy())
-        t, b = t.iloc[keep], b.iloc[keep]
         all_bins[h], tables[h] = b, t
         wide = stats.summarize(t, h, p.step, b, p.bins)
         long.append(stats.to_long(wide, h))

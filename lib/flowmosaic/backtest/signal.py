@@ -145,6 +145,21 @@ def sample_weekly(x: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def trade_dates(flows: pd.DataFrame, signal: pd.DataFrame,
+                trade_day: str = "fri") -> pd.DatetimeIndex:
+    """Every trade date from the first flow row on: the signal's dates preceded by the trade
+    dates of the first flow rows, where the compounding window and lag + delay leave no value
+    yet (weekly: the Fridays of their weeks). These are the rows of the reference's bins
+    matrix; the statistics use them all (uRet has values there when returns do).
+    """
+    raw = drop_empty_rows(flows.sort_index(kind="stable")).index
+    if len(signal) == 0:
+        return signal.index
+    lead = week_friday(raw) if trade_day == "fri" else raw
+    lead = lead[lead < signal.index[0]].unique()
+    return lead.append(signal.index).rename("date")
+
+
 def build_signal(flows: pd.DataFrame, lookback: int = 20, compound: bool = True, lag: int = 0,
                  delay: int = 2, trade_day: str = "fri") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 1-4: (compounded daily matrix after dropping empty rows, trade-date signal).
