@@ -135,6 +135,15 @@ def test_calendar_years_use_the_year_of_the_window_end():
     assert cal.loc[2021, "TxB"] == pytest.approx(52 * 1.5)
     assert cal.loc[2022, "TxB"] == pytest.approx(52 * 4.0)
     assert cal.loc[2021, "N"] == 2 and cal.loc[2022, "N"] == 1  # N counts uRet periods
+    # with bin columns N counts the Q1 periods: a leading date with uRet only (2021-12-10,
+    # window end 12-17) adds to uRet's AnnMn for 2021 but not to N
+    t2 = pd.DataFrame({"Q1": [np.nan, 1.0, 2.0, 3.0, np.nan],
+                       "uRet": [4.0, 0.0, 1.0, 1.0, np.nan]},
+                      index=idx.insert(0, pd.Timestamp("2021-12-10")))
+    cal = stats.calendar_years(t2, 5).set_index("year")
+    assert cal.loc[2021, "N"] == 2 and cal.loc[2022, "N"] == 1
+    assert cal.loc[2021, "uRet"] == pytest.approx(52 * (4.0 + 0.0 + 1.0) / 3)
+    assert cal.loc[2021, "Q1"] == pytest.approx(52 * 1.5)
 
 
 def test_long_summary_layout():

@@ -223,7 +223,11 @@ def window_end(dates: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
 
 
 def calendar_years(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """AnnMn per calendar year of the window's end, and the count of periods (N)."""
+    """AnnMn per calendar year of the window's end, and the count of periods (N).
+
+    N counts the periods with a Q1 return, as the reference's period count does (uRet also
+    has values on dates before the first bin); a table without Q1 counts uRet's periods.
+    """
     cols = list(table.columns)
     if len(table) == 0:
         return pd.DataFrame(columns=["year", *cols, "N"])
@@ -231,7 +235,8 @@ def calendar_years(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     year = window_end(table.index, horizon).year
     grouped = table.groupby(np.asarray(year))
     out = grouped.mean() * A
-    out["N"] = grouped["uRet"].count() if "uRet" in cols else grouped.size()
+    counted = "Q1" if "Q1" in cols else "uRet" if "uRet" in cols else None
+    out["N"] = grouped[counted].count() if counted else grouped.size()
     out.index.name = "year"
     return out.reset_index()
 
