@@ -290,6 +290,13 @@ def fig_years(cal: pd.DataFrame, unit: str) -> str:
 
 # --- sections ------------------------------------------------------------------------------------
 
+def _binned_dates(table: pd.DataFrame) -> pd.DatetimeIndex:
+    """Trade dates with a bin return (the tables also hold the dates before the first bin and
+    after the last, where only uRet may have a value)."""
+    q = [c for c in table.columns if c != "uRet"]
+    return table.index[table[q].notna().any(axis=1).to_numpy()]
+
+
 def _summary_table(result, h: int) -> str:
     wide = result.summary_wide(h)
     cols = list(wide.columns)
@@ -353,8 +360,10 @@ def _period_sections(result, fac) -> str:
         first = result.params.horizons[0]
         t = result.bin_returns[first]
         per = next(p for p in fac.periods if p.label == label)
-        dates = t.index[per.mask(t.index)]
-        span = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, {len(dates)} trade dates"
+        dates = _binned_dates(t)
+        dates = dates[per.mask(dates)]
+        span = (f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, {len(dates)} trade dates"
+                if len(dates) else "no trade dates with bins")
         out.append(f"<h3>{html.escape(label)} <span class='note'>({span})</span></h3>")
         out.append(f'<div class="panel">{_txb_by_horizon(result, fac, label, ps)}</div>')
     return "".join(out)
@@ -368,7 +377,7 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     unit = "pp of yield" if p.spreads else "%"
     table = result.bin_returns[first]
     n_countries = int(result.signal.notna().any(axis=0).sum())
-    dates = table.index
+    dates = _binned_dates(table)
     span = (f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else "no trade dates")
 
     def val(stat, col="TxB", h=first):
@@ -401,7 +410,7 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     details = []
     for i, h in enumerate(p.horizons):
         k = stats.n_subseries(h, p.step)
-        note = (f"{len(result.bin_returns[h])} trade dates" +
+        note = (f"{len(_binned_dates(result.bin_returns[h]))} trade dates with bins" +
                 (f"; {k} interleaved sub-series averaged" if k > 1 else ""))
         details.append(f'<details{" open" if i == 0 else ""}><summary>Horizon {h} weekdays '
                        f'<span class="note">({note})</span></summary>'
@@ -424,7 +433,7 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
         ("daily flow rows", f"{len(result.flows)} ({result.flows.index.min():%Y-%m-%d} to "
                             f"{result.flows.index.max():%Y-%m-%d})"),
         ("countries with a signal", n_countries),
-        ("trade dates (first horizon)", f"{len(dates)}: {span}"),
+        ("trade dates with bins (first horizon)", f"{len(dates)}: {span}"),
         ("signal rank autocorrelation", _num(float(ac_all.iloc[0]) if len(ac_all) else np.nan, 3)),
     ]
     sign_note = ("Spreads mode: returns are yield changes, so a negative TxB means the high-inflow "
@@ -447,6 +456,11 @@ excess of the equal-weight universe (uRet, raw).</p>
 
 <h2>Summary by horizon</h2>
 <div class="panel">{_txb_by_horizon(result, fac)}</div>
+<p class="note">uRet is the mean forward return of every country with one, on every trade date
+including those before the first bin. AnnTo counts a bin's transition from the empty portfolio
+before its first names (100%), and into an empty one after its last. Beta and Alpha regress a
+column on uRet over the dates where both have a value: the one intended difference from the
+reference library, which gives NA as soon as a column lacks a date that uRet has.</p>
 {''.join(details)}
 
 <h2>Cumulative returns and drawdown</h2>
