@@ -1,10 +1,13 @@
 """Summary statistics of bin-return tables (methodology.md section 5, steps 9-11).
 
 A table has one row per trade date and columns Q1..Qn, TxB, uRet holding returns over the
-horizon h; A = 260 / h periods a year. Horizons longer than the trade step (5 weekdays when
-trading weekly, 1 when daily) overlap: the rows are split into ceil(h / step) interleaved
-sub-series (row i, i+k, i+2k, ...), each statistic is computed on each sub-series, and the
-sub-series values are averaged.
+horizon h; A = 260 / h periods a year. The engine passes every trade date from the first flow
+row on, so uRet (the mean return of every country with one) also has values on the dates
+before the first bin; missing values are left out of each statistic. Horizons longer than the
+trade step (5 weekdays when trading weekly, 1 when daily) overlap: the rows are split into
+ceil(h / step) interleaved sub-series (row i, i+k, i+2k, ...), each statistic is computed on
+each sub-series, and the sub-series values are averaged (a plain mean: a sub-series without a
+value makes the statistic missing).
 
 Statistics per column:
 - AnnMn   mean x A
@@ -20,8 +23,11 @@ Statistics per column:
           negative. DDnBeg = its first period (a date, stored as yyyymmdd), DDnN = its length in
           periods; the latest peak is used, so a drawdown starts with its first losing period.
           Over sub-series DDnBeg is the average date (rounded to a day).
-- AnnTo   annualised bin turnover: per bin, mean over consecutive rebalances of
-          100 - 100 x kept / max(old size, new size), times A; TxB = Q1 + Qn; uRet = 0
+- AnnTo   annualised bin turnover: per bin, mean over consecutive rows of
+          100 - 100 x kept / max(old size, new size), times A; TxB = Q1 + Qn; uRet = 0. A
+          missing bin is an empty one: a row pair where the bin is empty on both sides is left
+          out, so the move from the empty dates before the first bins counts 100 (as does the
+          move to empty dates after the last), as in the reference's bbk.turnover.
 - TStat   mean / sd x sqrt(n) of the column's series with n its non-missing count; on
           overlapping horizons it is the average over the non-overlapping sub-series (each
           sub-series has independent-period returns, so this is the overlap-corrected t-stat).
@@ -93,7 +99,7 @@ def turnover(bins: np.ndarray, n_bins: int) -> np.ndarray:
     """Per bin (length n_bins): mean over consecutive rows of 100 - 100 kept / max(sizes).
 
     bins: (rows x countries) of bin numbers with NaN for 'not binned'. Transitions where both
-    sides are empty are skipped.
+    sides are empty are skipped; from or to an empty bin the turnover is 100.
     """
     if bins.shape[0] < 2:
         return np.full(n_bins, np.nan)
