@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flowmosaic.backtest import bins as binning
 from flowmosaic.backtest import stats
 
 FRIDAYS = pd.date_range("2021-01-08", periods=6, freq="W-FRI", name="date")
@@ -98,6 +99,83 @@ def test_turnover_by_hand():
     assert w.loc["AnnTo", "Q2"] == pytest.approx(2600)
     assert w.loc["AnnTo", "TxB"] == pytest.approx(3900)  # Q1 + Q2 (the last bin)
     assert w.loc["AnnTo", "uRet"] == 0
+
+
+def test_turnover_counts_the_first_transition_into_the_portfolio():
+    # test_turnover_by_hand's bins after two leading dates where no country is binned yet:
+    #   r0, r1: empty;  r2: bin1 {A,B} bin2 {C,D};  r3: bin1 {A,C} bin2 {B,D};
+    #   r4: bin1 {A,C} bin2 {B}
+    idx = pd.date_range("2021-01-08", periods=7, freq="W-FRI", name="date")
+    rows = [[np.nan] * 4, [np.nan] * 4, [1, 1, 2, 2], [1, 2, 1, 2], [1, 2, 1, np.nan]]
+    b = pd.DataFrame(rows, index=idx[:5], columns=list("ABCD"), dtype=float)
+    t = pd.DataFrame({"Q1": [np.nan, np.nan, 1.0, 2.0, 3.0], "Q2": [np.nan, np.nan, 0.0, 1.0, 0.0],
+                      "TxB": [np.nan, np.nan, 1.0, 1.0, 3.0], "uRet": [0.3, 0.1, 0.1, 0.2, 0.3]},
+                     index=idx[:5])
+    for fn in (stats.summarize, stats.summarize_reference):
+        w = fn(t, 5, 5, b, 2)
+        # bin 1: r0->r1 empty on both sides: left out; r1->r2 from empty: 100; r2->r3 kept A
+        # of 2: 50; r3->r4 kept 2 of 2: 0 -> mean 150/3 = 50 x 52 = 2600 (1300 without r1->r2)
+        assert w.loc["AnnTo", "Q1"] == pytest.approx(2600)
+        # bin 2: 100; kept D of 2: 50; {B,D}->{B} kept 1 of max(2,1): 50 -> 200/3 x 52
+        assert w.loc["AnnTo", "Q2"] == pytest.approx(200 / 3 * 52)
+        assert w.loc["AnnTo", "TxB"] == pytest.approx(2600 + 200 / 3 * 52)
+        assert w.loc["AnnTo", "uRet"] == 0
+    # a trailing empty date (no forward return yet) counts the move out: 100
+    b5 = pd.concat([b, pd.DataFrame([[np.nan] * 4], index=idx[5:6], columns=list("ABCD"))])
+    t5 = pd.concat([t, pd.DataFrame({"uRet": [np.nan]}, index=idx[5:6])])
+    w = stats.summarize(t5, 5, 5, b5, 2)
+    assert w.loc["AnnTo", "Q1"] == pytest.approx((100 + 50 + 0 + 100) / 4 * 52)  # 3250
+    assert w.loc["AnnTo", "Q2"] == pytest.approx((100 + 50 + 50 + 100) / 4 * 52)  # 3900
+
+    # Overlapping horizon h = 10: 2 interleaved sub-series, rows 0,2,4,... and 1,3,5,...
+    #   r5: bin1 {A,B} bin2 {C,D}
+    b6 = pd.concat([b, pd.DataFrame([[1, 1, 2, 2]], index=idx[5:6], columns=list("ABCD"),
+                                    dtype=float)])
+    t6 = pd.concat([t, pd.DataFrame({"Q1": [1.0], "Q2": [0.0], "TxB": [1.0], "uRet": [0.1]},
+                                    index=idx[5:6])])
+    for fn in (stats.summarize, stats.summarize_reference):
+        w = fn(t6, 10, 5, b6, 2)
+        # bin 1, rows 0,2,4: empty->{A,B} 100, {A,B}->{A,C} 50 -> 75;
+        #        rows 1,3,5: empty->{A,C} 100, {A,C}->{A,B} 50 -> 75;  (75 + 75) / 2 x 26
+        assert w.loc["AnnTo", "Q1"] == pytest.approx(75 * 26)  # 1950
+        # bin 2, rows 0,2,4: empty->{C,D} 100, {C,D}->{B} kept 0: 100 -> 100;
+        #        rows 1,3,5: empty->{B,D} 100, {B,D}->{C,D} kept D: 50 -> 75;  87.5 x 26
+        assert w.loc["AnnTo", "Q2"] == pytest.approx(87.5 * 26)  # 2275
+        assert w.loc["AnnTo", "TxB"] == pytest.approx((75 + 87.5) * 26)  # 4225
+
+
+def test_uret_uses_the_dates_before_the_first_bin():
+    # 3 countries; on the first two Fridays there is no signal yet (no bin) but returns exist.
+    # C has returns but never a signal: it counts in uRet, never in a bin.
+    rets = pd.DataFrame({"A": [2.0, -4.0, 3.0, 1.0], "B": [4.0, 1.0, -3.0, 5.0],
+                         "C": [np.nan, -3.0, 3.0, 3.0]}, index=FRIDAYS[:4])
+    b = pd.DataFrame({"A": [np.nan, np.nan, 1, 2], "B": [np.nan, np.nan, 2, 1],
+                      "C": [np.nan] * 4}, index=FRIDAYS[:4], dtype=float)
+    t = binning.bin_returns(b, rets, 2)
+    # uRet = row mean over the countries with a return: (2+4)/2 = 3, (-4+1-3)/3 = -2,
+    # (3-3+3)/3 = 1, (1+5+3)/3 = 3; Q1: row 2 A - 1 = 2, row 3 B - 3 = 2; Q2: -4, -2
+    np.testing.assert_allclose(t["uRet"], [3.0, -2.0, 1.0, 3.0])
+    np.testing.assert_allclose(t["Q1"], [np.nan, np.nan, 2.0, 2.0])
+    np.testing.assert_allclose(t["Q2"], [np.nan, np.nan, -4.0, -2.0])
+    w = stats.summarize(t, 5, 5, b, 2)
+    # uRet over all 4 dates: mean 5/4 x 52 = 65 (the 2 binned dates alone: 2 x 52 = 104)
+    assert w.loc["AnnMn", "uRet"] == pytest.approx(65.0)
+    # signs + - + + -> 50 x 2/4 = 25 (binned dates alone: 50)
+    assert w.loc["HitRate", "uRet"] == pytest.approx(25.0)
+    # deviations 1.75 -3.25 -.25 1.75 -> squares 16.75 -> var 16.75 / 3
+    assert w.loc["AnnSd", "uRet"] == pytest.approx(math.sqrt(16.75 / 3 * 52))
+    # Q columns only have the 2 binned dates
+    assert w.loc["AnnMn", "Q1"] == pytest.approx(104.0) and w.loc["HitRate", "Q1"] == 50
+    assert w.loc["AnnMn", "Q2"] == pytest.approx(-156.0) and w.loc["HitRate", "Q2"] == -50
+    assert w.loc["AnnMn", "TxB"] == pytest.approx(260.0)  # 6 and 4
+    # Beta over the common dates 2 and 3: (u, Q1) = (1, 2), (3, 2) -> beta 0, alpha 2 x 52
+    assert w.loc["Beta", "Q1"] == pytest.approx(0.0, abs=1e-12)
+    assert w.loc["Alpha", "Q1"] == pytest.approx(104.0)
+    # h = 10: sub-series rows 0,2 (uRet 3, 1: mean 2) and 1,3 (-2, 3: mean 0.5) -> 1.25 x 26
+    w = stats.summarize(t, 10, 5, b, 2)
+    assert w.loc["AnnMn", "uRet"] == pytest.approx(32.5)
+    assert w.loc["HitRate", "uRet"] == pytest.approx((50.0 + 0.0) / 2)
+    assert w.loc["AnnMn", "Q1"] == pytest.approx(2.0 * 26)  # row 2 alone, row 3 alone
 
 
 def test_overlapping_horizon_averages_interleaved_subseries():
