@@ -112,6 +112,40 @@ def test_index_mode_from_levels_and_from_percent_returns():
     assert r.iloc[0, 0] == pytest.approx(3.02)
 
 
+def test_percent_returns_are_compounded_over_every_weekday_holidays_included():
+    # Thu 2020-12-24, Fri 12-25 (not a flow date), Mon 12-28, Tue 12-29, Wed 12-30, Thu 12-31,
+    # Fri 2021-01-01 (not a flow date), Mon 01-04, Tue 01-05
+    idx = pd.DatetimeIndex(["2020-12-24", "2020-12-25", "2020-12-28", "2020-12-29",
+                            "2020-12-30", "2020-12-31", "2021-01-01", "2021-01-04",
+                            "2021-01-05"], name="date")
+    pct = pd.DataFrame({"AU": [0.5, 1.0, 0.5, 0.5, 0.5, 0.5, 2.0, 0.5, 0.5],
+                        "CA": [np.nan, np.nan, np.nan, 1.0, np.nan, 2.0, np.nan, 1.0, np.nan]},
+                       index=idx)
+    level = rets.to_level(pct, "pct")
+    r1 = rets.forward_returns(level, idx, 1)
+    r2 = rets.forward_returns(level, idx, 2)
+    # the holiday returns count: Thu 12-24 -> Fri 12-25 is 25 December's 1%, Thu 12-31 ->
+    # Fri 01-01 is 1 January's 2%; 12-24 over 2 weekdays: 1.01 x 1.005 - 1
+    assert r1.loc["2020-12-24", "AU"] == pytest.approx(1.0)
+    assert r1.loc["2020-12-31", "AU"] == pytest.approx(2.0)
+    assert r2.loc["2020-12-24", "AU"] == pytest.approx(100 * (1.01 * 1.005 - 1))
+    # a file without the holiday rows: those weekdays count 0%, so 12-31 -> 01-01 is flat
+    # (missing) and 12-31 -> 01-04 is the 4th's 0.5% alone
+    level = rets.to_level(pct.drop(index=pd.DatetimeIndex(["2020-12-25", "2021-01-01"])), "pct")
+    assert np.isnan(rets.forward_returns(level, idx[5:6], 1).iloc[0, 0])
+    assert rets.forward_returns(level, idx[5:6], 2).iloc[0, 0] == pytest.approx(0.5)
+    # CA's first return is on Tue 12-29: its index is 100 on Mon 12-28 and missing before,
+    # so a window from Fri 12-25 is missing rather than a partial return; Wed 12-30 counts
+    # 0% (missing inside the series); after its last return (01-04) the index stays flat
+    level = rets.to_level(pct, "pct")["CA"]
+    assert level.loc[:"2020-12-25"].isna().all() and level.loc["2020-12-28"] == 100.0
+    assert level.loc["2020-12-30"] == pytest.approx(101.0)
+    assert level.loc["2021-01-05"] == pytest.approx(101.0 * 1.02 * 1.01)
+    assert np.isnan(r2.loc["2020-12-25", "CA"])
+    assert r2.loc["2020-12-28", "CA"] == pytest.approx(1.0)  # 12-29's 1%, 12-30's 0%
+    assert np.isnan(r1.loc["2020-12-24", "CA"])  # before its index: missing
+
+
 def test_zero_return_rule_in_the_engine_masks_the_signal():
     flows, levels = make_planted(6, 1, strength=0.0, seed=2)
     # freeze CA's level for a month: 5-weekday returns starting inside are exactly 0

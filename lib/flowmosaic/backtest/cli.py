@@ -38,8 +38,11 @@ def register_cli(sub, add_common) -> None:
     p.add_argument("--spreads", action="store_true",
                    help="the returns file holds yields: return = Y(F+h) - Y(F)")
     p.add_argument("--pct-returns", action="store_true",
-                   help="index mode: the returns file holds percent daily returns "
-                        "(default: index levels)")
+                   help="index mode: the returns file holds percent daily returns (default: "
+                        "index levels). They are compounded into an index on every weekday, "
+                        "1 January and 25 December included (they are weekdays, not flow "
+                        "dates): a return dated on one of them counts, a weekday without a "
+                        "return counts 0%%, a weekend return counts on the next weekday")
     p.add_argument("--lookback", type=int, default=20, help="compounding window in flow-date rows")
     p.add_argument("--sum", action="store_true", help="sum the window instead of compounding")
     p.add_argument("--lag", type=int, default=0)

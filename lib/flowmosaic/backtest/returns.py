@@ -3,7 +3,7 @@
 The market series is put on the grid of all weekdays with gaps carried forward. A forward
 return over h is measured from trade date F to the weekday h rows later:
 - index mode: R = 100 x (I(F+h) / I(F) - 1); percent daily returns first become an index
-  compounded from 100 with missing returns as 0%;
+  compounded from 100 over every weekday (holidays included), missing returns as 0%;
 - spreads mode (yields): R = Y(F+h) - Y(F) in percentage points, no sign flip.
 |R| < 1e-6 counts as missing (a flat series means no data). Returns outside an optional
 membership window are missing.
@@ -26,8 +26,13 @@ def weekday_grid(index: pd.DatetimeIndex, until: pd.Timestamp | None = None) -> 
 def to_level(market: pd.DataFrame, kind: str) -> pd.DataFrame:
     """The market file on all weekdays, as a level (index or yield), gaps carried forward.
 
-    kind: 'level' (an index level or a yield: carried forward) or 'pct' (percent daily returns:
-    compounded from 100, a missing return counting as 0%).
+    kind: 'level' (an index level or a yield: carried forward) or 'pct' (percent daily returns,
+    the return of date t being the move from the previous weekday to t). A percent file is
+    compounded into an index on every weekday, 1 January and 25 December included: a return
+    dated on any weekday counts (one dated on a weekend counts on the next weekday), and a
+    weekday without one counts as 0%. A country's index starts at 100 on the weekday before
+    its first return and is missing before it, as an index file would be; after its last
+    return it stays flat, as an index file's last level is carried forward.
     """
     if len(market) == 0:
         raise InputError("the returns file has no rows")
@@ -40,10 +45,16 @@ def to_level(market: pd.DataFrame, kind: str) -> pd.DataFrame:
     if kind == "pct":
         if len(weekend):
             # A weekend return still happened: book it on the next weekday.
-            logs = np.log1p(market.fillna(0.0) / 100.0)
-            market = 100.0 * np.expm1(logs.groupby(market.index + pd.offsets.BDay(0)).sum())
-        r = market.reindex(grid).fillna(0.0).to_numpy(dtype=float)
-        level = 100.0 * np.cumprod(1.0 + r / 100.0, axis=0)
+            logs = np.log1p(market / 100.0)
+            market = 100.0 * np.expm1(logs.groupby(market.index + pd.offsets.BDay(0))
+                                      .sum(min_count=1))
+        r = market.reindex(grid).to_numpy(dtype=float)
+        has = np.isfinite(r)
+        level = 100.0 * np.cumprod(1.0 + np.where(has, r, 0.0) / 100.0, axis=0)
+        # Before the weekday preceding a country's first return there is no index (a flat 100
+        # there would give windows that straddle the start a partial return).
+        first = np.where(has.any(axis=0), has.argmax(axis=0), len(grid) + 1)
+        level[np.arange(len(grid))[:, None] < first - 1] = np.nan
         return pd.DataFrame(level, index=grid, columns=market.columns)
     if kind != "level":
         raise InputError(f"returns kind must be 'level' or 'pct', got {kind!r}")
