@@ -58,35 +58,37 @@ def _inputs(spreads: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     return flows, market
 
 
-def _weekly_signal(flows: pd.DataFrame) -> np.ndarray:
+def _rows_and_signal(flows: pd.DataFrame, daily: bool) -> tuple[pd.DatetimeIndex, np.ndarray]:
     x = flows.to_numpy(dtype=float)
     logc = np.vstack([np.zeros((1, 5)), np.cumsum(np.log1p(x / 100.0), axis=0)])
     comp = np.full(x.shape, np.nan)
     comp[19:] = 100.0 * np.expm1(logc[20:] - logc[:-20])  # rows t-19 .. t
     lagged = np.full(x.shape, np.nan)
     lagged[2:] = comp[:-2]  # row t holds the value of row t - 2
+    if daily:  # every flow row
+        return flows.index, lagged
     rows = [np.flatnonzero((flows.index <= f) & (flows.index > f - pd.Timedelta(days=7)))[-1]
             for f in FRIDAYS]  # the last flow row of each Friday's week
-    return lagged[rows]
+    return pd.DatetimeIndex(FRIDAYS), lagged[rows]
 
 
-def _expected(flows: pd.DataFrame, market: pd.DataFrame, h: int,
-              spreads: bool) -> dict[str, float]:
+def _expected(flows: pd.DataFrame, market: pd.DataFrame, h: int, spreads: bool,
+              daily: bool = False) -> dict[str, float]:
+    dates, S = _rows_and_signal(flows, daily)
     lv = market.to_numpy(dtype=float)
-    pos = market.index.get_indexer(FRIDAYS)  # -1: beyond the market series
-    R = np.full((len(FRIDAYS), 5), np.nan)
+    pos = market.index.get_indexer(dates)  # -1: beyond the market series
+    R = np.full((len(dates), 5), np.nan)
     for i, p in enumerate(pos):
         if p >= 0 and p + h < len(lv):
             R[i] = lv[p + h] - lv[p] if spreads else 100.0 * (lv[p + h] / lv[p] - 1.0)
     R[np.abs(R) < 1e-6] = np.nan
-    S = _weekly_signal(flows)
-    B = np.zeros((len(FRIDAYS), 5))  # 0 = not in any bin
-    for i in range(len(FRIDAYS)):
+    B = np.zeros((len(dates), 5))  # 0 = not in any bin
+    for i in range(len(dates)):
         names = [j for j in np.argsort(-S[i], kind="stable")
                  if np.isfinite(S[i, j]) and np.isfinite(R[i, j])]
         if names:
             B[i, names] = np.repeat(np.arange(1, 6), SIZES[len(names)])
-    k, A = h // 5, 260.0 / h
+    k, A = (h if daily else h // 5), 260.0 / h
     out: dict[str, list[float]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
@@ -142,3 +144,23 @@ def test_percent_returns_give_the_index_backtest():
     want = run_backtest(flows, market, params).summary
     got = run_backtest(flows, pct, BacktestParams(horizons=HORIZONS, returns_kind="pct")).summary
     pd.testing.assert_frame_equal(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_daily_trade_dates_keep_the_first_flow_rows():
+    # Trading every flow date: the rows are the flow dates themselves (25 December and 1 January
+    # are not among them); the first 21 have returns but no signal yet. h = 2 and 3 average 2
+    # and 3 interleaved sub-series.
+    flows, market = _inputs(spreads=False)
+    res = run_backtest(flows, market, BacktestParams(horizons=(2, 3), trade_day="none"))
+    for h in (2, 3):
+        t, b = res.bin_returns[h], res.bins[h]
+        # flowmosaic's lag moves the last 2 signal rows to flow dates after the data (the
+        # reference's keeps the flow rows and drops them); no return reaches them here
+        assert t.index[:len(flows)].equals(flows.index.rename("date"))
+        assert len(t) == len(flows) + 2 and t.iloc[len(flows):].isna().all(axis=None)
+        assert b.iloc[:21].isna().all(axis=None) and b.iloc[21].notna().sum() == 4
+        exp = _expected(flows, market, h, spreads=False, daily=True)
+        for stat in ("AnnMn", "AnnSd", "Sharpe", "HitRate"):
+            assert res.value(h, stat, "uRet") == pytest.approx(exp[stat], abs=1e-6), (h, stat)
+        for col in ("Q1", "Q2", "Q3", "Q4", "Q5", "TxB"):
+            assert res.value(h, "AnnTo", col) == pytest.approx(exp[col], abs=1e-6), (h, col)
