@@ -152,9 +152,9 @@ def trade_dates(flows: pd.DataFrame, signal: pd.DataFrame,
     yet (weekly: the Fridays of their weeks). These are the rows of the reference's bins
     matrix; the statistics use them all (uRet has values there when returns do).
     """
-    raw = drop_empty_rows(flows.sort_index(kind="stable")).index
     if len(signal) == 0:
         return signal.index
+    raw = drop_empty_rows(flows.sort_index(kind="stable")).index
     lead = week_friday(raw) if trade_day == "fri" else raw
     lead = lead[lead < signal.index[0]].unique()
     return lead.append(signal.index).rename("date")
