@@ -32,7 +32,8 @@ FREQS = ("D", "W", "M")
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise InputError naming the columns `what` lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(f"{what} lacks column(s) {missing}; has {list(df.columns)}")
@@ -40,7 +41,7 @@ def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
 
 def universe_rows(icf: pd.DataFrame, universe: str, start=None, end=None) -> pd.DataFrame:
     """The rows of one universe within [start, end], flow_date as datetime64."""
-    _require(icf, ICF_COLUMNS, "investor_country_flows")
+    require_columns(icf, ICF_COLUMNS, "investor_country_flows")
     rows = icf[icf["universe"] == universe]
     if rows.empty:
         known = sorted(map(str, icf["universe"].unique()))
