@@ -8,6 +8,8 @@ with one aggregation rule:
   'sum'   flows (amounts per period add up)
   'last'  levels (holdings, positioning, a risk reversal): the last value in the period
   'mean'  the period's average
+  'change' a level's change: the period's last value minus the last value of the previous
+          period with data (to compare positioning or holdings with flows)
 The default rule is 'sum' when the word "flow" appears in the series name or its unit, else
 'last'; a dict {series: rule} overrides it. Lag convention: lag k > 0 pairs the fund flow of
 period t with the external value of period t + k (fund flows lead); k < 0: the external
@@ -23,7 +25,7 @@ import pandas as pd
 from flowmosaic.mosaic.analyses import period_end, require_columns
 
 EXTERNAL_COLUMNS = ("date", "series", "country", "value", "unit", "frequency")
-RULES = ("last", "sum", "mean")
+RULES = ("last", "sum", "mean", "change")
 _GRID_FREQ = {"W": "W-FRI", "M": "ME"}
 
 
@@ -65,7 +67,8 @@ def aggregate_external(external: pd.DataFrame, freq: str = "W",
         unit = str(sub["unit"].iloc[0])
         rule = rules.get(series) or default_rule(series, unit)
         g = sub.assign(period=period_end(sub["date"], freq).to_numpy()).groupby("period")["value"]
-        v = {"last": g.last, "sum": g.sum, "mean": g.mean}[rule]()
+        v = g.last().diff().iloc[1:] if rule == "change" else \
+            {"last": g.last, "sum": g.sum, "mean": g.mean}[rule]()
         parts.append(pd.DataFrame({"date": v.index, "series": series, "country": ctry,
                                    "unit": unit, "frequency": str(sub["frequency"].iloc[0]),
                                    "rule": rule, "value": v.to_numpy(dtype=float)}))

@@ -46,6 +46,10 @@ def test_aggregate_weekly_last_sum_mean_and_country():
     assert list(s[s.series == "rr"].value) == [6.0, 4.0]  # 1 + 2 + 3, 4
     m = ex.aggregate_external(ext, "W", rules={"rr": "mean"}, country="JP")
     assert list(m[m.series == "rr"].value) == [2.0, 4.0]
+    c = ex.aggregate_external(ext, "W", rules={"rr": "change"}, country="JP")
+    # change of the weekly last values 3 -> 4, dated the second week; the first has no change
+    assert list(c[c.series == "rr"].value) == [1.0]
+    assert list(c[c.series == "rr"].date) == [pd.Timestamp("2025-01-17")]
     both = ex.aggregate_external(ext, "M")
     # monthly, both countries: KR's single value, JP's last of January (4)
     rr = both[both.series == "rr"].set_index("country").value
