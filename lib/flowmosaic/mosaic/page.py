@@ -496,6 +496,8 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
             aggs.append(ex.aggregate_external(sub, freq, rules=rules))
         summary = pd.concat(summaries, ignore_index=True)
         ll = pd.concat(lls, ignore_index=True)
+        # a series without a single period in common with the fund flows has no row
+        missing = sorted(set(ext_c["series"]) - set(summary["series"]))
         agg = pd.concat(aggs, ignore_index=True)
         agg = agg[(agg["date"] >= first) & (agg["date"] <= an.period_end([last], "M").iloc[0])]
         files["external-aligned"] = _csv(pd.concat(aligned, ignore_index=True),
@@ -503,14 +505,19 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
         files["external-leadlag"] = _csv(ll, out / f"{stem}-external-leadlag.csv")
         files["external-summary"] = _csv(summary, out / f"{stem}-external-summary.csv")
         fl = {f: ex.flow_periods(nonres, f) for f in ("W", "M")}
-        ext_html = (f'<div class="panel">{fig_external(fl, agg, summary, country)}</div>'
-                    f'<div class="panel">{_external_table(summary)}</div>'
-                    f'<div class="panel">{fig_lead_lag(ll)}</div>'
-                    '<p class="note">Daily and weekly series are compared per week, monthly and '
-                    "quarterly ones per month. Rule: <code>sum</code> for flows, "
-                    "<code>last</code> (the period's last value) for levels, <code>change</code> "
-                    "for a level's change from the previous period. r: Pearson "
-                    "correlation over the periods where both have a value.</p>")
+        no_overlap = ("" if not missing else
+                      '<p class="note">No period in common with the fund flows: '
+                      f"{html.escape(', '.join(missing))}.</p>")
+        ext_html = no_overlap
+        if not summary.empty:
+            ext_html = (f'<div class="panel">{fig_external(fl, agg, summary, country)}</div>'
+                        f'<div class="panel">{_external_table(summary)}</div>'
+                        f'<div class="panel">{fig_lead_lag(ll)}</div>{no_overlap}'
+                        '<p class="note">Daily and weekly series are compared per week, monthly '
+                        "and quarterly ones per month. Rule: <code>sum</code> for flows, "
+                        "<code>last</code> (the period's last value) for levels, "
+                        "<code>change</code> for a level's change from the previous period. "
+                        "r: Pearson correlation over the periods where both have a value.</p>")
 
     # header numbers
     def ytd(g, itype=an.ALL):

@@ -139,3 +139,14 @@ def test_without_external_or_synthetic_flag(tmp_path):
     assert text.count('src="data:image/png;base64,') == 5
     with pytest.raises(InputError, match="no rows into BR"):
         write_country_page("BR", "U", icf, cf, None, tmp_path, {})
+
+
+def test_external_series_without_overlap(tmp_path):
+    icf, cf = flows_and_holdings()
+    ext = pd.DataFrame([("2010-01-29", "old survey", "JP", 1.0, "%", "monthly"),
+                        ("2010-02-26", "old survey", "JP", 2.0, "%", "monthly")],
+                       columns=["date", "series", "country", "value", "unit", "frequency"])
+    text = write_country_page("JP", "U", icf, cf, ext, tmp_path, {}, window=8,
+                              min_periods=4).read_text(encoding="utf-8")
+    assert "No period in common with the fund flows: old survey." in text
+    assert text.count('src="data:image/png;base64,') == 5
