@@ -1,4 +1,7 @@
-"""One SparkSession for the whole test session: local[2], few shuffle partitions, UI off."""
+"""Shared fixtures. Tests by kind: tests/unit (no Spark: `pytest -m "not spark"` runs them in
+seconds), tests/spark (transforms and Delta on one local session), tests/e2e (CLI, cluster,
+Connect, object storage; marked slow too). Every test that uses the `spark` fixture, and every
+test under tests/spark or tests/e2e, is marked `spark`."""
 from __future__ import annotations
 
 import os
@@ -8,35 +11,70 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
+REPO = Path(__file__).resolve().parents[1]
+SESSION_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "2g",
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts[0] in ("spark", "e2e") or "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+        if parts[0] == "e2e":
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
-def warehouse_root():
+def repo() -> Path:
+    """The repository's root (conf/, tests/data/ ...)."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def golden(repo) -> Path:
+    return repo / "tests" / "data" / "golden"
+
+
+@pytest.fixture(scope="session")
+def make_settings(repo):
+    """settings(warehouse) -> Settings of conf/local.yaml with that warehouse."""
+    from flowmosaic.config import load_settings
+
+    def make(warehouse, **kw):
+        return load_settings(repo / "conf" / "local.yaml", warehouse=str(warehouse), **kw)
+    return make
+
+
+@pytest.fixture(scope="session")
+def session_warehouse():
     d = tempfile.mkdtemp(prefix="flowmosaic-test-wh-")
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def settings(warehouse_root):
-    from flowmosaic.config import load_settings
-    return load_settings(ROOT / "conf" / "local.yaml", warehouse=warehouse_root)
+def settings(make_settings, session_warehouse):
+    return make_settings(session_warehouse)
+
+
+@pytest.fixture
+def warehouse(make_settings, tmp_path):
+    """Settings of a fresh, empty warehouse for one test."""
+    return make_settings(tmp_path / "wh")
 
 
 @pytest.fixture(scope="session")
 def spark(settings):
-    from flowmosaic.session import get_spark
+    from flowmosaic.spark.session import get_spark
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    session = get_spark(settings, app_name="flowmosaic-tests", extra_conf={
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.shuffle.partitions": "2",
-        "spark.default.parallelism": "2",
-        "spark.driver.memory": "2g",
-        "spark.databricks.delta.snapshotPartitions": "1",
-        "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
-    })
+    session = get_spark(settings, app_name="flowmosaic-tests", extra_conf=SESSION_CONF)
     yield session
     session.stop()

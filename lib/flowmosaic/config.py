@@ -10,17 +10,7 @@ from typing import Any
 import yaml
 
 from flowmosaic.errors import ConfigError
-
-# Silver and gold tables, by name -> path under the warehouse directory.
-TABLES = {
-    "share_class_flows": "silver/share_class_flows",
-    "share_classes": "silver/share_classes",
-    "funds": "silver/funds",
-    "fund_allocations": "silver/fund_allocations",
-    "quarantine": "silver/quarantine",
-    "country_flows": "gold/country_flows",
-    "backtest_runs": "gold/backtest_runs",
-}
+from flowmosaic.tables import table
 
 
 def conf_dir() -> Path:
@@ -54,11 +44,11 @@ class Settings:
     spark_conf: dict[str, str] = field(default_factory=dict)
     log_level: str = "WARN"
     source: str = ""
+    remote: str | None = None  # sc://host:port: run on a Spark Connect server
 
     def table_path(self, name: str) -> str:
-        if name not in TABLES:
-            raise ConfigError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
-        return f"{self.warehouse.rstrip('/')}/{TABLES[name]}"
+        """Where table `name` (see tables.py) lives under this warehouse."""
+        return f"{self.warehouse.rstrip('/')}/{table(name).path}"
 
 
 def _resolve_warehouse(raw: str) -> str:
@@ -68,14 +58,16 @@ def _resolve_warehouse(raw: str) -> str:
     return str(Path(raw).expanduser().resolve())
 
 
-def load_settings(path: str | Path | None = None, warehouse: str | None = None) -> Settings:
+def load_settings(path: str | Path | None = None, warehouse: str | None = None,
+                  remote: str | None = None) -> Settings:
     """Settings from a YAML file (default conf/local.yaml, or $FLOWMOSAIC_CONF).
 
-    `warehouse` (or $FLOWMOSAIC_WAREHOUSE) overrides the file's warehouse directory.
+    `warehouse` (or $FLOWMOSAIC_WAREHOUSE) overrides the file's warehouse directory, `remote`
+    (or $FLOWMOSAIC_REMOTE) its Spark Connect address.
     """
     path = Path(path or os.environ.get("FLOWMOSAIC_CONF") or conf_dir() / "local.yaml")
     data = read_yaml(path)
-    unknown = set(data) - {"warehouse", "spark", "log_level"}
+    unknown = set(data) - {"warehouse", "spark", "log_level", "remote"}
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}")
     spark = data.get("spark") or {}
@@ -94,7 +86,18 @@ def load_settings(path: str | Path | None = None, warehouse: str | None = None) 
         spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
         log_level=str(data.get("log_level", "WARN")),
         source=str(path),
+        remote=_remote(remote or os.environ.get("FLOWMOSAIC_REMOTE") or data.get("remote"), path),
     )
+
+
+def _remote(value, path) -> str | None:
+    if not value:
+        return None
+    url = str(value)
+    if not url.startswith("sc://"):
+        raise ConfigError(f"{path}: remote must be a Spark Connect address sc://HOST:PORT, "
+                          f"got {url!r}")
+    return url
 
 
 @dataclass(frozen=True)

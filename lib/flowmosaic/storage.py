@@ -1,53 +1,277 @@
-"""Delta I/O at the edge: create tables with constraints, overwrite a window, upsert, read a version.
+"""All Delta and file-system access, at the edge: create a table from its definition, read a
+pinned version, replace a window, append, merge, commit information, file listings.
+
+This is the only module that touches Spark internals (the JVM's Hadoop FileSystem, for cheap
+listings). Everything here also works over Spark Connect, where there is no JVM on the
+client: there the same facts come from SQL (DESCRIBE HISTORY) instead.
 
 Every write records what produced it in the commit's userMetadata (JSON).
 """
 from __future__ import annotations
 
 import json
+import os
+import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+
+from flowmosaic.config import Settings
+from flowmosaic.errors import InputError
+from flowmosaic.tables import Table, table
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """True for a Spark Connect session (no JVM on this side)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def local_path(path: str) -> str | None:
+    """The local file-system path of a path or file: URI; None for other schemes."""
+    if path.startswith("file:"):
+        return unquote(urlparse(path).path) or "/"
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path):
+        return None
+    return path
+
+
+def canonical_uri(uri: str) -> str:
+    """One spelling per file: Hadoop writes file:/x and file:///x for the same local file."""
+    return re.sub(r"^file:/+", "file:///", uri)
 
 
 def _meta(metadata: dict[str, Any] | None) -> str:
     return json.dumps(metadata or {}, sort_keys=True, default=str)
 
 
-def _delta_log(spark: SparkSession, path: str):
-    """(Hadoop FileSystem, Path) of the table's _delta_log directory."""
-    jvm = spark.sparkContext._jvm
-    log = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
-    return log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), log
+def _sql_path(path: str) -> str:
+    return "delta.`" + path.replace("`", "``") + "`"
 
 
-def table_exists(spark: SparkSession, path: str) -> bool:
-    """A Delta table is there when its _delta_log holds a commit (a cheap listing)."""
-    fs, log = _delta_log(spark, path)
-    return bool(fs.exists(log)) and any(
-        st.getPath().getName().endswith(".json") for st in fs.listStatus(log))
+# --- the JVM's Hadoop file system (classic sessions only) ----------------------------------------
+
+def _hadoop(spark: SparkSession, path: str):
+    """(FileSystem, Path) for a path, through the session's Hadoop configuration."""
+    sc = spark.sparkContext
+    p = sc._jvm.org.apache.hadoop.fs.Path(path)
+    return p.getFileSystem(sc._jsc.hadoopConfiguration()), p
 
 
-def ensure_table(spark: SparkSession, path: str, schema: StructType,
-                 partition_by: tuple[str, ...] = (),
-                 constraints: dict[str, str] | None = None) -> None:
-    """Create the Delta table at `path` with this schema, partitioning and CHECK constraints."""
-    from delta.tables import DeltaTable
-    if table_exists(spark, path):
-        return
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(*partition_by)
-    builder.execute()
-    for name, expr in (constraints or {}).items():
-        spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT {name} CHECK ({expr})")
+@dataclass(frozen=True)
+class FileEntry:
+    uri: str            # canonical URI
+    local: str | None   # local path, when the file is local
+    size: int
+    name: str
 
 
-def overwrite_window(df: DataFrame, path: str, predicate: str,
-                     metadata: dict[str, Any] | None = None) -> None:
-    """Atomically replace the rows matching `predicate` with df (whose rows must all match it)."""
+def path_exists(spark: SparkSession, path: str) -> bool:
+    local = local_path(path)
+    if local is not None:
+        return os.path.exists(local)
+    if is_connect(spark):
+        try:
+            spark.read.format("binaryFile").load(path).limit(0).collect()
+            return True
+        except Exception:
+            return False
+    fs, p = _hadoop(spark, path)
+    return bool(fs.exists(p))
+
+
+def list_files(spark: SparkSession, path: str) -> tuple[str, bool, list[FileEntry]]:
+    """(canonical URI of path, is a directory, data files below it sorted by URI). Names and
+    directories starting with '_' or '.' (_SUCCESS, _delta_log, .crc) are never data."""
+    def hidden(rel: str) -> bool:
+        return any(part.startswith(("_", ".")) for part in rel.split("/") if part)
+
+    local = local_path(path)
+    if local is not None:
+        local = os.path.abspath(local)
+        base = canonical_uri("file://" + local)
+        if not os.path.isdir(local):
+            return base, False, [FileEntry(base, local, os.path.getsize(local),
+                                           os.path.basename(local))]
+        out = []
+        for root, dirs, files in os.walk(local):
+            dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
+            for f in files:
+                full = os.path.join(root, f)
+                if not hidden(os.path.relpath(full, local)):
+                    out.append(FileEntry(canonical_uri("file://" + full), full,
+                                         os.path.getsize(full), f))
+        return base, True, sorted(out, key=lambda e: e.uri)
+    if is_connect(spark):
+        rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+                .select("path", "length").collect())
+        entries = [FileEntry(canonical_uri(r.path), None, int(r.length), r.path.rsplit("/", 1)[-1])
+                   for r in rows]
+        base = path.rstrip("/")
+        entries = [e for e in entries if not hidden(e.uri[len(base):])]
+        is_dir = not (len(entries) == 1 and entries[0].uri.rstrip("/") == base)
+        return base, is_dir, sorted(entries, key=lambda e: e.uri)
+    fs, p = _hadoop(spark, path)
+    q = fs.makeQualified(p)
+    status = fs.getFileStatus(q)
+    base = canonical_uri(q.toUri().toString())
+    if not status.isDirectory():
+        return base, False, [FileEntry(base, None, int(status.getLen()), status.getPath().getName())]
+    out, it = [], fs.listFiles(q, True)
+    while it.hasNext():
+        st = it.next()
+        uri = canonical_uri(st.getPath().toUri().toString())
+        if not hidden(uri[len(base):]):
+            out.append(FileEntry(uri, None, int(st.getLen()), st.getPath().getName()))
+    return base, True, sorted(out, key=lambda e: e.uri)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+def _log_versions(spark: SparkSession, path: str) -> list[int] | None:
+    """Commit versions in _delta_log by listing it (None when the listing is not possible)."""
+    local = local_path(path)
+    log = f"{path.rstrip('/')}/_delta_log"
+    if local is not None:
+        d = os.path.join(local, "_delta_log")
+        names = os.listdir(d) if os.path.isdir(d) else []
+    elif is_connect(spark):
+        return None
+    else:
+        fs, p = _hadoop(spark, log)
+        names = [st.getPath().getName() for st in fs.listStatus(p)] if fs.exists(p) else []
+    return [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    """A Delta table is at path when its _delta_log holds a commit."""
+    versions = _log_versions(spark, path)
+    if versions is not None:
+        return bool(versions)
+    try:
+        spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").collect()
+        return True
+    except Exception:
+        return False
+
+
+def current_version(spark: SparkSession, path: str) -> int:
+    """The table's latest version: the newest commit file (the protocol keeps it even after
+    checkpoints and log clean-up); over Connect, from the history."""
+    versions = _log_versions(spark, path)
+    if versions is None:
+        return int(spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").first()["version"])
+    if not versions:
+        raise InputError(f"no Delta table at {path}")
+    return max(versions)
+
+
+def commit_info(spark: SparkSession, path: str, version: int | None = None) -> dict[str, Any]:
+    """commitInfo of a version (default: the latest): operation, operationMetrics (as
+    strings), userMetadata. Read from the commit file when it is local, else the history."""
+    version = current_version(spark, path) if version is None else version
+    local = local_path(path)
+    if local is not None:
+        try:
+            with open(os.path.join(local, "_delta_log", f"{version:020d}.json")) as fh:
+                for line in fh:
+                    action = json.loads(line)
+                    if "commitInfo" in action:
+                        info = action["commitInfo"]
+                        info["operationMetrics"] = {k: str(v) for k, v in
+                                                    (info.get("operationMetrics") or {}).items()}
+                        info["version"] = version
+                        return info
+        except OSError:
+            pass
+    rows = spark.sql(f"DESCRIBE HISTORY {_sql_path(path)}").where(f"version = {int(version)}")
+    row = rows.first()
+    if row is None:
+        raise InputError(f"{path}: no version {version}")
+    return {"version": version, "operation": row["operation"],
+            "operationMetrics": dict(row["operationMetrics"] or {}),
+            "userMetadata": row["userMetadata"]}
+
+
+def _ddl_type(field) -> str:
+    return field.dataType.simpleString().upper()
+
+
+def ensure(spark: SparkSession, settings: Settings, name: str) -> str:
+    """Create the table `name` (tables.TABLES) if it is not there yet; returns its path. The
+    definition's CHECK constraints and properties are set in the creating commit."""
+    t: Table = table(name)
+    path = settings.table_path(name)
+    if exists(spark, path):
+        return path
+    cols = ", ".join(f"`{f.name}` {_ddl_type(f)}{'' if f.nullable else ' NOT NULL'}"
+                     for f in t.schema.fields)
+    props = {**t.properties, **{f"delta.constraints.{k}": v for k, v in t.constraints.items()}}
+    props_sql = ", ".join(f"'{k}' = '{_escape(v)}'" for k, v in props.items())
+    parts = f" PARTITIONED BY ({', '.join(t.partition_by)})" if t.partition_by else ""
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {_sql_path(path)} ({cols}) USING DELTA{parts} "
+              f"TBLPROPERTIES ({props_sql})")
+    return path
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def sql_string(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + _escape(s) + "'"
+
+
+def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", int(version))
+    return reader.load(path)
+
+
+def read_table(spark: SparkSession, settings: Settings, name: str,
+               version: int | None = None) -> DataFrame:
+    path = settings.table_path(name)
+    if not exists(spark, path):
+        raise InputError(f"table {name} not found at {path}")
+    return read(spark, path, version)
+
+
+@dataclass
+class Written:
+    """What a commit did: version, rows written (new), rows copied from rewritten files,
+    rows deleted (replaced), files added and removed."""
+    version: int
+    operation: str
+    written: int
+    copied: int = 0
+    deleted: int = 0
+    files_added: int = 0
+    files_removed: int = 0
+
+    @classmethod
+    def from_commit(cls, info: dict[str, Any]) -> Written:
+        m = {k: int(v) for k, v in (info.get("operationMetrics") or {}).items()
+             if str(v).lstrip("-").isdigit()}
+        copied = m.get("numCopiedRows", 0)
+        if "numTargetRowsInserted" in m:  # MERGE
+            written = m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0)
+            copied = m.get("numTargetRowsCopied", 0)
+        else:
+            written = m.get("numOutputRows", 0) - copied
+        return cls(int(info["version"]), str(info.get("operation", "")), written, copied,
+                   m.get("numDeletedRows", m.get("numTargetRowsDeleted", 0)),
+                   m.get("numAddedFiles", m.get("numFiles", m.get("numTargetFilesAdded", 0))),
+                   m.get("numRemovedFiles", m.get("numTargetFilesRemoved", 0)))
+
+
+def replace_where(df: DataFrame, path: str, predicate: str,
+                  metadata: dict[str, Any] | None = None) -> None:
+    """Atomically replace the rows matching `predicate` with df (whose rows must all match)."""
     (df.write.format("delta").mode("overwrite")
        .option("replaceWhere", predicate)
        .option("userMetadata", _meta(metadata))
@@ -58,9 +282,14 @@ def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> 
     df.write.format("delta").mode("append").option("userMetadata", _meta(metadata)).save(path)
 
 
+def overwrite(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
+    """Replace the whole table's content (its schema and properties stay)."""
+    df.write.format("delta").mode("overwrite").option("userMetadata", _meta(metadata)).save(path)
+
+
 @contextmanager
 def commit_metadata(spark: SparkSession, metadata: dict[str, Any] | None) -> Iterator[None]:
-    """userMetadata for operations without a writer option (MERGE, DELETE)."""
+    """userMetadata for SQL operations (MERGE, DELETE), which have no writer option."""
     key = "spark.databricks.delta.commitInfo.userMetadata"
     spark.conf.set(key, _meta(metadata))
     try:
@@ -69,43 +298,17 @@ def commit_metadata(spark: SparkSession, metadata: dict[str, Any] | None) -> Ite
         spark.conf.unset(key)
 
 
-def upsert(spark: SparkSession, df: DataFrame, path: str, keys: tuple[str, ...],
-           metadata: dict[str, Any] | None = None) -> None:
-    """MERGE df into the table on keys: matched rows updated when changed, new rows inserted."""
-    from delta.tables import DeltaTable
-    target = DeltaTable.forPath(spark, path)
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    others = [c for c in df.columns if c not in keys]
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in others) or "false"
+def delete_where(spark: SparkSession, path: str, predicate: str,
+                 metadata: dict[str, Any] | None = None) -> None:
     with commit_metadata(spark, metadata):
-        (target.alias("t").merge(df.alias("s"), on)
-               .whenMatchedUpdateAll(condition=changed)
-               .whenNotMatchedInsertAll()
-               .execute())
+        spark.sql(f"DELETE FROM {_sql_path(path)} WHERE {predicate}")
 
 
-def read_table(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
-    reader = spark.read.format("delta")
-    if version is not None:
-        reader = reader.option("versionAsOf", version)
-    return reader.load(path)
+def history(spark: SparkSession, path: str, limit: int | None = None) -> DataFrame:
+    return spark.sql(f"DESCRIBE HISTORY {_sql_path(path)}"
+                     + (f" LIMIT {int(limit)}" if limit else ""))
 
 
-def current_version(spark: SparkSession, path: str) -> int:
-    """The table's latest version: the highest commit file NNN.json in _delta_log (the Delta
-    protocol keeps the newest commit file even after checkpoints and log clean-up). Listing one
-    directory through Hadoop's FileSystem is far cheaper than a history() job and works on
-    object stores too."""
-    fs, log = _delta_log(spark, path)
-    versions = [int(name[:-5]) for name in (st.getPath().getName() for st in fs.listStatus(log))
-                if name.endswith(".json") and name[:-5].isdigit()]
-    if not versions:
-        raise ValueError(f"{path}: no commits in _delta_log")
-    return max(versions)
-
-
-def last_commit(spark: SparkSession, path: str) -> tuple[int, dict[str, str]]:
-    """(version, operationMetrics) of the table's newest commit."""
-    from delta.tables import DeltaTable
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "operationMetrics").first()
-    return int(row[0]), dict(row[1] or {})
+def table_detail(spark: SparkSession, path: str) -> dict[str, Any]:
+    """DESCRIBE DETAIL as a dict (partitionColumns, properties, numFiles, sizeInBytes...)."""
+    return spark.sql(f"DESCRIBE DETAIL {_sql_path(path)}").first().asDict()

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from flowmosaic import storage
 from flowmosaic.backtest import factor as factor_mod
 from flowmosaic.backtest.engine import BacktestParams, BacktestResult, run_backtest
+from flowmosaic.backtest.report import write_report
+from flowmosaic.tables import table
 
 OUTPUT_FILES = ("bins.csv", "returns.csv", "summary.csv", "calendar_years.csv", "ic.csv",
                 "ic_summary.csv", "quantile_means.csv", "subperiods.csv", "report.html")
@@ -31,7 +34,6 @@ def _yyyymmdd(index: pd.DatetimeIndex) -> pd.Index:
 
 def write_outputs(result: BacktestResult, fac: factor_mod.FactorResult, out_dir: str | Path,
                   meta: dict | None = None) -> dict[str, Path]:
-    from flowmosaic.backtest.report import write_report
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first = result.params.horizons[0]
@@ -122,16 +124,13 @@ def record_run(spark, settings, result: BacktestResult, source: str | None = Non
 
     source / source_version default to the result's meta ('source', 'source_version').
     """
-    from flowmosaic import storage
-    from flowmosaic.schemas import BACKTEST_RUNS
     meta = result.extras.get("meta", {})
     source = source or str(meta.get("source") or "in-memory")
     if source_version is None:
         source_version = meta.get("source_version")
-    path = settings.table_path("backtest_runs")
-    storage.ensure_table(spark, path, BACKTEST_RUNS)
+    path = storage.ensure(spark, settings, "backtest_runs")
     rows = run_rows(result, source, source_version)
-    df = spark.createDataFrame(rows, schema=BACKTEST_RUNS)
+    df = spark.createDataFrame(rows, schema=table("backtest_runs").schema)
     run_id = rows[0][0] if rows else ""
     storage.append(df, path, metadata={"operation": "backtest", "run_id": run_id,
                                        "source": source, "source_version": source_version})

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flowmosaic.country_matrix import read_wide_csv
 from flowmosaic.errors import InputError
+from flowmosaic.export.country_matrix import matrix_from_table, read_wide_csv
+from flowmosaic.export.strategy_files import read_strategy_file
+from flowmosaic.tables import TABLES
 
-def read_strategy_file(path: str | Path) -> pd.DataFrame:
-    """Daily country flow % (the published strategy-file layout)."""
-    return read_wide_csv(path, "strategy file")
+__all__ = ["read_strategy_file", "read_market_file", "read_membership", "load_flows_from_table"]
 
 
 def read_market_file(path: str | Path) -> pd.DataFrame:
@@ -86,10 +86,8 @@ def parse_flow_spec(spec: str) -> FlowSpec:
 
 
 def resolve_table_path(settings, table: str) -> str:
-    from flowmosaic.config import TABLES
-    if table in TABLES:
-        return settings.table_path(table)
-    return table
+    """A table name of the warehouse (tables.py), or a path / URI as given."""
+    return settings.table_path(table) if table in TABLES else table
 
 
 def load_flows_from_table(spark, settings, spec: str,
@@ -100,8 +98,6 @@ def load_flows_from_table(spark, settings, spec: str,
     Returns (frame, meta) with meta = {source, table_path, universe, source_version}; the
     version read is the pinned one, else the table's current version (recorded).
     """
-    from flowmosaic.country_matrix import matrix_from_table
-
     fs = parse_flow_spec(spec)
     path = resolve_table_path(settings, fs.table)
     wide, version = matrix_from_table(spark, path, fs.universe, fs.version, countries,

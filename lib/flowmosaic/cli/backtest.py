@@ -12,7 +12,17 @@ import argparse
 import time
 from pathlib import Path
 
+from flowmosaic.backtest import api
+from flowmosaic.backtest import io as bio
+from flowmosaic.backtest.engine import BacktestParams
+from flowmosaic.backtest.factor import parse_periods
+from flowmosaic.cli.context import Context
+from flowmosaic.config import load_countries
 from flowmosaic.errors import InputError
+
+NAME = "backtest"
+HELP = "quintile backtest of country flow %% against returns"
+DESCRIPTION = __doc__
 
 
 def _horizons(text: str) -> tuple[int, ...]:
@@ -26,10 +36,7 @@ def _horizons(text: str) -> tuple[int, ...]:
     return hs
 
 
-def register_cli(sub, add_common) -> None:
-    p = sub.add_parser("backtest", help="quintile backtest of country flow % against returns",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common(p)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flows", required=True,
                    help="TABLE:UNIVERSE[@VERSION] (e.g. country_flows:FloPctCtry-B@3) or a "
                         "strategy CSV (yyyymmdd date column, then ISO2 columns in %%)")
@@ -56,16 +63,10 @@ def register_cli(sub, add_common) -> None:
     p.add_argument("--countries", help="a group (G10, DM) or a list AU,CA,... (default: all)")
     p.add_argument("--periods", help="sub-periods for the report, e.g. 2007-2014,2015-2022")
     p.add_argument("--out", required=True, help="output directory")
-    p.set_defaults(func=cmd_backtest)
 
 
-def cmd_backtest(args) -> int:
-    from flowmosaic.backtest import api
-    from flowmosaic.backtest import io as bio
-    from flowmosaic.backtest.engine import BacktestParams
-    from flowmosaic.backtest.factor import parse_periods
-    from flowmosaic.config import load_countries
-
+def run(ctx: Context) -> int:
+    args = ctx.args
     t0 = time.time()
     params = BacktestParams(lookback=args.lookback, compound=not args.sum, lag=args.lag,
                             delay=args.delay, bins=args.bins, trade_day=args.trade_day,
@@ -74,14 +75,11 @@ def cmd_backtest(args) -> int:
     periods = parse_periods(args.periods)  # fail early, before any data is read
     countries = load_countries().resolve(args.countries) if args.countries else None
 
-    spark = settings = None
+    spark = None
     if bio.is_table_spec(args.flows):
-        from flowmosaic.config import load_settings
-        from flowmosaic.session import get_spark
-        settings = load_settings(args.conf, warehouse=args.warehouse)
         print(f"[backtest] starting Spark to read {args.flows}", flush=True)
-        spark = get_spark(settings, app_name="flowmosaic-backtest")
-        flows, meta = bio.load_flows_from_table(spark, settings, args.flows, countries)
+        spark = ctx.spark
+        flows, meta = bio.load_flows_from_table(spark, ctx.settings, args.flows, countries)
         print(f"[backtest] read {meta['source']} version {meta['source_version']}: "
               f"{len(flows)} flow dates x {flows.shape[1]} countries", flush=True)
     else:
@@ -109,8 +107,8 @@ def cmd_backtest(args) -> int:
     result = api.run(flows, market, params, args.out, meta, membership=membership,
                      periods=periods or None, quiet=False)
     if spark is not None:
-        run_id = api.record_run(spark, settings, result)
-        print(f"[backtest] recorded run {run_id} in {settings.table_path('backtest_runs')}",
+        run_id = api.record_run(spark, ctx.settings, result)
+        print(f"[backtest] recorded run {run_id} in {ctx.settings.table_path('backtest_runs')}",
               flush=True)
     first = params.horizons[0]
     print(f"[backtest] TxB h={first}: AnnMn {result.value(first, 'AnnMn', 'TxB'):.4g}, "

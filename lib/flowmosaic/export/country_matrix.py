@@ -10,7 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyspark.sql import functions as F
 
+from flowmosaic import storage
+from flowmosaic.config import load_countries
 from flowmosaic.errors import InputError
 
 _ISO2 = re.compile(r"^[A-Z]{2}$")
@@ -84,19 +87,14 @@ def matrix_from_table(spark, path: str, universe: str, version: int | None = Non
 
     The version read is the given one, else the table's current version.
     """
-    from pyspark.sql import functions as F
-
-    from flowmosaic import storage
-    from flowmosaic.config import load_countries
-
-    if not storage.table_exists(spark, path):
+    if not storage.exists(spark, path):
         raise InputError(f"{what}: no Delta table at {path} (run `flowmosaic country-flows`)")
     current = storage.current_version(spark, path)
     version = current if version is None else version
     if version > current:
         raise InputError(f"{what}: version {version} does not exist at {path} "
                          f"(current version {current})")
-    df = storage.read_table(spark, path, version)
+    df = storage.read(spark, path, version)
     need = {"universe", "flow_date", "country", value}
     if not need <= set(df.columns):
         raise InputError(f"{path}: not a country_flows table; lacks {sorted(need - set(df.columns))}")

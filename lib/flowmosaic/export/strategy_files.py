@@ -11,7 +11,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 
 from flowmosaic.config import Settings, load_countries
-from flowmosaic.country_matrix import matrix_from_table, read_wide_csv, write_wide_csv
+from flowmosaic.export.country_matrix import matrix_from_table, read_wide_csv, write_wide_csv
 
 
 def strategy_path(out_dir: str | Path, universe: str) -> Path:
@@ -36,8 +36,9 @@ def read_strategy_file(path: str | Path) -> pd.DataFrame:
     return read_wide_csv(path, "strategy file")
 
 
-def export(spark: SparkSession, settings: Settings, universe: str, out_dir: str | Path,
-           countries: str | None = None, version: int | None = None) -> tuple[Path, int, int]:
+def export_universe(spark: SparkSession, settings: Settings, universe: str,
+                    out_dir: str | Path, countries: str | None = None,
+                    version: int | None = None) -> tuple[Path, int, int]:
     """Write the universe's strategy file; returns (path, rows, country_flows version)."""
     cols = load_countries().resolve(countries)
     matrix, version = country_matrix(spark, settings, universe, cols, version)

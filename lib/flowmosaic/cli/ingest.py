@@ -1,0 +1,28 @@
+"""`flowmosaic ingest`: raw vendor files -> validated silver Delta tables + quarantine."""
+from __future__ import annotations
+
+import argparse
+
+from flowmosaic.cli.context import Context
+from flowmosaic.ingest import ingest_paths
+
+NAME = "ingest"
+HELP = "validate raw files into silver Delta tables (bad rows to the quarantine)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", help="a directory holding funds, share_classes, allocations and "
+                                   "flows (.csv, .csv.gz, .parquet, or a directory of parts)")
+    p.add_argument("--flows", help="share-class daily flows (CSV/Parquet file or directory)")
+    p.add_argument("--share-classes", help="share-class attributes")
+    p.add_argument("--funds", help="fund attributes")
+    p.add_argument("--allocations", help="country allocations, wide or long")
+
+
+def run(ctx: Context) -> int:
+    a = ctx.args
+    report = ingest_paths(ctx.spark, ctx.settings, directory=a.input, flows=a.flows,
+                          share_classes=a.share_classes, funds=a.funds,
+                          allocations=a.allocations, progress=ctx.say)
+    ctx.say(report.describe())
+    return 0

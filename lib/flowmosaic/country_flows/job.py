@@ -1,0 +1,223 @@
+"""The country-flows job: silver fund_days + allocations -> gold `country_flows` (or, at the
+investor grain, `investor_country_flows`: the mosaic), over a window of flow dates.
+
+Idempotent on a window: one Delta commit replaces exactly (universes x the window) via
+replaceWhere. Silver tables are read at pinned versions, recorded with the job's parameters
+in the commit's userMetadata. The gold tables are laid out so that a window's files hold whole
+months: replacing a window rewrites only the files of its months.
+
+Two engines compute the same rows (docs/benchmarks.md compares them): `matrix` (default), a
+dense matrix product per allocation month in numpy inside Spark tasks (matrix.py), and
+`join`, Spark equi-joins with the weights broadcast (transforms.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import reduce
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from flowmosaic import calendar as cal
+from flowmosaic import storage
+from flowmosaic.config import Settings, load_countries
+from flowmosaic.country_flows import matrix, sources, transforms
+from flowmosaic.errors import InputError
+from flowmosaic.spark.session import JobCounter
+from flowmosaic.tables import INVESTOR_TYPES, fund_day_column, table
+from flowmosaic.universes import Universe, select_universes
+
+# Weight entries (fund x country x month) one batch ships to its tasks: the batch's weights
+# travel with the task function, so they must stay small.
+DEFAULT_BATCH_WEIGHTS = 4_000_000
+ENGINES = ("matrix", "join")
+GRAINS = {"country": "country_flows", "investor": "investor_country_flows"}
+
+
+@dataclass
+class CountryFlowsRun:
+    universes: list[str]
+    start: dt.date | None
+    end: dt.date | None
+    source_versions: dict[str, int]
+    table: str = "country_flows"
+    engine: str = "matrix"
+    batches: list[tuple[dt.date, dt.date]] = field(default_factory=list)
+    rows_written: int = 0          # the window's rows
+    rows_copied: int = 0           # rows outside the window kept from rewritten files
+    files_removed: int = 0
+    table_version: int | None = None
+    seconds: float = 0.0
+    spark_jobs: int | None = None
+    path: str = ""
+
+    def describe(self) -> str:
+        lines = [f"{self.table}: {', '.join(self.universes)} ({self.engine} engine)",
+                 f"  window        {self.start} .. {self.end} in {len(self.batches)} batch(es)",
+                 f"  rows written  {self.rows_written:,} (window); copied {self.rows_copied:,} "
+                 f"from {self.files_removed} rewritten file(s)",
+                 f"  table         {self.path} (version {self.table_version})",
+                 "  read silver   " + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
+                 f"  seconds       {self.seconds:.1f}"
+                 + (f"; {self.spark_jobs} Spark jobs" if self.spark_jobs is not None else "")]
+        return "\n".join(lines)
+
+
+def window_for_alloc_month(month: dt.date, max_age_months: int = 0) -> tuple[dt.date, dt.date]:
+    """Flow dates a (re)ingested allocation month can affect: where it is, or may be carried
+    forward as, the applicable snapshot."""
+    start, _ = cal.applicable_window(month)
+    _, end = cal.applicable_window(cal.add_months(month, max_age_months))
+    return start, end
+
+
+def plan_batches(start: dt.date, end: dt.date, rows_per_month: dict[dt.date, int],
+                 max_rows: int, max_age_months: int = 0) -> list[tuple[dt.date, dt.date]]:
+    """Split [start, end] at allocation-month boundaries so each batch's weights stay small."""
+    months = sources.alloc_months(start, end)
+
+    def rows(month):  # the weights a month needs, carried-forward snapshots included
+        return sum(rows_per_month.get(cal.add_months(month, -a), 0)
+                   for a in range(max_age_months + 1))
+
+    batches, first, acc = [], months[0], 0
+    for i, month in enumerate(months):
+        acc += rows(month)
+        last = i == len(months) - 1
+        if last or acc + rows(months[i + 1]) > max_rows:
+            lo = max(start, cal.applicable_window(first)[0])
+            hi = min(end, cal.applicable_window(month)[1])
+            batches.append((lo, hi))
+            if not last:
+                first, acc = months[i + 1], 0
+    return batches
+
+
+def fund_day_window(silver: sources.Silver, lo: dt.date, hi: dt.date) -> DataFrame:
+    """fund_days of [lo, hi], pruned to the window's month partitions."""
+    return silver.frames["fund_days"].where(
+        F.col("flow_date").between(lo, hi)
+        & F.col("flow_month").between(cal.month_start(lo), cal.month_start(hi)))
+
+
+def _measures() -> list[str]:
+    return [fund_day_column(m, t) for t in INVESTOR_TYPES for m in ("flow", "assets_start",
+                                                                     "portfolio_change")]
+
+
+def matrix_rows(spark: SparkSession, silver: sources.Silver, universes: list[Universe],
+                mem: dict, batches: list[tuple[dt.date, dt.date]], countries: tuple[str, ...],
+                max_age_months: int, grain: str) -> DataFrame:
+    """The matrix engine: one mapInArrow per batch (its weights in the task function),
+    unioned, the tasks' partial sums added up per output key."""
+    keys = set().union(*[set(m["fund_key"]) for m in mem.values()]) if mem else set()
+    parts = []
+    schema = matrix.INVESTOR_SCHEMA if grain == "investor" else matrix.COUNTRY_SCHEMA
+    for lo, hi in batches:
+        months = sources.alloc_months(lo, hi)
+        weights = sources.month_weights(silver, months, countries, max_age_months)
+        plan = sources.plan(universes, mem, weights, countries, grain == "investor")
+        days = fund_day_window(silver, lo, hi).where(F.col("fund_key").isin(sorted(keys)))
+        days = days.select("flow_date", "fund_key", *_measures())
+        parts.append(days.mapInArrow(matrix.task_function(plan), schema))
+    rows = reduce(DataFrame.unionByName, parts)
+    group = ["universe", "flow_date"] + (["investor_domicile", "investor_type"]
+                                         if grain == "investor" else []) + ["country"]
+    return rows.groupBy(*group).agg(*[F.sum(c).alias(c) for c in matrix.OUT_MEASURES],
+                                    F.sum("fund_count").alias("fund_count"))
+
+
+def join_rows(silver: sources.Silver, universes: list[Universe], mem: dict,
+              lo: dt.date, hi: dt.date, countries: tuple[str, ...], max_age_months: int,
+              grain: str) -> DataFrame:
+    """The join engine: Spark equi-joins over the same inputs (transforms.py)."""
+    spark = silver.frames["funds"].sparkSession
+    months = sources.alloc_months(lo, hi)
+    m_lo = cal.add_months(months[0], -max_age_months)
+    allocs = silver.frames["fund_allocations"].where(
+        F.col("alloc_month").between(m_lo, months[-1]))
+    return transforms.country_rows(spark, fund_day_window(silver, lo, hi), mem, universes,
+                                   allocs, countries, max_age_months, grain)
+
+
+def finish(rows: DataFrame, grain: str) -> DataFrame:
+    """Output columns of the gold table (flow_pct and pseudo-return at the country grain)."""
+    if grain == "country":
+        rows = rows.withColumns({
+            # try_divide: NULL, not an ANSI error, where a country's assets sum to 0
+            "flow_pct": F.try_divide(F.col("flow_usd") * 100.0, F.col("assets_start_usd")),
+            "pseudo_return_pct": F.try_divide(F.col("portfolio_change_usd") * 100.0,
+                                              F.col("assets_start_usd"))})
+    cols = table(GRAINS[grain]).schema
+    return rows.select(*[F.col(f.name).cast(f.dataType) for f in cols.fields])
+
+
+def clustered_by_month(df: DataFrame) -> DataFrame:
+    """Each written file holds whole (universe, month) groups, dates in order: a window
+    replacement then rewrites only the files of its months."""
+    return (df.repartition(F.col("universe"), F.trunc("flow_date", "MM"))
+              .sortWithinPartitions("universe", "flow_date"))
+
+
+def run(spark: SparkSession, settings: Settings, universe_names: str | list[str],
+        start: dt.date | None = None, end: dt.date | None = None,
+        alloc_month: dt.date | None = None, max_age_months: int = 0,
+        universes_path: str | None = None, engine: str = "matrix", grain: str = "country",
+        batch_weights: int = DEFAULT_BATCH_WEIGHTS,
+        progress: Callable[[str], None] = print) -> CountryFlowsRun:
+    t0 = time.time()
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if max_age_months < 0:
+        raise InputError("allocation_max_age_months must be 0 (off) or more")
+    universes = select_universes(universe_names, universes_path)
+    names = [u.name for u in universes]
+    countries = load_countries().published_order
+    target = GRAINS[grain]
+    with JobCounter(spark, f"{target}-{int(t0)}") as jobs:
+        silver = sources.read_silver(spark, settings)
+        if alloc_month is not None:
+            start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
+        if start is None or end is None:
+            lo, hi = silver.frames["fund_days"].agg(F.min("flow_date"), F.max("flow_date")).first()
+            if lo is None:
+                raise InputError("fund_days is empty: nothing to aggregate (run `flowmosaic "
+                                 "ingest` with flows first)")
+            start, end = start or lo, end or hi
+        if start > end:
+            raise InputError(f"empty window: start {start} is after end {end}")
+        result = CountryFlowsRun(names, start, end, silver.versions, table=target, engine=engine,
+                                 path=settings.table_path(target))
+        mem = sources.members(spark, silver, universes, countries)
+        if engine == "matrix":
+            counts = (silver.frames["fund_allocations"]
+                      .where(F.col("alloc_month").between(
+                          cal.add_months(cal.alloc_month(start), -max_age_months),
+                          cal.alloc_month(end)))
+                      .groupBy("alloc_month").count().collect())
+            per_month = {r["alloc_month"]: int(r["count"]) for r in counts}
+            result.batches = plan_batches(start, end, per_month, batch_weights, max_age_months)
+            rows = matrix_rows(spark, silver, universes, mem, result.batches, countries,
+                               max_age_months, grain)
+        else:
+            result.batches = [(start, end)]
+            rows = join_rows(silver, universes, mem, start, end, countries, max_age_months, grain)
+        path = storage.ensure(spark, settings, target)
+        in_list = ", ".join(storage.sql_string(n) for n in names)
+        predicate = (f"universe IN ({in_list}) AND flow_date >= DATE'{start}' "
+                     f"AND flow_date <= DATE'{end}'")
+        progress(f"{target}: {', '.join(names)} {start}..{end} in {len(result.batches)} "
+                 f"batch(es), {engine} engine")
+        storage.replace_where(clustered_by_month(finish(rows, grain)), path, predicate, {
+            "job": "mosaic-flows" if grain == "investor" else "country-flows",
+            "universes": names, "window": [str(start), str(end)], "engine": engine,
+            "allocation_max_age_months": max_age_months, "source_versions": silver.versions})
+        w = storage.Written.from_commit(storage.commit_info(spark, path))
+        result.table_version, result.rows_written = w.version, w.written
+        result.rows_copied, result.files_removed = w.copied, w.files_removed
+    result.spark_jobs = jobs.jobs
+    result.seconds = time.time() - t0
+    return result

@@ -1,0 +1,141 @@
+"""What the country aggregation reads from silver, at pinned versions: the universes' funds
+(with their single-country fallback) and the point-in-time weights of the allocation months
+a window needs (docs/methodology.md, "Point-in-time allocations" and "Single-country funds").
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from flowmosaic import calendar as cal
+from flowmosaic import storage
+from flowmosaic.config import Settings
+from flowmosaic.country_flows.matrix import Plan, UniversePlan, Weights
+from flowmosaic.errors import InputError
+from flowmosaic.tables import INVESTOR_TYPES
+from flowmosaic.universes import Universe
+
+SOURCES = ("fund_days", "funds", "fund_allocations")
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(d: dt.date) -> int:
+    return (d - EPOCH).days
+
+
+@dataclass
+class Silver:
+    frames: dict[str, DataFrame]
+    versions: dict[str, int]
+
+
+def read_silver(spark: SparkSession, settings: Settings) -> Silver:
+    """The silver tables at their current versions (recorded in every commit)."""
+    frames, versions = {}, {}
+    for name in SOURCES:
+        path = settings.table_path(name)
+        if not storage.exists(spark, path):
+            raise InputError(f"silver table {name} not found at {path}: run `flowmosaic ingest` "
+                             "first")
+        versions[name] = storage.current_version(spark, path)
+        frames[name] = storage.read(spark, path, versions[name])
+    return Silver(frames, versions)
+
+
+def members(spark: SparkSession, silver: Silver, universes: list[Universe],
+            countries: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Per universe: fund_key, domicile, and `single` = the index of the fund's country when it
+    is a single-country fund that never reported an allocation (-1 otherwise)."""
+    funds = silver.frames["funds"]
+    sel = funds.select("fund_key", "domicile", "cross_border", "geographic_focus",
+                       *[u.fund_filter().alias(f"_u{i}") for i, u in enumerate(universes)])
+    pdf = sel.toPandas()
+    focus = pdf["geographic_focus"].fillna("").str.upper()
+    candidate = (pdf["cross_border"] == False) & focus.isin(countries)  # noqa: E712
+    reported: set[int] = set()
+    if candidate.any():
+        keys = [int(k) for k in pdf.loc[candidate, "fund_key"]]
+        reported = {int(r[0]) for r in silver.frames["fund_allocations"]
+                    .where(F.col("fund_key").isin(keys)).select("fund_key").distinct().collect()}
+    index = {c: i for i, c in enumerate(countries)}
+    single = np.where(candidate & ~pdf["fund_key"].isin(reported),
+                      focus.map(index).fillna(-1), -1).astype(np.int64)
+    base = pd.DataFrame({"fund_key": pdf["fund_key"].astype(np.int64),
+                         "domicile": pdf["domicile"].fillna("").astype(str), "single": single})
+    return {u.name: base[pdf[f"_u{i}"].fillna(False).to_numpy(bool)]
+            .sort_values("fund_key").reset_index(drop=True) for i, u in enumerate(universes)}
+
+
+def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, ...],
+                  max_age_months: int = 0) -> dict[int, Weights]:
+    """Weights (allocation_pct / 100, positive only) of each allocation month, brought to the
+    driver as integers and doubles. With max_age_months N > 0, a fund without a snapshot for a
+    month takes its youngest snapshot up to N months older."""
+    if not months:
+        return {}
+    lo = cal.add_months(min(months), -max_age_months)
+    arr = F.array(*[F.lit(c) for c in countries])
+    rows = (silver.frames["fund_allocations"]
+            .where(F.col("alloc_month").between(lo, max(months)) & (F.col("allocation_pct") > 0))
+            .select(F.unix_date("alloc_month").alias("m"), "fund_key",
+                    (F.array_position(arr, F.col("country")) - 1).cast("int").alias("c"),
+                    (F.col("allocation_pct") / 100.0).alias("w"))
+            .where(F.col("c") >= 0)
+            .toPandas())
+    out: dict[int, Weights] = {}
+    by_month = {int(m): g for m, g in rows.groupby("m")} if len(rows) else {}
+    for month in months:
+        target = day_number(month)
+        if max_age_months == 0:
+            g = by_month.get(target)
+        else:  # the youngest snapshot per fund no older than N months
+            ages = [(a, by_month.get(day_number(cal.add_months(month, -a))))
+                    for a in range(max_age_months + 1)]
+            parts = [g.assign(_age=a) for a, g in ages if g is not None]
+            g = None
+            if parts:
+                allm = pd.concat(parts)
+                youngest = allm.groupby("fund_key")["_age"].transform("min")
+                g = allm[allm["_age"] == youngest]
+        if g is not None and len(g):
+            out[target] = Weights(g["fund_key"].to_numpy(np.int64), g["c"].to_numpy(np.int64),
+                                  g["w"].to_numpy(np.float64))
+    return out
+
+
+def single_weights(mem: dict[str, pd.DataFrame]) -> Weights:
+    """Weight 1 in its country, every month, for each single-country fund without snapshots."""
+    allm = pd.concat(mem.values()).drop_duplicates("fund_key") if mem else pd.DataFrame()
+    if allm.empty:
+        return Weights.empty()
+    s = allm[allm["single"] >= 0]
+    return Weights(s["fund_key"].to_numpy(np.int64), s["single"].to_numpy(np.int64),
+                   np.ones(len(s)))
+
+
+def plan(universes: list[Universe], mem: dict[str, pd.DataFrame], weights: dict[int, Weights],
+         countries: tuple[str, ...], investor_grain: bool = False) -> Plan:
+    index = {c: i for i, c in enumerate(countries)}
+    ups = []
+    for u in universes:
+        m = mem[u.name]
+        types = tuple(u.investor_type) if u.investor_type else INVESTOR_TYPES
+        ups.append(UniversePlan(u.name, m["fund_key"].to_numpy(np.int64),
+                                m["domicile"].to_numpy(object),
+                                m["domicile"].map(index).fillna(-1).to_numpy(np.int64),
+                                types, u.ex_domestic))
+    return Plan(tuple(countries), ups, weights, single_weights(mem), investor_grain)
+
+
+def alloc_months(lo: dt.date, hi: dt.date) -> list[dt.date]:
+    """The allocation months whose snapshots serve the flow dates lo..hi."""
+    out, m = [], cal.alloc_month(lo)
+    while m <= cal.alloc_month(hi):
+        out.append(m)
+        m = cal.add_months(m, 1)
+    return out
