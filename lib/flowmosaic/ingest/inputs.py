@@ -110,7 +110,14 @@ def probe(spark: SparkSession, source: str, path: str, required_for) -> RawInput
     """Locate the input, detect its format, check every file's columns.
 
     required_for(columns) -> (required vendor columns, layout) decides, from a file's header,
-    which columns the source needs (allocations: wide or long)."""
+    which columns the source needs (allocations: wide or long); a ValueError from it is a
+    header the source cannot read."""
+    def needs(where: str, cols: list[str]) -> tuple[tuple[str, ...], str]:
+        try:
+            return required_for(cols)
+        except ValueError as exc:
+            raise InputError(f"{source}: {where}: {exc}") from exc
+
     try:
         if not storage.path_exists(spark, path):
             raise InputError(f"{source}: {path}: no such file or directory")
@@ -143,7 +150,7 @@ def probe(spark: SparkSession, source: str, path: str, required_for) -> RawInput
             continue  # remote: checked on the Spark schema below (and by Spark per file)
         cols = (csv_header(source, e.uri, e.local) if fmt == "csv"
                 else _parquet_columns(source, e.uri, e.local))
-        require(source, e.uri, cols, required_for(cols)[0])
+        require(source, e.uri, cols, needs(e.uri, cols)[0])
         if columns is None:
             columns = cols
         elif [c.strip() for c in cols] != [c.strip() for c in columns]:
@@ -162,8 +169,8 @@ def probe(spark: SparkSession, source: str, path: str, required_for) -> RawInput
                 merge = True
         except Exception as exc:
             raise InputError(f"{source}: {path}: unreadable: {_short(exc)}") from exc
-        require(source, path, columns, required_for(columns)[0])
-    required, layout = required_for(columns)
+        require(source, path, columns, needs(path, columns)[0])
+    required, layout = needs(path, columns)
     columns = [c.strip() for c in columns]
     ignored_cols = [] if layout == "wide" else [c for c in columns if c not in required]
     return RawInput(source, path, base, is_dir, fmt, files, columns, tuple(required), layout,

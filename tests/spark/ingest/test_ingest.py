@@ -3,7 +3,8 @@
 One hand-written batch holds every kind of bad row; each input line carries the reason it must
 get (None = accepted). The batch is ingested once into a module warehouse; the tests read that
 warehouse (with Spark and with delta-rs), re-run the ingest, restate a window in a copy, and
-ingest the same data as Parquet flows + long allocations into a second warehouse.
+ingest the same data as Parquet flows + long allocations into a second warehouse. Silver rows
+carry integer keys; the tests map them back to the vendor ids through the dimension tables.
 """
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ import pytest
 
 from flowmosaic import calendar as cal
 from flowmosaic import ingest, storage
-from flowmosaic.config import load_settings
 from flowmosaic.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
 D = dt.date
 
 FUNDS_HEADER = "FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,ActivePassive,Vehicle"
@@ -126,10 +125,14 @@ ALLOC_LONG = [
 SILVER = ("share_class_flows", "share_classes", "funds", "fund_allocations")
 
 
-def _write(path: Path, header: str, lines) -> Path:
+SCF_COLUMNS = ("flow_date", "share_id", "fund_id", "flow", "assets_start", "assets_end",
+               "portfolio_change", "forex_change", "identity_break", "flow_month")
+
+
+def _write(path: Path, header: str, lines, newline: str = "\n", bom: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join([header, *[ln if isinstance(ln, str) else ln[0] for ln in lines]])
-                    + "\n")
+    text = newline.join([header, *[ln if isinstance(ln, str) else ln[0] for ln in lines]])
+    path.write_bytes((("\ufeff" if bom else "") + text + newline).encode("utf-8"))
     return path
 
 
@@ -138,17 +141,25 @@ def _content(header: str, line: str) -> str:
     return json.dumps(dict(zip(header.split(","), values)), separators=(",", ":"))
 
 
-def _rows(spark, path, drop=()):
-    df = spark.read.format("delta").load(path)
-    cols = [c for c in df.columns if c not in drop]
-    return sorted((tuple(r) for r in df.select(*cols).collect()), key=repr)
+def _rows(df):
+    return sorted((tuple(r) for r in df.collect()), key=repr)
 
 
-def _snapshot(spark, settings):
-    out = {t: _rows(spark, settings.table_path(t)) for t in SILVER}
-    out["quarantine"] = _rows(spark, settings.table_path("quarantine"),
-                              drop=("run_id", "quarantined_at"))
-    return out
+def _by_id(spark, settings):
+    """Silver tables with keys replaced by the vendor ids (through the dimensions)."""
+    t = {n: storage.read_table(spark, settings, n) for n in SILVER}
+    sc = t["share_classes"].select("share_key", "share_id")
+    funds = t["funds"].select("fund_key", "fund_id")
+    return {
+        "funds": _rows(t["funds"].drop("fund_key")),
+        "share_classes": _rows(t["share_classes"].select("share_id", "fund_id", "investor_type")),
+        "share_class_flows": _rows(t["share_class_flows"].join(sc, "share_key")
+                                   .join(funds, "fund_key").select(*SCF_COLUMNS)),
+        "fund_allocations": _rows(t["fund_allocations"].join(funds, "fund_key").select(
+            "alloc_month", "report_date", "fund_id", "country", "allocation_pct")),
+        "quarantine": _rows(storage.read_table(spark, settings, "quarantine")
+                            .drop("run_id", "quarantined_at")),
+    }
 
 
 def _identity_break(line: str) -> bool:
@@ -171,6 +182,29 @@ def _expected_flows(lines):
     return sorted(out, key=repr)
 
 
+def _fund_days_from_silver(spark, settings):
+    """fund_days as they must be: the accepted share-class rows summed per fund, date and
+    investor type (plain Python over the silver rows)."""
+    sc = {r.share_key: (r.fund_key, r.investor_type) for r in
+          storage.read_table(spark, settings, "share_classes").collect()}
+    suffix = {"Institutional": "inst", "Retail": "retail"}
+    out: dict = {}
+    for r in storage.read_table(spark, settings, "share_class_flows").collect():
+        fund, itype = sc[r.share_key]
+        t = suffix.get(itype, "other")
+        row = out.setdefault((r.flow_date, fund), {})
+        for m in ("flow", "assets_start", "portfolio_change"):
+            row[f"{m}_{t}"] = row.get(f"{m}_{t}", 0.0) + (getattr(r, m) or 0.0)
+    return out
+
+
+def _fund_days(spark, settings):
+    rows = storage.read_table(spark, settings, "fund_days").collect()
+    return {(r.flow_date, r.fund_key): {k: v for k, v in r.asDict().items()
+                                        if k not in ("flow_date", "fund_key", "flow_month")
+                                        and v is not None} for r in rows}
+
+
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("raw")
@@ -184,27 +218,16 @@ def raw_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def wh(spark, raw_dir, tmp_path_factory):
+def wh(spark, raw_dir, make_settings, tmp_path_factory):
     """The batch ingested once into a fresh warehouse: (settings, report, snapshot)."""
-    settings = load_settings(ROOT / "conf" / "local.yaml",
-                             warehouse=str(tmp_path_factory.mktemp("wh")))
+    settings = make_settings(tmp_path_factory.mktemp("wh"))
     report = ingest.ingest_paths(spark, settings, directory=str(raw_dir))
-    return settings, report, _snapshot(spark, settings)
-
-
-def test_flow_date_column_matches_calendar(spark):
-    from pyspark.sql import functions as F
-    start, end = D(2019, 12, 20), D(2025, 1, 10)
-    days = spark.sql(f"SELECT explode(sequence(DATE'{start}', DATE'{end}')) AS d")
-    got = {r.d: r.ok for r in days.select("d", ingest.is_flow_date_col(F.col("d")).alias("ok"))
-           .collect()}
-    assert len(got) == (end - start).days + 1
-    assert all(got[d] is cal.is_flow_date(d) for d in got)
+    return settings, report, _by_id(spark, settings)
 
 
 def test_every_bad_row_quarantined_with_its_reason(spark, wh, raw_dir):
     settings, report, snap = wh
-    q = spark.read.format("delta").load(settings.table_path("quarantine"))
+    q = storage.read_table(spark, settings, "quarantine")
     got = sorted((r.source_table, r.reason, r.row_content, r.source_file.rsplit("/", 1)[-1])
                  for r in q.collect())
     want = []
@@ -276,53 +299,67 @@ def test_good_rows_land_in_silver_and_identity_breaks_are_flagged(wh):
         ("S3", "F2", "Institutional"), ("S4", "F3", "Retail")], key=repr)
 
 
+def test_integer_keys_are_dense_and_follow_the_sorted_ids(spark, wh):
+    settings, report, snap = wh
+    funds = {r.fund_id: r.fund_key for r in storage.read_table(spark, settings, "funds").collect()}
+    sc = {r.share_id: (r.share_key, r.fund_key) for r in
+          storage.read_table(spark, settings, "share_classes").collect()}
+    assert funds == {"F1": 0, "F2": 1, "F3": 2}
+    assert sc == {"S1": (0, 0), "S2": (1, 0), "S3": (2, 1), "S4": (3, 2)}
+
+
+def test_fund_days_are_the_accepted_rows_summed(spark, wh):
+    settings, report, snap = wh
+    # the duplicated key (S3 on 6 Jan) made its fund-day suspect: it is rebuilt from silver
+    assert _fund_days(spark, settings) == _fund_days_from_silver(spark, settings)
+    assert report.fund_days_written > 0
+
+
 def test_tables_partitioned_constrained_and_annotated(spark, wh):
-    from delta.tables import DeltaTable
     settings, report, snap = wh
     path = settings.table_path("share_class_flows")
-    detail = DeltaTable.forPath(spark, path).detail().collect()[0]
-    assert list(detail.partitionColumns) == ["flow_month"]
-    props = dict(detail.properties)
+    detail = storage.table_detail(spark, path)
+    assert list(detail["partitionColumns"]) == ["flow_month"]
+    props = dict(detail["properties"])
     assert props["delta.constraints.assets_start_non_negative"] == "assets_start >= 0"
-    meta = json.loads(DeltaTable.forPath(spark, path).history(1).collect()[0].userMetadata)
+    assert props["delta.enableDeletionVectors"] == "false"
+    meta = json.loads(storage.commit_info(spark, path)["userMetadata"])
     assert meta["job"] == "ingest" and meta["run_id"] == report.run_id
-    assert meta["counts"]["flows"]["read"] == report.sources["flows"].read
-    assert meta["counts"]["funds"]["quarantined"] == report.sources["funds"].quarantined
+    assert meta["window"] == ["2022-01-03", "2022-01-07"]
     bad = spark.createDataFrame(
-        [(D(2022, 1, 10), "SX", "F1", 1.0, -5.0, None, None, None, False, D(2022, 1, 1))],
-        ingest.schemas.SHARE_CLASS_FLOWS)
+        [(D(2022, 1, 10), 0, 0, 1.0, -5.0, None, None, None, False, D(2022, 1, 1))],
+        ingest.driver.table("share_class_flows").schema)
     with pytest.raises(Exception, match="assets_start_non_negative"):
         bad.write.format("delta").mode("append").save(path)
-    alloc = DeltaTable.forPath(spark, settings.table_path("fund_allocations")).detail()
-    assert list(alloc.collect()[0].partitionColumns) == ["alloc_month"]
+    alloc = storage.table_detail(spark, settings.table_path("fund_allocations"))
+    assert list(alloc["partitionColumns"]) == ["alloc_month"]
 
 
 def test_delta_rs_reads_the_rows_spark_wrote(spark, wh):
     from deltalake import DeltaTable
     settings, report, snap = wh
-    for table in SILVER + ("quarantine",):
+    for table in (*SILVER, "fund_days", "quarantine"):
         arrow = DeltaTable(settings.table_path(table)).to_pyarrow_table()
-        cols = [c for c in arrow.column_names if c not in ("run_id", "quarantined_at")]
-        spark_cols = [c for c in spark.read.format("delta").load(settings.table_path(table)).columns
-                      if c not in ("run_id", "quarantined_at")]
-        assert cols == spark_cols, table
-        got = sorted((tuple(r[c] for c in cols) for r in arrow.to_pylist()), key=repr)
-        assert got == snap[table], table
-        assert arrow.num_rows == len(snap[table]) > 0
+        df = storage.read_table(spark, settings, table)
+        assert arrow.column_names == df.columns, table
+        assert arrow.num_rows == df.count() > 0, table
 
 
 def test_rerun_leaves_tables_identical(spark, wh, raw_dir):
     settings, report, snap = wh
+    days = _fund_days(spark, settings)
     again = ingest.ingest_paths(spark, settings, directory=str(raw_dir))
-    assert _snapshot(spark, settings) == snap
+    assert _by_id(spark, settings) == snap
+    assert _fund_days(spark, settings) == days
     assert {s: r.counts() for s, r in again.sources.items()} == \
         {s: r.counts() for s, r in report.sources.items()}
-    q = spark.read.format("delta").load(settings.table_path("quarantine"))
+    q = storage.read_table(spark, settings, "quarantine")
     assert {r.run_id for r in q.select("run_id").distinct().collect()} == {again.run_id}
-    assert again.sources["funds"].written == 0  # MERGE found nothing changed
+    assert again.sources["funds"].written == 0  # nothing changed: no commit
 
 
-def test_missing_column_names_file_and_column_and_changes_nothing(spark, wh, raw_dir, tmp_path):
+def test_missing_column_names_file_and_column_and_changes_nothing(spark, wh, raw_dir, tmp_path,
+                                                                  make_settings):
     settings, report, snap = wh
     bad = tmp_path / "in"
     shutil.copytree(raw_dir, bad)
@@ -330,33 +367,32 @@ def test_missing_column_names_file_and_column_and_changes_nothing(spark, wh, raw
     _write(bad / "flows" / "part-00001.csv", header,
            [",".join(v for i, v in enumerate(ln.split(",")) if i != 5) for ln, _ in FLOWS_PART1])
     versions = {t: storage.current_version(spark, settings.table_path(t))
-                for t in SILVER + ("quarantine",)}
+                for t in (*SILVER, "quarantine")}
     with pytest.raises(InputError) as err:
         ingest.ingest_paths(spark, settings, directory=str(bad))
     assert "part-00001.csv" in str(err.value) and "AssetsEnd" in str(err.value)
     assert versions == {t: storage.current_version(spark, settings.table_path(t))
                         for t in versions}
     # a fresh warehouse: no table is even created
-    empty = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(tmp_path / "wh2"))
+    empty = make_settings(tmp_path / "wh2")
     with pytest.raises(InputError, match="AssetsEnd"):
         ingest.ingest_paths(spark, empty, directory=str(bad))
     assert not (tmp_path / "wh2").exists()
 
 
-def test_unreadable_or_absent_input_is_an_input_error(spark, tmp_path):
-    settings = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(tmp_path / "wh"))
+def test_unreadable_or_absent_input_is_an_input_error(spark, warehouse, tmp_path):
     junk = tmp_path / "flows.parquet"
     junk.write_bytes(b"this is not parquet at all")
     with pytest.raises(InputError, match="flows.parquet"):
-        ingest.ingest_paths(spark, settings, flows=str(junk))
+        ingest.ingest_paths(spark, warehouse, flows=str(junk))
     latin = tmp_path / "funds.csv"
     latin.write_bytes(FUNDS_HEADER.replace("Vehicle", "V\xe9hicule").encode("latin-1"))
     with pytest.raises(InputError, match="funds.csv"):
-        ingest.ingest_paths(spark, settings, funds=str(latin))
+        ingest.ingest_paths(spark, warehouse, funds=str(latin))
     with pytest.raises(InputError, match="nowhere.csv"):
-        ingest.ingest_paths(spark, settings, share_classes=str(tmp_path / "nowhere.csv"))
+        ingest.ingest_paths(spark, warehouse, share_classes=str(tmp_path / "nowhere.csv"))
     with pytest.raises(InputError, match="nothing to ingest"):
-        ingest.ingest_paths(spark, settings, directory=str(tmp_path / "flows.parquet"))
+        ingest.ingest_paths(spark, warehouse, directory=str(tmp_path / "flows.parquet"))
     assert not (tmp_path / "wh").exists()
 
 
@@ -383,14 +419,15 @@ def _parquet_flows(lines):
                     names=FLOWS_HEADER.split(","))
 
 
-def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_path):
+def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_path,
+                                                                 make_settings):
     """A copy of the warehouse gets typed Parquet flows restating two days, and long
     allocations restating both months with the same values as the wide file."""
     import pyarrow.parquet as pq
     settings, report, snap = wh
     copy = tmp_path / "wh"
     shutil.copytree(settings.warehouse, copy)
-    s2 = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(copy))
+    s2 = make_settings(copy)
     flows = tmp_path / "restated_flows"
     flows.mkdir()
     pq.write_table(_parquet_flows([ln for ln, _ in RESTATED[:5]]), flows / "part-0.parquet")
@@ -401,19 +438,21 @@ def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_
     assert rep.sources["flows"].fmt == "parquet" and rep.sources["allocations"].layout == "long"
     assert rep.sources["flows"].window == (D(2022, 1, 5), D(2022, 1, 6))
     assert rep.reconciled and not rep.warnings
-    after = _snapshot(spark, s2)
+    after = _by_id(spark, s2)
     # flows: the window's rows are exactly the restated ones, the rest is untouched
     inside = [r for r in snap["share_class_flows"] if D(2022, 1, 5) <= r[0] <= D(2022, 1, 6)]
     assert inside
     outside = [r for r in snap["share_class_flows"] if r not in inside]
     assert after["share_class_flows"] == sorted(outside + _expected_flows(RESTATED), key=repr)
+    # fund_days follow: still the accepted rows summed, the window's fund-days replaced
+    assert _fund_days(spark, s2) == _fund_days_from_silver(spark, s2)
     # long allocations: same silver rows as the wide file gave
     for t in ("funds", "share_classes", "fund_allocations"):
         assert after[t] == snap[t], t
     alloc_rep = rep.sources["allocations"]
     assert (alloc_rep.read, alloc_rep.accepted, alloc_rep.not_stored) == (13, 6, 1)
     # quarantine: the new files' rows joined the first batch's, which stay
-    q = spark.read.format("delta").load(s2.table_path("quarantine"))
+    q = storage.read_table(spark, s2, "quarantine")
     new = sorted((r.source_table, r.reason) for r in q.where(q.run_id == rep.run_id).collect())
     assert new == sorted([("share_class_flows", r) for _, r in RESTATED if r]
                          + [("fund_allocations", r) for _, r in ALLOC_LONG if r])
@@ -422,54 +461,15 @@ def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_
     assert json.loads(row.row_content)["AssetsStart"] == -100.0  # typed Parquet value
 
 
-def test_part_files_must_share_one_header(spark, raw_dir, tmp_path):
+def test_part_files_must_share_one_header(spark, raw_dir, tmp_path, warehouse):
     bad = tmp_path / "flows"
     shutil.copytree(raw_dir / "flows", bad)
     cols = FLOWS_HEADER.split(",")
     swapped = ",".join(cols[:3] + [cols[4], cols[3]] + cols[5:])  # AssetsStart before Flow
     _write(bad / "part-00001.csv", swapped, ["2022-01-06,S3,F2,2001,1,2002,0,0"])
-    settings = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(tmp_path / "wh"))
     with pytest.raises(InputError, match="part-00001.csv: header differs"):
-        ingest.ingest_paths(spark, settings, flows=str(bad))
+        ingest.ingest_paths(spark, warehouse, flows=str(bad))
     twice = _write(tmp_path / "alloc.csv", "ReportDate,FundId,AU,US,au", ["2022-01-31,F1,1,2,3"])
     with pytest.raises(InputError, match="country column.*AU"):
-        ingest.ingest_paths(spark, settings, allocations=str(twice))
+        ingest.ingest_paths(spark, warehouse, allocations=str(twice))
     assert not (tmp_path / "wh").exists()
-
-
-def test_key_pass_reads_the_flows_once(spark, raw_dir):
-    """The duplicate keys and the batch statistics come from one aggregation: Spark must
-    reuse its exchange rather than read and shuffle the flows twice."""
-    inp = ingest.probe_input(spark, "flows", str(raw_dir / "flows"))
-    parsed = ingest.parse_flows(ingest.read_raw(spark, inp))
-    ref = spark.createDataFrame([("S1", "F1")], "share_id string, _ref_fund_id string")
-    q = ingest.flow_key_pass(parsed, ref, 10, partitions=3)
-    rows = q.collect()
-    stat = [r for r in rows if r.kind == "s"][0]
-    assert stat.total == len(FLOWS_PART0) + len(FLOWS_PART1) and not stat.n_collisions
-    s3 = spark.sql("SELECT xxhash64(DATE'2022-01-06', 'S3') AS h").first().h
-    assert [(r._key_hash, r._dup_n, r._collision) for r in rows if r.kind == "d"] == \
-        [(s3, 2, False)]
-    final = q._jdf.queryExecution().executedPlan().toString().split("Initial Plan")[0]
-    assert "ReusedExchange" in final and final.count("FileScan csv") == 1
-
-
-def test_key_hash_collisions_fall_back_to_exact_keys(spark, raw_dir, monkeypatch):
-    """Were every key to hash alike, the key pass must see the collision, and the exact
-    duplicate keys must give the reasons the batch expects."""
-    from pyspark.sql import functions as F
-    inp = ingest.probe_input(spark, "flows", str(raw_dir / "flows"))
-    parsed = ingest.parse_flows(ingest.read_raw(spark, inp))
-    ref = spark.createDataFrame([("S1", "F1"), ("S2", "F1"), ("S3", "F2"), ("S4", "F3")],
-                                "share_id string, _ref_fund_id string")
-    real = ingest.flow_key_hash
-    monkeypatch.setattr(ingest, "flow_key_hash",
-                        lambda: F.when(real().isNotNull(), F.lit(7).cast("long")))
-    stat = [r for r in ingest.flow_key_pass(parsed, ref, 10).collect() if r.kind == "s"][0]
-    assert stat.n_collisions == 1
-    exact = ingest.duplicate_keys(parsed, ["flow_date", "share_id"])
-    got = sorted((r.r__ReportDate or "", r.r__ShareId or "", r._reason or "") for r in
-                 ingest.classify_flows(parsed, exact, ref).collect())
-    want = sorted((ln.split(",")[0], ln.split(",")[1], reason or "")
-                  for ln, reason in FLOWS_PART0 + FLOWS_PART1)
-    assert got == want

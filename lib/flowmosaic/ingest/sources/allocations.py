@@ -25,8 +25,18 @@ SUM_LIMIT = 100.5
 
 
 def required_for(columns: list[str]) -> tuple[tuple[str, ...], str]:
-    if {"Country", "Allocation"} <= {c.strip() for c in columns}:
+    """Long when the header has Country and Allocation, else wide (ValueError when a wide
+    header has no country column, or names one twice, in any case)."""
+    stripped = [c.strip() for c in columns]
+    if {"Country", "Allocation"} <= set(stripped):
         return LONG, "long"
+    codes = [c.upper() for c in stripped if c not in KEYS]
+    if not codes:
+        raise ValueError(f"no country columns (wide layout wants {', '.join(KEYS)}, <ISO2 "
+                         f"columns>; long wants {', '.join(LONG)})")
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    if twice:
+        raise ValueError(f"country column(s) given twice: {', '.join(twice)}")
     return KEYS, "wide"
 
 
