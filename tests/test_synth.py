@@ -85,7 +85,8 @@ def _funds(summary) -> pd.DataFrame:
 def test_same_seed_gives_identical_files_whatever_the_partitioning(runs):
     a = runs["a"]
     for other in (runs["b"],):
-        for name in ("funds", "share_classes", "allocations", "returns", "yields"):
+        for name in ("funds", "share_classes", "allocations", "returns", "yields",
+                     "external_series"):
             assert Path(a.paths[name]).read_bytes() == Path(other.paths[name]).read_bytes(), name
         assert _flow_text(a) == _flow_text(other)
         assert (a.flow_rows, a.allocation_rows, a.n_share_classes) == \
@@ -108,6 +109,8 @@ def test_columns_are_the_vendors(runs):
     assert list(_alloc(a).columns) == ["ReportDate", "FundId", *COUNTRIES]
     assert list(pd.read_csv(a.paths["returns"], nrows=1).columns) == ["date", *COUNTRIES]
     assert list(pd.read_csv(a.paths["yields"], nrows=1).columns) == ["date", *G10]
+    assert list(pd.read_csv(a.paths["external_series"], nrows=1).columns) == \
+        synth.EXTERNAL_COLUMNS == ["date", "series", "country", "value", "unit", "frequency"]
     assert len(COUNTRIES) == 52 and "NO" in COUNTRIES and "NO" in G10
 
 
@@ -237,7 +240,11 @@ def test_manifest_and_summary(runs):
     assert m["flow_rows"] == len(_flows(a)) == a.flow_rows
     assert m["allocation_rows"] == len(_alloc(a))
     assert m["n_share_classes"] == len(pd.read_csv(a.paths["share_classes"]))
-    assert m["n_funds"] == N_FUNDS
+    # the mosaic scenario (on by default) adds its launched funds to the requested ones
+    launched = m["mosaic_scenario"]["groups"]["foreign_into_jp"]["funds"]
+    assert m["mosaic"] is True and m["n_scenario_funds"] == len(launched) == 1
+    assert m["n_funds"] == len(_funds(a)) == N_FUNDS + 1
+    assert m["external_series"]["path"] == "market/external_series.csv"
     text = a.describe()
     assert f"{a.flow_rows:,} rows" in text and "2019-01-02 .. 2019-04-30" in text
 
@@ -293,7 +300,8 @@ def test_ar1_matches_the_recursion():
 
 def test_tiny_scale_defaults(spark, tmp_path):
     s = synth.generate(spark, tmp_path / "tiny", scale="tiny", seed=1)
-    assert s.n_funds == 80 and s.fmt == "csv" and s.effect == 1.0
+    assert s.n_funds == 80 + s.n_scenario_funds and s.n_scenario_funds == 1
+    assert s.fmt == "csv" and s.effect == 1.0 and s.mosaic
     assert s.start == "2019-01-02" and s.end == "2020-12-31"
     assert s.n_share_classes >= 80 and s.flow_rows > 50_000
     print(s.describe())
