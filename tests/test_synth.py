@@ -235,7 +235,7 @@ def test_market_files_cover_all_weekdays(runs):
 def test_manifest_and_summary(runs):
     a = runs["a"]
     m = json.loads(Path(a.paths["manifest"]).read_text())
-    assert m["seed"] == 3 and m["scale"] == "tiny" and m["effect"] == 1.0
+    assert m["seed"] == 3 and m["scale"] == "tiny" and m["effect"] == m["bond_effect"] == 1.0
     assert m["start"] == "2019-01-02" and m["end"] == "2019-04-30"
     assert m["flow_rows"] == len(_flows(a)) == a.flow_rows
     assert m["allocation_rows"] == len(_alloc(a))
@@ -276,6 +276,20 @@ def test_planted_effect_is_exactly_the_documented_term():
     c0 = np.mean([np.corrcoef(lagged[t], r0[t])[0, 1] for t in range(n)])
     c1 = np.mean([np.corrcoef(lagged[t], r1[t])[0, 1] for t in range(n)])
     assert abs(c0) < 0.02 and c1 > 0.03
+
+
+def test_bond_effect_sets_the_yields_strength_alone():
+    start, end = dt.date(2019, 1, 1), dt.date(2019, 12, 31)
+    args = (5, COUNTRIES, G10, start, end)
+    m0, m1 = synth.simulate_market(*args, 0.0), synth.simulate_market(*args, 1.0)
+    split = synth.simulate_market(*args, 1.0, bond_effect=0.0)
+    assert np.array_equal(split["returns"], m1["returns"])
+    assert np.array_equal(split["yields"], m0["yields"])
+    assert not np.array_equal(m0["yields"], m1["yields"])
+    # the demo's scale sets them apart; an explicit effect sets both (tests, --effect)
+    small = synth.SCALES["small"]
+    assert small.bond_effect is not None and small.bond_effect != small.effect
+    assert synth.SCALES["tiny"].bond_effect is None
 
 
 def test_mixing_matrix():
