@@ -120,9 +120,10 @@ files do not depend on the scenario (the mixing matrices use the funds' undrifte
 the launched funds are single-country). manifest.json "mosaic_scenario" records the window, the
 groups (funds, share classes) and, from the cents actually added (the driver recomputes these
 few funds' rows with the workers' code), the planted US$ totals by month, and the drift factors.
-Sizes at seed 7: 'small' (2,000 funds, window 2021) plants -US$674m on 28 JP retail share classes
-of 17 funds and +US$626m into 5 launched funds (all their flows +US$601m), and drifts 179 bond
-funds; 'tiny' plants no JP retail outflow (no such share class) and +US$25m into 1 launched fund.
+Sizes at seed 7 (scale defaults): 'small' (2,000 funds, window 2021) plants -US$733m on 28 JP
+retail share classes of 17 funds and +US$626m into 5 launched funds (all their flows +US$601m),
+and drifts 179 bond funds; 'tiny' (window 2020) plants no JP retail outflow (it has no such share
+class), +US$25.0m into 1 launched fund (all its flows +US$24.2m) and drifts 9 bond funds.
 
 EXTERNAL SERIES (market/external_series.csv, long format, streams [seed, 3, k]), from the
 universe's foreign-domiciled equity flows into JP (true weights) and the market:
