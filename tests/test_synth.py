@@ -85,7 +85,8 @@ def _funds(summary) -> pd.DataFrame:
 def test_same_seed_gives_identical_files_whatever_the_partitioning(runs):
     a = runs["a"]
     for other in (runs["b"],):
-        for name in ("funds", "share_classes", "allocations", "returns", "yields"):
+        for name in ("funds", "share_classes", "allocations", "returns", "yields",
+                     "external_series"):
             assert Path(a.paths[name]).read_bytes() == Path(other.paths[name]).read_bytes(), name
         assert _flow_text(a) == _flow_text(other)
         assert (a.flow_rows, a.allocation_rows, a.n_share_classes) == \
@@ -108,6 +109,8 @@ def test_columns_are_the_vendors(runs):
     assert list(_alloc(a).columns) == ["ReportDate", "FundId", *COUNTRIES]
     assert list(pd.read_csv(a.paths["returns"], nrows=1).columns) == ["date", *COUNTRIES]
     assert list(pd.read_csv(a.paths["yields"], nrows=1).columns) == ["date", *G10]
+    assert list(pd.read_csv(a.paths["external_series"], nrows=1).columns) == \
+        synth.EXTERNAL_COLUMNS == ["date", "series", "country", "value", "unit", "frequency"]
     assert len(COUNTRIES) == 52 and "NO" in COUNTRIES and "NO" in G10
 
 
@@ -232,12 +235,16 @@ def test_market_files_cover_all_weekdays(runs):
 def test_manifest_and_summary(runs):
     a = runs["a"]
     m = json.loads(Path(a.paths["manifest"]).read_text())
-    assert m["seed"] == 3 and m["scale"] == "tiny" and m["effect"] == 1.0
+    assert m["seed"] == 3 and m["scale"] == "tiny" and m["effect"] == m["bond_effect"] == 1.0
     assert m["start"] == "2019-01-02" and m["end"] == "2019-04-30"
     assert m["flow_rows"] == len(_flows(a)) == a.flow_rows
     assert m["allocation_rows"] == len(_alloc(a))
     assert m["n_share_classes"] == len(pd.read_csv(a.paths["share_classes"]))
-    assert m["n_funds"] == N_FUNDS
+    # the mosaic scenario (on by default) adds its launched funds to the requested ones
+    launched = m["mosaic_scenario"]["groups"]["foreign_into_jp"]["funds"]
+    assert m["mosaic"] is True and m["n_scenario_funds"] == len(launched) == 1
+    assert m["n_funds"] == len(_funds(a)) == N_FUNDS + 1
+    assert m["external_series"]["path"] == "market/external_series.csv"
     text = a.describe()
     assert f"{a.flow_rows:,} rows" in text and "2019-01-02 .. 2019-04-30" in text
 
@@ -271,6 +278,20 @@ def test_planted_effect_is_exactly_the_documented_term():
     assert abs(c0) < 0.02 and c1 > 0.03
 
 
+def test_bond_effect_sets_the_yields_strength_alone():
+    start, end = dt.date(2019, 1, 1), dt.date(2019, 12, 31)
+    args = (5, COUNTRIES, G10, start, end)
+    m0, m1 = synth.simulate_market(*args, 0.0), synth.simulate_market(*args, 1.0)
+    split = synth.simulate_market(*args, 1.0, bond_effect=0.0)
+    assert np.array_equal(split["returns"], m1["returns"])
+    assert np.array_equal(split["yields"], m0["yields"])
+    assert not np.array_equal(m0["yields"], m1["yields"])
+    # the demo's scale sets them apart; an explicit effect sets both (tests, --effect)
+    small = synth.SCALES["small"]
+    assert small.bond_effect is not None and small.bond_effect != small.effect
+    assert synth.SCALES["tiny"].bond_effect is None
+
+
 def test_mixing_matrix():
     w = np.array([[0.5, 0.5, 0.0], [0.0, 0.9, 0.0]])
     m = synth.mixing_matrix(w, np.array([1.0, 3.0]))
@@ -293,7 +314,8 @@ def test_ar1_matches_the_recursion():
 
 def test_tiny_scale_defaults(spark, tmp_path):
     s = synth.generate(spark, tmp_path / "tiny", scale="tiny", seed=1)
-    assert s.n_funds == 80 and s.fmt == "csv" and s.effect == 1.0
+    assert s.n_funds == 80 + s.n_scenario_funds and s.n_scenario_funds == 1
+    assert s.fmt == "csv" and s.effect == 1.0 and s.mosaic
     assert s.start == "2019-01-02" and s.end == "2020-12-31"
     assert s.n_share_classes >= 80 and s.flow_rows > 50_000
     print(s.describe())

@@ -1,6 +1,6 @@
 """Synthetic fund universe, generated in parallel by Spark and deterministic per seed.
 
-`generate(spark, out, scale=..., seed=..., fmt=..., effect=...)` writes, under `out`:
+`generate(spark, out, scale=..., seed=..., fmt=..., effect=..., mosaic=True)` writes, under `out`:
 
     funds.csv                FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,ActivePassive,Vehicle
     share_classes.csv        ShareId,FundId,InvestorType
@@ -9,7 +9,10 @@
     allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
     market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent, all weekdays
     market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent, all weekdays
-    manifest.json            scale, seed, effect, date range, counts, paths, sizes, seconds
+    market/external_series.csv  long: date (yyyy-mm-dd),series,country,value,unit,frequency
+    manifest.json            scale, seed, effect, mosaic, date range, counts, paths, sizes, seconds,
+                             the mosaic scenario's window, groups and planted US$ totals, the
+                             external series list
 
 Determinism: every fund draws from its own numpy Generator(PCG64(SeedSequence([seed, 1, fund_index]))),
 in a fixed order (attributes, share classes, allocation path, then flows), inside mapInPandas over
@@ -17,7 +20,10 @@ spark.range(n_funds, numPartitions=k). The market (latent flow factors, returns,
 SeedSequence([seed, 0, k]) streams on the driver and is shipped in the closure. spark.range splits
 the ids into contiguous ranges and each task writes its funds in id order, so the part files, read
 in name order, hold byte-identical rows whatever k is (and allocations.csv is one such
-concatenation).
+concatenation). The mosaic scenario draws only from new streams ([seed, 2, ...]) and the external
+series from [seed, 3, k], and changes funds only after their draws: with mosaic=False every file
+but manifest.json and external_series.csv is byte for byte what the generator wrote before the
+scenario existed, and with it on, everything outside the scenario's groups stays the same.
 
 Funds and share classes
 - AssetClass E/B/M (about 60/30/10%). CrossBorder about 50% of equity, 65% of bond, 60% of
@@ -48,7 +54,8 @@ drifting month to month (AR(1) log-weights), invested fraction 90-99.5 (sum belo
 the fund holds nothing. Months run from 2 months before the fund's first flow date (so the 23rd rule
 has a snapshot from day one) to the month of its last flow date.
 
-PLANTED EFFECT (strength `effect`, 0 = none): forward returns follow LAGGED country flow %.
+PLANTED EFFECT (strength `effect` on returns and `bond_effect` on yields, by default the same;
+0 = none): forward returns follow LAGGED country flow %.
 Country flow % as the pipeline measures it mixes the latent factors of co-held countries (a
 Latin America fund's flow lands on BR, MX, CL, ... alike), so the effect is planted on the latent
 factors seen through the cross-border funds' allocations, which is what a flow-% signal can detect:
@@ -62,15 +69,75 @@ factors seen through the cross-border funds' allocations, which is what a flow-%
                                                                for E, across the G10 for B)
 On the flow date at row t:
     country return (percent)        += effect x K_RET x s_E(c, t-3)     K_RET = 0.10
-    10-year yield change (bp)       -= effect x K_YLD x s_B(c, t-3)     K_YLD = 0.45
+    10-year yield change (bp)       -= bond_effect x K_YLD x s_B(c, t-3)  K_YLD = 0.45
 The weekly backtest with delay 2 holds a Friday's bins from the next day, whose return loads on s at
 row (Friday - 2): exactly the information the backtest used, so high-inflow countries outperform
 and their yields fall over the following weeks (s is persistent). At effect 1 on the 'small' scale
 (3 years, FloPctCtry / FloPctCtry-B universes, 23rd rule, 5 bins) the measured 20-day flow signal
 correlates about 0.75-0.8 with s_E and the 20-weekday TxB is several % per period (t well above 3
-for equity returns, about -3 to -5 for G10 yields); at effect 0 it is noise. Jan 1 and Dec 25
+for equity returns, about -3 to -5 for G10 yields); at effect 0 it is noise. The demo's 'small'
+scale is calibrated far below that (effect 0.02, bond_effect 0.15: TxB Sharpe in the tens, like
+published flow strategies; measurements next to SCALES). Jan 1 and Dec 25
 (weekdays that are not flow dates) have return 0 and no yield change. All noise is drawn
-independently of `effect`, so runs with different effects differ only by these terms.
+independently of `effect`, so runs with different effects differ only by these terms (and,
+through the assets' returns, AssetsEnd/PortfolioChange and, slightly, the Flow amounts; the
+flow rates, hence the country flow %, hardly move).
+
+MOSAIC SCENARIO (mosaic=True, the default): a planted story over the WINDOW = the last
+MOSAIC_MONTHS = 12 calendar months of the range (all of a shorter range), whatever the scale.
+Investor domicile = the fund's Domicile (JP domestic; OFFSHORE = LU, IE, KY a group of its own;
+any other foreign); flows into country c = sum of Flow x weight(c) (allocation/100, or 1 for a
+single-country fund in its country).
+(a) JP retail sells: every Retail share class of a JP-domiciled JP single-country equity fund
+    gets a steady planted outflow, JP_RETAIL_OUTFLOW = 8% a year of its AssetsStart on its first
+    flow date in the window, as the same whole cents each flow date (ETF share classes: on their
+    dealing days, at 1/0.6 the amount). Only the usual funds are used: a universe without such
+    share classes (tiny, seed 7) has none, and the manifest says 0.
+(b) Foreign equity money buys JP: the scenario adds round(n_funds / FUNDS_PER_LAUNCH) (at
+    least one) JP single-country equity funds domiciled abroad (US, GB, CH, DE, ...; ids after
+    the usual funds, drawn from [seed, 2, 1, j]), launched on the window's first flow date with
+    seed capital of about a fifth of their year's inflow. Together they get a steady planted
+    inflow of FOREIGN_JP_INFLOW = US$1,200 a flow day per usual fund (split by a Dirichlet draw
+    from [seed, 2, 0]), on top of their own day-to-day flows. They exist only in the scenario,
+    so ALL their flows are scenario money (the manifest records both totals).
+(c) Non-US bond funds leave US bonds: cross-border bond funds domiciled outside the US that hold
+    US have their US allocation scaled by factor(m), linear from 1 - 0.4/12 in the window's first
+    month to US_BOND_DRIFT = 0.6 in its last; the freed weight goes to the fund's other holdings
+    in proportion (in units of 0.0001, so each row keeps its total exactly). The drift is in
+    allocations.csv and in the true weights behind these funds' flows and returns.
+Planted flows are additive in dollars: a planted amount is whole cents added to the Flow of a row
+whose own (scenario-free) flow is left as it was, so the difference scenario on - off of any
+group's flows is exactly the planted total. The planted money is a stock of its own, carried in
+the share class's assets and earning the fund's return and currency change: AssetsStart and
+AssetsEnd differ from the scenario-free rows by the stock (the cumulated planted cents plus what
+they earned; at the window's end about -8% of a JP retail class's assets), PortfolioChange +
+ForexChange by the stock's return that day (up to 3 cents of rounding), and nothing else moves;
+the share class's own flows stay computed on the scenario-free assets (a shortcut: the planted
+stock does not itself attract flows). An outflow stops where the stock would pass minus half the
+scenario-free AssetsEnd, so assets stay positive. (c) changes the drifted funds' window rows
+entirely (other weights, other flows and returns). Nothing before the window changes; the market
+files do not depend on the scenario (the mixing matrices use the funds' undrifted weights and
+the launched funds are single-country). manifest.json "mosaic_scenario" records the window, the
+groups (funds, share classes) and, from the cents actually added (the driver recomputes these
+few funds' rows with the workers' code), the planted US$ totals by month, and the drift factors.
+Sizes at seed 7 (scale defaults): 'small' (2,000 funds, window 2021) plants -US$733m on 28 JP
+retail share classes of 17 funds and +US$626m into 5 launched funds (all their flows +US$601m),
+and drifts 179 bond funds; 'tiny' (window 2020) plants no JP retail outflow (it has no such share
+class), +US$25.0m into 1 launched fund (all its flows +US$24.2m) and drifts 9 bond funds.
+
+EXTERNAL SERIES (market/external_series.csv, long format, streams [seed, 3, k]), from the
+universe's foreign-domiciled equity flows into JP (true weights) and the market:
+- foreign_portfolio_equity_flows, JP, USD bn, monthly (month ends): those flows over the month
+  divided by the universe's coverage (n_funds / COVERAGE_FUNDS), plus noise of 0.6 times the sd
+  of the scenario-free monthly sums (investors outside the universe), so it carries the
+  planted buying;
+- equity_futures_net_speculative_positions, JP, contracts, weekly (Tuesdays): 10,000 + 20,000 x
+  (trailing 20-flow-day foreign flows into JP / their scenario-free sd) + AR(1) noise;
+- usdjpy_1m_25d_risk_reversal, JP, %, daily (flow dates): -0.7 + AR(1) + 0.06 x the trailing
+  5-day JP return;
+- official_holdings_us_treasuries_by_jp, US, USD bn, monthly: a random walk around 1,100,
+  x (1 - 0.5 (1 - factor(m))) with (c)'s drift factor, so it falls 20% over the window.
+With mosaic=False the file is still written, without the scenario's parts.
 """
 from __future__ import annotations
 
@@ -107,14 +174,29 @@ class ScaleSpec:
     start: dt.date
     end: dt.date
     fmt: str
-    effect: float
+    effect: float              # planted effect on equity returns (and yields, unless below)
     partitions: int
+    bond_effect: float | None = None  # planted effect on yields; None: `effect`
 
 
 SCALES: dict[str, ScaleSpec] = {
     "tiny": ScaleSpec(80, dt.date(2019, 1, 1), dt.date(2020, 12, 31), "csv", 1.0, 2),
-    # the demo: effect 0.5 gives a visible but less extravagant long/short than 1.0
-    "small": ScaleSpec(2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 0.5, 4),
+    # The demo (seed 7), calibrated so its headline TxB Sharpe looks like published flow
+    # strategies (tens, not hundreds). Measured on the raw files (country flow % with the 23rd
+    # rule, market re-simulated per effect, backtest API defaults), TxB Sharpe at 5/10/20 days:
+    #   52 countries, equity returns:  effect 0 -> 80/72/67, 0.02 -> 89/81/74, 0.05 -> 103/94/85,
+    #                                   0.1 -> 125/116/104, 0.5 -> 305/286/238 (the old default)
+    #   G10 rates, yield spreads:      effect 0 -> -6/1/18, 0.1 -> -52/-42/-20, 0.15 ->
+    #                                   -73/-62/-43, 0.2 -> -95/-83/-62, 0.5 -> -226/-199/-165
+    # Over 3 years chance alone moves these by about +-60 (sd over 40 other market-noise seeds
+    # at the same flows); on average effect 0.1 gives about +50 / -54. Seed 7's equity noise
+    # alone gives +80/72/67, so no single effect puts both runs in the tens: equity gets 0.02
+    # (mostly luck at seed 7; about +10 on average), yields 0.15 (about -75 on average).
+    # With these defaults `flowmosaic demo` shows TxB Sharpe 87/86/78 (t 1.5 at 5 days) for the
+    # 52 countries and -75/-62/-43 (t -1.3) for G10 rates (the flows move a little with the
+    # effect through the assets, hence 86 rather than 81 at 10 days).
+    "small": ScaleSpec(2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 0.02, 4,
+                       bond_effect=0.15),
     # 26,000 funds x ~2.7 share classes x 1,564 flow dates x ~0.9 (late starts, early stops)
     "medium": ScaleSpec(26_000, dt.date(2017, 1, 1), dt.date(2022, 12, 31), "parquet", 1.0, 52),
 }
@@ -183,6 +265,16 @@ SC_P = np.array([0.30, 0.22, 0.18, 0.13, 0.10, 0.07])  # 1..6 share classes, mea
 Y0 = {"AU": 2.3, "CA": 1.9, "CH": 0.5, "DE": 0.6, "GB": 1.3, "JP": 0.2, "NO": 1.8, "NZ": 2.6,
       "SE": 0.8, "US": 2.5}
 
+# The mosaic scenario (module docstring, MOSAIC SCENARIO).
+MOSAIC_MONTHS = 12           # the window: the last 12 calendar months of the range
+FLOW_DAYS_PER_YEAR = 260
+JP_RETAIL_OUTFLOW = 0.08     # per year, fraction of a share class's assets at the window start
+FOREIGN_JP_INFLOW = 1_200.0  # US$ per flow day per fund of the (base) universe, into new funds
+FUNDS_PER_LAUNCH = 400       # one launched foreign Japan fund per 400 funds, at least one
+US_BOND_DRIFT = 0.6          # the US weight's factor in the window's last month (linear from 1)
+OFFSHORE = ("LU", "IE", "KY")  # investor-domicile group of its own: neither domestic nor foreign
+LAUNCH_DOMICILES = {"US": .50, "GB": .15, "CH": .10, "DE": .10, "CA": .05, "AU": .05, "FR": .05}
+
 
 # --------------------------------------------------------------------------------------------
 @dataclass
@@ -191,6 +283,7 @@ class GenerateSummary:
     scale: str
     seed: int
     effect: float
+    bond_effect: float
     fmt: str
     start: str
     end: str
@@ -202,6 +295,8 @@ class GenerateSummary:
     flow_rows: int
     allocation_rows: int
     partitions: int
+    mosaic: bool = True
+    n_scenario_funds: int = 0  # funds the mosaic scenario adds (included in n_funds)
     paths: dict[str, str] = field(default_factory=dict)
     bytes_on_disk: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -210,15 +305,21 @@ class GenerateSummary:
     def describe(self) -> str:
         mb = {k: v / 1e6 for k, v in self.bytes_on_disk.items()}
         lines = [
-            f"synthetic universe '{self.scale}' (seed {self.seed}, effect {self.effect}) -> {self.out}",
+            f"synthetic universe '{self.scale}' (seed {self.seed}, effect {self.effect}"
+            + (f", bond effect {self.bond_effect}" if self.bond_effect != self.effect else "")
+            + f") -> {self.out}",
             f"  dates       {self.start} .. {self.end}: {self.n_flow_dates:,} flow dates, "
             f"{self.n_weekdays:,} market weekdays",
             f"  funds       {self.n_funds:,} ({self.n_cross_border:,} cross-border), "
             f"{self.n_share_classes:,} share classes",
+            f"  scenario    " + (f"mosaic (last {MOSAIC_MONTHS} months; "
+                                 f"{self.n_scenario_funds} launched funds)"
+                                 if self.mosaic else "none"),
             f"  flows       {self.flow_rows:,} rows ({self.fmt}, {self.partitions} partitions), "
             f"{mb.get('flows', 0):,.1f} MB",
             f"  allocations {self.allocation_rows:,} fund-months, {mb.get('allocations', 0):,.1f} MB",
-            f"  market      {mb.get('returns', 0) + mb.get('yields', 0):,.1f} MB; total "
+            f"  market      {mb.get('returns', 0) + mb.get('yields', 0):,.1f} MB, external "
+            f"series {mb.get('external_series', 0):,.2f} MB; total "
             f"{sum(mb.values()):,.1f} MB",
             f"  generated in {self.seconds:.1f} s ("
             + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()) + ")",
@@ -241,6 +342,20 @@ class _Plan:
     cap: np.ndarray            # (52,) cap shares
     bond_cap: np.ndarray       # (52,)
     focus_idx: dict            # focus -> int array of country columns
+    mosaic: _Mosaic | None = None  # None: no scenario
+
+
+@dataclass(frozen=True)
+class _Mosaic:
+    """The scenario's parameters, shared by every pass (see mosaic_plan)."""
+    n_base: int                # funds 0..n_base-1 are the usual ones; then the launched funds
+    ws: int                    # first flow row of the window
+    drift: np.ndarray          # (n_months,) factor on the US weight: 1 before the window
+    launch_daily: np.ndarray   # (n_launch,) planted inflow of each launched fund, US$ a flow day
+
+    @property
+    def n_launch(self) -> int:
+        return len(self.launch_daily)
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -333,12 +448,15 @@ def flow_signal(latent: np.ndarray, mix: np.ndarray | None = None,
 def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
                     start: dt.date, end: dt.date, effect: float,
                     mix_equity: np.ndarray | None = None,
-                    mix_bond: np.ndarray | None = None) -> dict:
+                    mix_bond: np.ndarray | None = None,
+                    bond_effect: float | None = None) -> dict:
     """Driver-side market: latent flow factors, the signals, weekday returns and yields.
 
     mix_equity / mix_bond: mixing matrices (see mixing_matrix) of the cross-border equity and bond
-    funds; None = identity (the raw latent factor). Returns a dict of arrays and date lists.
+    funds; None = identity (the raw latent factor). bond_effect: the yields' planted effect
+    (None: `effect`). Returns a dict of arrays and date lists.
     """
+    bond_effect = effect if bond_effect is None else bond_effect
     fdates = cal.flow_dates(start, end)
     wdays = [d for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
              if d.weekday() < 5]
@@ -366,7 +484,7 @@ def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
     r = _rng(seed, 0, 3)
     ybeta = 1.0 + r.normal(0, 0.2, len(g10))
     dy = (3.5 * ybeta * r.standard_normal(n)[:, None] + 2.5 * r.standard_normal((n, len(g10))))
-    dy = dy * vol[:, None] - effect * K_YLD * s_bd
+    dy = dy * vol[:, None] - bond_effect * K_YLD * s_bd
     y0 = np.array([Y0.get(c, 2.0) for c in g10])
     ylev = np.empty((n, len(g10)))
     prev = y0
@@ -389,9 +507,32 @@ def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
             "usd": usd}
 
 
+def mosaic_window(fdates: list[dt.date]) -> int:
+    """Index of the window's first flow date: the last MOSAIC_MONTHS calendar months (all of
+    a shorter range)."""
+    first = cal.add_months(cal.month_start(fdates[-1]), -(MOSAIC_MONTHS - 1))
+    return next(i for i, d in enumerate(fdates) if d >= first)
+
+
+def mosaic_plan(seed: int, n_base: int, fdates: list[dt.date],
+                month_of_day: np.ndarray, n_months: int) -> _Mosaic:
+    """Window, US-weight drift per month and the launched funds' inflows (stream [seed, 2, 0])."""
+    ws = mosaic_window(fdates)
+    w0, w1 = int(month_of_day[ws]), int(month_of_day[-1])
+    drift = np.ones(n_months)
+    m = np.arange(w0, w1 + 1)
+    drift[m] = 1.0 - (1.0 - US_BOND_DRIFT) * (m - w0 + 1) / (w1 - w0 + 1)
+    n_launch = max(1, int(round(n_base / FUNDS_PER_LAUNCH)))
+    shares = _rng(seed, 2, 0).dirichlet(np.full(n_launch, 2.0))
+    return _Mosaic(n_base=n_base, ws=ws, drift=drift,
+                   launch_daily=FOREIGN_JP_INFLOW * n_base * shares)
+
+
 def _make_plan(seed: int, countries: tuple[str, ...], fdates: list[dt.date],
-               latent: np.ndarray, market: dict | None = None) -> _Plan:
-    """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only."""
+               latent: np.ndarray, market: dict | None = None,
+               n_base: int | None = None) -> _Plan:
+    """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only.
+    With `n_base` (the number of usual funds) it carries the mosaic scenario."""
     first_m = cal.add_months(cal.month_start(fdates[0]), -2)
     base = first_m.year * 12 + first_m.month - 1
     month_of_day = np.array([d.year * 12 + d.month - 1 - base for d in fdates], dtype=np.int32)
@@ -415,7 +556,9 @@ def _make_plan(seed: int, countries: tuple[str, ...], fdates: list[dt.date],
                  month_of_day=month_of_day, months_end=months_end, latent=latent,
                  returns=None if market is None else market["returns_flow"],
                  usd=None if market is None else market["usd"],
-                 cap=cap, bond_cap=bond_cap, focus_idx=focus_idx)
+                 cap=cap, bond_cap=bond_cap, focus_idx=focus_idx,
+                 mosaic=None if n_base is None else mosaic_plan(seed, n_base, fdates,
+                                                                month_of_day, n_months))
 
 
 # --------------------------------------------------------------------------------------------
@@ -488,6 +631,80 @@ def _fund_profile(plan: _Plan, idx: int):
     return rng, prof
 
 
+def _launch_profile(plan: _Plan, j: int):
+    """Launched foreign-domiciled Japan equity fund j of the scenario (stream [seed, 2, 1, j]):
+    reports from the window's first flow date, starting from seed capital."""
+    m = plan.mosaic
+    rng = _rng(plan.seed, 2, 1, j)
+    u = rng.random(2)
+    passive = bool(u[0] < 0.5)
+    etf = bool(u[1] < (0.8 if passive else 0.05))
+    domicile = _choice(rng, LAUNCH_DOMICILES)
+    # seed capital: about a fifth of the year's planted inflow, so the fund's own day-to-day
+    # flows stay in proportion to the planted ones at every scale
+    size = float(0.2 * FLOW_DAYS_PER_YEAR * m.launch_daily[j] * np.exp(rng.normal(0.0, 0.3)))
+    n_sc = int(rng.choice(6, p=SC_P)) + 1
+    sc_inst = rng.random(n_sc) < 0.4
+    sc_share = rng.dirichlet(np.full(n_sc, 0.8))
+    prof = {
+        "idx": m.n_base + j, "ac": "E", "xb": False, "passive": passive, "etf": etf,
+        "focus": "JP", "domicile": domicile, "held": np.array([plan.countries.index("JP")]),
+        "size": size, "n_sc": n_sc, "sc_inst": sc_inst, "sc_share": sc_share,
+        "start_row": m.ws, "end_row": len(plan.flow_days) - 1,
+        "pct": np.full((len(plan.months_end), 1), 100.0),
+        "plant_from": m.ws, "plant_usd": m.launch_daily[j] * sc_share,
+    }
+    return rng, prof
+
+
+def drift_us(pct: np.ndarray, us: int, factor: np.ndarray) -> np.ndarray:
+    """Scale column `us` of a fund's monthly allocation percents (4 decimals) by factor[month]
+    and spread the freed weight over the other columns in proportion, in units of 0.0001 so
+    that every row keeps exactly its total (the remainder goes to the largest other holding)."""
+    out = pct.copy()
+    sel = factor < 1.0
+    if not sel.any() or pct.shape[1] < 2:
+        return out
+    units = np.rint(pct[sel] * 1e4).astype(np.int64)
+    others = np.flatnonzero(np.arange(pct.shape[1]) != us)
+    old = units[:, us]
+    new = np.rint(old * factor[sel]).astype(np.int64)
+    freed = old - new
+    o = units[:, others]
+    add = freed[:, None] * o // o.sum(axis=1, keepdims=True)
+    add[np.arange(len(o)), o.argmax(axis=1)] += freed - add.sum(axis=1)
+    units[:, us] = new
+    units[:, others] = o + add
+    out[sel] = units / 1e4
+    return out
+
+
+def _apply_scenario(plan: _Plan, prof: dict) -> None:
+    """The scenario's changes to a usual fund, made after all its draws (they stay the same)."""
+    m = plan.mosaic
+    if (prof["ac"] == "E" and not prof["xb"] and prof["focus"] == "JP"
+            and prof["domicile"] == "JP" and not prof["sc_inst"].all()
+            and prof["end_row"] >= m.ws):
+        prof["plant_from"] = max(m.ws, prof["start_row"])
+        prof["plant_rate"] = np.where(prof["sc_inst"], 0.0,
+                                      -JP_RETAIL_OUTFLOW / FLOW_DAYS_PER_YEAR)
+    us = plan.countries.index("US")
+    if prof["ac"] == "B" and prof["xb"] and prof["domicile"] != "US" and us in prof["held"]:
+        prof["pct"] = drift_us(prof["pct"], int(np.flatnonzero(prof["held"] == us)[0]), m.drift)
+
+
+def _profile(plan: _Plan, idx: int, scenario: bool = True):
+    """(rng, profile) of fund idx: a usual fund, with the scenario's changes when the plan has
+    one (unless scenario=False), or one of the scenario's launched funds."""
+    m = plan.mosaic
+    if m is not None and idx >= m.n_base:
+        return _launch_profile(plan, idx - m.n_base)
+    rng, prof = _fund_profile(plan, idx)
+    if m is not None and scenario:
+        _apply_scenario(plan, prof)
+    return rng, prof
+
+
 def _alloc_month_range(plan: _Plan, prof: dict) -> tuple[int, int]:
     """First and last month index (inclusive) of a fund's allocation rows."""
     first = int(plan.month_of_day[prof["start_row"]]) - 2
@@ -514,6 +731,7 @@ def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, 
     n_sc = prof["n_sc"]
     sc_e = rng.standard_normal((n_sc, n)) * np.where(prof["sc_inst"], 0.12, 0.05)[:, None]
     rate = flow_sys + fund_ar + fund_e + sc_e                         # (n_sc, n) percent
+    active = None
     if prof["etf"]:
         active = rng.random((n_sc, n)) < 0.6
         rate = np.where(active, rate / 0.6, 0.0)
@@ -527,14 +745,59 @@ def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, 
     start_c[:, 1:] = end_c[:, :-1]
     flow_c = np.rint(start_c * rate / 100.0).astype(np.int64)
     fx_c = np.rint(start_c * fx / 100.0).astype(np.int64)
+    planted = None
+    if "plant_from" in prof:
+        t0 = prof["plant_from"] - prof["start_row"]
+        if "plant_rate" in prof:  # a fraction of the assets at the window start, a day
+            daily = prof["plant_rate"] * start_c[:, t0]
+        else:
+            daily = prof["plant_usd"] * 100.0
+        amount = np.zeros((n_sc, n))
+        amount[:, t0:] = daily[:, None]
+        if active is not None:    # ETF share classes deal on their active days only
+            amount = np.where(active, amount / 0.6, 0.0)
+        planted, start_c, end_c, flow_c, fx_c = _plant(amount, 1.0 + (ret + fx) / 100.0, fx,
+                                                      start_c, end_c, flow_c, fx_c)
     pc_c = end_c - start_c - flow_c - fx_c
-    return {
+    out = {
         "day": np.tile(plan.flow_days[rows], n_sc),
         "fund": np.full(n * n_sc, prof["idx"], dtype=np.int32),
         "sc": np.repeat(np.arange(1, n_sc + 1, dtype=np.int32), n),
         "flow": flow_c.ravel(), "assets_start": start_c.ravel(), "assets_end": end_c.ravel(),
         "portfolio_change": pc_c.ravel(), "forex_change": fx_c.ravel(),
     }
+    if planted is not None:
+        out["planted"] = planted.ravel()
+    return out
+
+
+def _plant(amount: np.ndarray, growth: np.ndarray, fx: np.ndarray, start_c: np.ndarray,
+           end_c: np.ndarray, flow_c: np.ndarray, fx_c: np.ndarray):
+    """Add planted flows (amount: (n_sc, n) cents a day, whole cents added) on top of the
+    scenario-free rows, which stay as they are: the planted money is a stock of its own that
+    earns the fund's return and currency change (growth, fx) and is carried in the assets.
+
+    An outflow never takes the stock below minus half the scenario-free AssetsEnd (a fund
+    that shrinks anyway stops selling), so the assets stay positive.
+    Returns (planted cents, AssetsStart, AssetsEnd, Flow, ForexChange), int64 cents.
+    """
+    n_sc, n = amount.shape
+    planted = np.zeros((n_sc, n), dtype=np.int64)
+    stock_c = np.zeros((n_sc, n), dtype=np.int64)
+    stock = np.zeros(n_sc)   # cents, unrounded
+    first = int(np.flatnonzero(amount.any(axis=0))[0]) if amount.any() else n
+    for t in range(first, n):
+        pre = stock * growth[t]
+        want = amount[:, t]
+        floor = np.minimum(0.0, -0.5 * end_c[:, t] - pre)
+        add = np.rint(np.where(want < 0, np.maximum(want, floor), want)).astype(np.int64)
+        stock = pre + add
+        planted[:, t] = add
+        stock_c[:, t] = np.rint(stock).astype(np.int64)
+    before = np.zeros_like(stock_c)
+    before[:, 1:] = stock_c[:, :-1]
+    fx_on = fx_c + np.rint(before * fx / 100.0).astype(np.int64)
+    return planted, start_c + before, end_c + stock_c, flow_c + planted, fx_on
 
 
 FLOWS_SCHEMA = ("day int, fund int, sc int, flow long, assets_start long, assets_end long, "
@@ -561,8 +824,9 @@ def _flows_fn(plan: _Plan, batch_rows: int = 200_000):
     def fn(batches):
         buf, size = [], 0
         for idx in _ids(batches):
-            rng, prof = _fund_profile(plan, idx)
+            rng, prof = _profile(plan, idx)
             part = _fund_flows(plan, rng, prof)
+            part.pop("planted", None)
             buf.append(part)
             size += len(part["day"])
             if size >= batch_rows:
@@ -574,13 +838,14 @@ def _flows_fn(plan: _Plan, batch_rows: int = 200_000):
 
 
 def _funds_fn(plan: _Plan):
-    """One row per fund: attributes, share-class flags, counts and mean allocation fractions."""
+    """One row per fund: attributes, share-class flags, counts and mean allocation fractions
+    (without the scenario's drift: the market's mixing matrices do not depend on the scenario)."""
     nc = len(plan.countries)
 
     def fn(batches):
         recs = []
         for idx in _ids(batches):
-            _, p = _fund_profile(plan, idx)
+            _, p = _profile(plan, idx, scenario=False)
             first, last = _alloc_month_range(plan, p)
             w = np.zeros(nc)
             w[p["held"]] = p["pct"][max(first, 0):last + 1].mean(axis=0) / 100.0
@@ -601,7 +866,7 @@ def _alloc_fn(plan: _Plan, batch_rows: int = 20_000):
     def fn(batches):
         buf, size = [], 0
         for idx in _ids(batches):
-            _, p = _fund_profile(plan, idx)
+            _, p = _profile(plan, idx)
             if not p["xb"]:
                 continue
             first, last = _alloc_month_range(plan, p)
@@ -619,6 +884,176 @@ def _alloc_fn(plan: _Plan, batch_rows: int = 20_000):
         if buf:
             yield pd.concat(buf, ignore_index=True)
     return fn
+
+
+# --------------------------------------------------------------------------------------------
+def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tuple[dict, dict]:
+    """On the driver, the flows of the few funds the manifest and the external series need,
+    recomputed with the workers' code and streams (so the same cents): the scenario's groups
+    (a) and (b) and every foreign-domiciled equity fund holding JP.
+
+    Returns ({"foreign": US$ a flow date into JP, "foreign_base": the same without the launched
+    funds}, the manifest's "mosaic_scenario" groups (empty without a scenario)).
+    """
+    n, m = len(fdates), plan.mosaic
+    jp = plan.countries.index("JP")
+    foreign = np.zeros(n)
+    foreign_base = np.zeros(n)
+    months = np.array([d.strftime("%Y-%m") for d in fdates])
+    groups: dict = {}
+    retail = {"funds": [], "share_classes": [], "cents": np.zeros(n, dtype=np.int64)}
+    launched = {"funds": {}, "flow_cents": np.zeros(n, dtype=np.int64),
+                "planted_cents": np.zeros(n, dtype=np.int64), "seed_cents": 0}
+    dom = fs["domicile"]
+    is_jp_eq = (fs["ac"] == "E") & (fs["w%d" % jp] > 0)
+    pick = is_jp_eq & ~dom.isin(list(OFFSHORE) + ["JP"])                  # foreign, into JP
+    pick |= is_jp_eq & ~fs["xb"] & (dom == "JP") & fs["inst"].str.contains("R")  # group (a)
+    for idx in fs.loc[pick, "fund"].to_numpy():
+        rng, prof = _profile(plan, int(idx))
+        out = _fund_flows(plan, rng, prof)
+        rows = np.arange(prof["start_row"], prof["end_row"] + 1)
+        k = prof["n_sc"]
+        flow = out["flow"].reshape(k, len(rows))
+        w_jp = prof["pct"][plan.month_of_day[rows], int(np.flatnonzero(prof["held"] == jp)[0])]
+        fid = f"F{int(idx):06d}"
+        if prof["domicile"] not in OFFSHORE and prof["domicile"] != "JP":
+            into = flow.sum(axis=0) * w_jp / 100.0 / 100.0      # cents x percent -> US$
+            foreign[rows] += into
+            if m is None or idx < m.n_base:
+                foreign_base[rows] += into
+        if "planted" not in out:
+            continue
+        planted = out["planted"].reshape(k, len(rows))
+        if prof["domicile"] == "JP":
+            retail["funds"].append(fid)
+            retail["share_classes"] += [f"S{int(idx) * 10 + j + 1:07d}" for j in range(k)
+                                        if not prof["sc_inst"][j]]
+            retail["cents"][rows] += planted.sum(axis=0)
+        else:
+            launched["funds"][fid] = prof["domicile"]
+            launched["flow_cents"][rows] += flow.sum(axis=0)
+            launched["planted_cents"][rows] += planted.sum(axis=0)
+            launched["seed_cents"] += int(out["assets_start"].reshape(k, -1)[:, 0].sum())
+    if m is None:
+        return {"foreign": foreign, "foreign_base": foreign_base}, groups
+
+    def usd(cents: np.ndarray) -> dict:
+        by_month = pd.Series(cents[m.ws:]).groupby(months[m.ws:]).sum()
+        return {"usd": int(cents.sum()) / 100, "cents": int(cents.sum()),
+                "usd_by_month": {k: int(v) / 100 for k, v in by_month.items()}}
+
+    groups["jp_retail_outflow"] = {
+        "definition": "Retail share classes of JP-domiciled JP single-country equity funds "
+                      "(CrossBorder false, GeographicFocus JP, AssetClass E): a steady planted "
+                      "outflow of JP_RETAIL_OUTFLOW a year of each share class's AssetsStart on "
+                      "the window's first flow date (or its first row in the window), in whole "
+                      "cents a flow day (ETF share classes: on their dealing days, /0.6)",
+        "rate_per_year": JP_RETAIL_OUTFLOW, "n_funds": len(retail["funds"]),
+        "funds": retail["funds"], "share_classes": retail["share_classes"],
+        "planted_flow": usd(retail["cents"])}
+    groups["foreign_into_jp"] = {
+        "definition": "Equity money from foreign-domiciled investors into JP: foreign-domiciled "
+                      "(not JP, not offshore) JP single-country equity funds launched on the "
+                      "window's first flow date, which exist only in the scenario. "
+                      "planted_inflow = the steady planted US$ a flow day (FOREIGN_JP_INFLOW x "
+                      "the base fund count, split over the funds); all_flows = every flow of "
+                      "these funds (planted + their own day-to-day flows), i.e. what the "
+                      "scenario adds to foreign flows into JP",
+        "usd_per_flow_day_per_base_fund": FOREIGN_JP_INFLOW,
+        "n_funds": len(launched["funds"]), "funds": launched["funds"],
+        "seed_capital_usd": launched["seed_cents"] / 100,
+        "planted_inflow": usd(launched["planted_cents"]),
+        "all_flows": usd(launched["flow_cents"])}
+    us = plan.countries.index("US")
+    n_drift = 0
+    w0 = int(plan.month_of_day[m.ws])
+    cand = (fs["ac"] == "B") & fs["xb"] & (dom != "US") & (fs["w%d" % us] > 0)
+    for idx in fs.loc[cand & (fs["fund"] < m.n_base), "fund"].to_numpy():
+        n_drift += _alloc_month_range(plan, _profile(plan, int(idx), scenario=False)[1])[1] >= w0
+    first_month = cal.add_months(cal.month_start(fdates[0]), -2)
+    groups["us_bond_weight_drift"] = {
+        "definition": "Cross-border bond funds domiciled outside the US that hold US: the US "
+                      "allocation (allocations.csv, and the true weights behind their flows and "
+                      "returns) is scaled by factor(month), linear to US_BOND_DRIFT in the "
+                      "window's last month; the freed weight goes to the fund's other holdings "
+                      "in proportion, so each row's total is unchanged",
+        "final_factor": US_BOND_DRIFT, "n_funds": int(n_drift),
+        "factor_by_month": {cal.add_months(first_month, i).strftime("%Y-%m"): float(f)
+                            for i, f in enumerate(m.drift) if f < 1.0}}
+    return {"foreign": foreign, "foreign_base": foreign_base}, groups
+
+
+EXTERNAL_COLUMNS = ["date", "series", "country", "value", "unit", "frequency"]
+EXTERNAL_SERIES = [  # series, country, unit, frequency, description
+    ("foreign_portfolio_equity_flows", "JP", "USD bn", "monthly",
+     "balance-of-payments style net purchases of JP equities by non-residents: the universe's "
+     "foreign-domiciled equity flows into JP over the month, scaled up by 1/coverage, plus "
+     "noise (flows of investors outside the universe)"),
+    ("equity_futures_net_speculative_positions", "JP", "contracts", "weekly",
+     "net speculative positioning in JP equity index futures on Tuesdays: follows the "
+     "universe's trailing 20-flow-day foreign flows into JP, plus AR(1) noise"),
+    ("usdjpy_1m_25d_risk_reversal", "JP", "%", "daily",
+     "USDJPY 1-month 25-delta risk reversal on flow dates: about -0.7, AR(1) noise, moving "
+     "with the trailing 5-day JP return"),
+    ("official_holdings_us_treasuries_by_jp", "US", "USD bn", "monthly",
+     "JP official holdings of US Treasuries at month end: a random walk around 1,100, "
+     "scaled by 1 - 0.5 (1 - factor) with the scenario's US-weight drift factor"),
+]
+COVERAGE_FUNDS = 200_000  # the universe is taken to carry n_funds / 200,000 of foreign flows
+
+
+def external_series(seed: int, start: dt.date, end: dt.date, fdates: list[dt.date],
+                    foreign: np.ndarray, foreign_base: np.ndarray, jp_returns: np.ndarray,
+                    n_funds: int, us_drift: dict[str, float] | None = None) -> pd.DataFrame:
+    """market/external_series.csv in long format (EXTERNAL_COLUMNS), from SeedSequence
+    [seed, 3, k] streams. foreign / foreign_base: the universe's foreign-domiciled equity flows
+    into JP a flow date (US$) with and without the scenario's launched funds (noise scales come
+    from foreign_base, so they do not depend on the scenario); jp_returns: JP returns on flow
+    dates (percent); us_drift: {'yyyy-mm': factor} for the window's months."""
+    us_drift = us_drift or {}
+    coverage = min(1.0, n_funds / COVERAGE_FUNDS)
+    ym = np.array([d.strftime("%Y-%m") for d in fdates])
+    months = sorted({(d.year, d.month) for d in fdates})
+    month_ends = [cal.month_end(dt.date(y, mo, 1)) for y, mo in months]
+    month_ends = [d for d in month_ends if d <= end]
+    frames = []
+
+    def add(dates, name, values, fmt):
+        spec = next(x for x in EXTERNAL_SERIES if x[0] == name)
+        frames.append(pd.DataFrame({
+            "date": [d.isoformat() for d in dates], "series": name, "country": spec[1],
+            "value": [fmt % v for v in values], "unit": spec[2], "frequency": spec[3]}))
+
+    # Monthly foreign portfolio equity flows, US$ bn.
+    scaled = pd.Series(foreign / coverage).groupby(ym).sum()
+    scaled_base = pd.Series(foreign_base / coverage).groupby(ym).sum()
+    keys = [d.strftime("%Y-%m") for d in month_ends]
+    sd = float(scaled_base.std()) if len(scaled_base) > 1 else 0.0
+    noise = _rng(seed, 3, 1).standard_normal(len(keys)) * 0.6 * (sd or 1e9)
+    add(month_ends, "foreign_portfolio_equity_flows",
+        (scaled.reindex(keys).fillna(0.0).to_numpy() + noise) / 1e9, "%.3f")
+    # Weekly net speculative futures positions, contracts.
+    tuesdays = [d for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+                if d.weekday() == 1]
+    s20 = pd.Series(foreign).rolling(LOOKBACK, min_periods=1).sum().to_numpy()
+    s20_base = pd.Series(foreign_base).rolling(LOOKBACK, min_periods=1).sum().to_numpy()
+    scale = float(s20_base.std()) or 1.0
+    last = np.searchsorted(np.array(fdates), np.array(tuesdays), side="right") - 1
+    ar = _ar1(_rng(seed, 3, 2), max(len(tuesdays), 1), 1, 0.9, 1.0)[:, 0]
+    keep = last >= 0
+    z = s20[last[keep]] / scale
+    add([d for d, k in zip(tuesdays, keep) if k], "equity_futures_net_speculative_positions",
+        np.rint(10_000 + 20_000 * z + 15_000 * ar[:len(tuesdays)][keep]), "%.0f")
+    # Daily USDJPY risk reversal, percent.
+    r5 = pd.Series(jp_returns).rolling(5, min_periods=1).sum().to_numpy()
+    rr = -0.7 + _ar1(_rng(seed, 3, 3), len(fdates), 1, 0.98, 0.35)[:, 0] + 0.06 * r5
+    add(fdates, "usdjpy_1m_25d_risk_reversal", rr, "%.3f")
+    # Monthly official holdings of US Treasuries by JP, US$ bn.
+    walk = 1_100.0 * np.exp(np.cumsum(_rng(seed, 3, 4).normal(0.0, 0.012, len(month_ends))))
+    f = np.array([us_drift.get(k, 1.0) for k in keys])
+    add(month_ends, "official_holdings_us_treasuries_by_jp", walk * (1.0 - 0.5 * (1.0 - f)),
+        "%.1f")
+    return pd.concat(frames, ignore_index=True)[EXTERNAL_COLUMNS]
 
 
 # --------------------------------------------------------------------------------------------
@@ -662,14 +1097,35 @@ def _concat_parts(parts_dir: Path, target: Path, header: str) -> None:
     shutil.rmtree(parts_dir)
 
 
+def _scenario_manifest(plan: _Plan, fdates: list[dt.date], groups: dict) -> dict:
+    m = plan.mosaic
+    if m is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "window": {"start": fdates[m.ws].isoformat(), "end": fdates[-1].isoformat(),
+                   "flow_dates": len(fdates) - m.ws, "months": MOSAIC_MONTHS},
+        "investor_domicile": "the fund's Domicile: JP domestic, offshore (%s) a group of its "
+                             "own, any other foreign" % ", ".join(OFFSHORE),
+        "flows_into_country": "sum of Flow x weight(c): allocation/100, or 1 for a "
+                              "single-country fund in its country",
+        "n_base_funds": m.n_base, "n_launched_funds": m.n_launch,
+        "groups": groups}
+
+
 def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
              fmt: str | None = None, effect: float | None = None, *,
              n_funds: int | None = None, start: dt.date | None = None,
-             end: dt.date | None = None, partitions: int | None = None) -> GenerateSummary:
+             end: dt.date | None = None, partitions: int | None = None,
+             bond_effect: float | None = None, mosaic: bool = True) -> GenerateSummary:
     """Write a synthetic universe under `out` (layout in the module docstring).
 
     fmt ('csv' | 'parquet') and effect default to the scale's; n_funds, start, end and partitions
-    override the scale (tests use tiny custom universes).
+    override the scale (tests use tiny custom universes). bond_effect is the yields' planted
+    effect: by default the scale's when effect is the scale's too, else `effect`, so an explicit
+    effect sets both (as before bond_effect existed). mosaic=False leaves out the mosaic
+    scenario: every file but manifest.json and market/external_series.csv is then byte for byte
+    what the generator wrote before the scenario existed.
     """
     t0 = time.time()
     if scale not in SCALES:
@@ -678,6 +1134,9 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     fmt = fmt or spec.fmt
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    if bond_effect is None:
+        bond_effect = spec.bond_effect if effect is None else effect
+    bond_effect = float(spec.effect if bond_effect is None else bond_effect)
     effect = spec.effect if effect is None else float(effect)
     n_funds = spec.n_funds if n_funds is None else int(n_funds)
     start = start or spec.start
@@ -695,7 +1154,9 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     paths = {"funds": outp / "funds.csv", "share_classes": outp / "share_classes.csv",
              "flows": outp / "flows", "allocations": outp / "allocations.csv",
              "returns": outp / "market" / "returns_daily.csv",
-             "yields": outp / "market" / "yields_10y.csv", "manifest": outp / "manifest.json"}
+             "yields": outp / "market" / "yields_10y.csv",
+             "external_series": outp / "market" / "external_series.csv",
+             "manifest": outp / "manifest.json"}
 
     stages: dict[str, float] = {}
     lap = [time.time()]
@@ -707,10 +1168,12 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
 
     fdates = cal.flow_dates(start, end)
     latent = simulate_latent(seed, len(fdates), len(order))[BURN_IN:]
-    ids = spark.range(0, n_funds, 1, k)
+    n_base = n_funds if mosaic else None
+    base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base)
+    n_extra = base_plan.mosaic.n_launch if mosaic else 0
+    ids = spark.range(0, n_funds + n_extra, 1, k)
 
     # Funds and share classes: generated by Spark, small enough to write with pandas.
-    base_plan = _make_plan(seed, order, fdates, latent)
     fs = ids.mapInPandas(_funds_fn(base_plan), _funds_schema(len(order))).toPandas()
     fs = fs.sort_values("fund", kind="stable").reset_index(drop=True)
     fs["FundId"] = fs["fund"].map("F{:06d}".format)
@@ -737,8 +1200,9 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     for ac in ("E", "B"):
         sel = ((fs["ac"] == ac) & fs["xb"]).to_numpy()
         mixes[ac] = mixing_matrix(w[sel], size[sel])
-    market = simulate_market(seed, order, g10, start, end, effect, mixes["E"], mixes["B"])
-    plan = _make_plan(seed, order, fdates, latent, market)
+    market = simulate_market(seed, order, g10, start, end, effect, mixes["E"], mixes["B"],
+                             bond_effect)
+    plan = _make_plan(seed, order, fdates, latent, market, n_base=n_base)
     wd = [cal.to_yyyymmdd(d) for d in market["weekdays"]]
     ret = pd.DataFrame(np.round(market["returns"], 6), columns=list(order))
     ret.insert(0, "date", wd)
@@ -747,6 +1211,15 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     yl.insert(0, "date", wd)
     yl.to_csv(paths["yields"], index=False, float_format="%.4f")
     stage("market")
+
+    # The scenario's totals and the external series need a few funds' flows: on the driver.
+    jp_flows, groups = _scenario_pass(plan, fs, fdates)
+    drift = groups.get("us_bond_weight_drift", {}).get("factor_by_month")
+    ext = external_series(seed, start, end, fdates, jp_flows["foreign"],
+                          jp_flows["foreign_base"], market["returns_flow"][:, order.index("JP")],
+                          n_funds, drift)
+    ext.to_csv(paths["external_series"], index=False)
+    stage("scenario")
 
     from pyspark.sql import functions as F
 
@@ -780,9 +1253,10 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
 
     fd = fdates
     summary = GenerateSummary(
-        out=str(outp), scale=scale, seed=seed, effect=effect, fmt=fmt,
+        out=str(outp), scale=scale, seed=seed, effect=effect, bond_effect=bond_effect, fmt=fmt,
         start=fd[0].isoformat(), end=fd[-1].isoformat(), n_flow_dates=len(fd),
-        n_weekdays=len(market["weekdays"]), n_funds=n_funds,
+        n_weekdays=len(market["weekdays"]), n_funds=len(fs), mosaic=mosaic,
+        n_scenario_funds=n_extra,
         n_cross_border=int(fs["xb"].sum()), n_share_classes=len(sc), flow_rows=flow_rows,
         allocation_rows=alloc_rows, partitions=k,
         paths={name: str(p) for name, p in paths.items()},
@@ -793,11 +1267,18 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     manifest.update({
         "generator": "flowmosaic.synth", "planted_effect": {
             "definition": "return(c,t) += effect*K_RET*s_E(c,t-3); dyield_bp(c,t) -= "
-                          "effect*K_YLD*s_B(c,t-3); s_U = cross-sectional z-score of the 20-row "
-                          "compounded latent flow factors mixed by the cross-border funds' "
+                          "bond_effect*K_YLD*s_B(c,t-3); s_U = cross-sectional z-score of the "
+                          "20-row compounded latent flow factors mixed by the cross-border funds' "
                           "AUM-weighted allocations of asset class U (see flowmosaic.synth)",
             "K_RET_pct_per_day": K_RET, "K_YLD_bp_per_day": K_YLD, "lag_rows": EFFECT_LAG},
         "single_country_funds": "no allocation rows; 100% in their GeographicFocus country",
+        "mosaic_scenario": _scenario_manifest(plan, fdates, groups),
+        "external_series": {
+            "path": "market/external_series.csv", "columns": EXTERNAL_COLUMNS,
+            "coverage": min(1.0, n_funds / COVERAGE_FUNDS),
+            "series": [{"series": a, "country": b, "unit": c, "frequency": d, "description": e,
+                        "rows": int((ext["series"] == a).sum())}
+                       for a, b, c, d, e in EXTERNAL_SERIES]},
         "columns": {"flows": FLOW_COLUMNS, "funds": FUND_COLUMNS,
                     "share_classes": SHARE_CLASS_COLUMNS, "allocations": alloc_cols}})
     paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
