@@ -1,4 +1,5 @@
-"""The flow calendar and the point-in-time allocation rule (methodology.md sections 2 and 3).
+"""The flow calendar and the point-in-time allocation rule (docs/methodology.md,
+"2. The flow calendar" and "3. Point-in-time allocations (the 23rd rule)").
 
 Pure Python: no Spark. flows.py expresses the same rule as a Spark Column, and a test checks the
 two agree on every day of several years.

@@ -1,4 +1,4 @@
-"""Quantile bins per trade date (methodology.md section 5, steps 7 and 8).
+"""Quantile bins per trade date (docs/methodology.md, "8. The backtest", steps 7-8).
 
 Per date, among the countries with both a signal and a return: sort by signal descending (bin 1
 = highest flow), ties keep column order; with N names and n bins the boundary after bin k is

@@ -1,4 +1,5 @@
-"""The reference quintile backtest (methodology.md section 5), pandas and numpy only.
+"""The reference quintile backtest (docs/methodology.md, "8. The backtest"), pandas and
+numpy only.
 
     result = run_backtest(flows_wide, returns_wide, BacktestParams())
 

@@ -1,4 +1,5 @@
-"""Factor analytics beside the backtest (methodology.md section 6), never changing its numbers.
+"""Factor analytics beside the backtest (docs/methodology.md, "9. Factor analytics"), never
+changing its numbers.
 
 Everything is computed from a BacktestResult: per-date Spearman rank IC by horizon and its
 mean, sd, t-stat and IR; mean return by quantile with a confidence band; cumulative Q1..Qn and

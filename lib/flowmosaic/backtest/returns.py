@@ -1,4 +1,4 @@
-"""Forward returns at trade dates (methodology.md section 5, steps 5 and 6).
+"""Forward returns at trade dates (docs/methodology.md, "8. The backtest", steps 5-6).
 
 The market series is put on the grid of all weekdays with gaps carried forward. A forward
 return over h is measured from trade date F to the weekday h rows later:

@@ -1,4 +1,5 @@
-"""From daily country flow % to the trade-date signal (methodology.md section 5, steps 1-4).
+"""From daily country flow % to the trade-date signal (docs/methodology.md,
+"8. The backtest", steps 1-4).
 
 All functions take and return pandas frames indexed by a DatetimeIndex (named ``date``) with one
 column per ISO2 country; values are percent. Nothing here touches returns.

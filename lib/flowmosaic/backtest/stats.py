@@ -1,4 +1,5 @@
-"""Summary statistics of bin-return tables (methodology.md section 5, steps 9-11).
+"""Summary statistics of bin-return tables (docs/methodology.md, "8. The backtest",
+steps 9-11).
 
 A table has one row per trade date and columns Q1..Qn, TxB, uRet holding returns over the
 horizon h; A = 260 / h periods a year. The engine passes every trade date from the first flow
