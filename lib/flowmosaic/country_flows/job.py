@@ -32,7 +32,8 @@ from flowmosaic.universes import Universe, select_universes
 
 # Weight entries (fund x country x month) one batch ships to its tasks: the batch's weights
 # travel with the task function, so they must stay small.
-DEFAULT_BATCH_WEIGHTS = 4_000_000
+DEFAULT_BATCH_WEIGHTS = 2_000_000
+ONE_BATCH_MONTHS = 3
 ENGINES = ("matrix", "join")
 GRAINS = {"country": "country_flows", "investor": "investor_country_flows"}
 
@@ -94,6 +95,21 @@ def plan_batches(start: dt.date, end: dt.date, rows_per_month: dict[dt.date, int
             if not last:
                 first, acc = months[i + 1], 0
     return batches
+
+
+def batches_for(silver: sources.Silver, start: dt.date, end: dt.date, max_age_months: int,
+                max_rows: int) -> list[tuple[dt.date, dt.date]]:
+    """The window's batches. A short window (up to ONE_BATCH_MONTHS allocation months) is one
+    batch without counting anything; a longer one is split by the weights its months hold."""
+    months = sources.alloc_months(start, end)
+    if len(months) + max_age_months <= ONE_BATCH_MONTHS:
+        return [(start, end)]
+    counts = (silver.frames["fund_allocations"]
+              .where(F.col("alloc_month").between(cal.add_months(months[0], -max_age_months),
+                                                  months[-1]))
+              .groupBy("alloc_month").count().collect())
+    per_month = {r["alloc_month"]: int(r["count"]) for r in counts}
+    return plan_batches(start, end, per_month, max_rows, max_age_months)
 
 
 def fund_day_window(silver: sources.Silver, lo: dt.date, hi: dt.date) -> DataFrame:
@@ -193,13 +209,7 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
                                  path=settings.table_path(target))
         mem = sources.members(spark, silver, universes, countries)
         if engine == "matrix":
-            counts = (silver.frames["fund_allocations"]
-                      .where(F.col("alloc_month").between(
-                          cal.add_months(cal.alloc_month(start), -max_age_months),
-                          cal.alloc_month(end)))
-                      .groupBy("alloc_month").count().collect())
-            per_month = {r["alloc_month"]: int(r["count"]) for r in counts}
-            result.batches = plan_batches(start, end, per_month, batch_weights, max_age_months)
+            result.batches = batches_for(silver, start, end, max_age_months, batch_weights)
             rows = matrix_rows(spark, silver, universes, mem, result.batches, countries,
                                max_age_months, grain)
         else:

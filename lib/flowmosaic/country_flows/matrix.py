@@ -46,14 +46,15 @@ class UniversePlan:
 
 @dataclass
 class Weights:
-    """Sparse weights: (fund_key, country index, weight) triples."""
-    fund_keys: np.ndarray   # int64
-    country: np.ndarray     # int64
+    """Sparse weights: (fund_key, country index, weight) triples (compact: they travel with
+    the task function)."""
+    fund_keys: np.ndarray   # int32
+    country: np.ndarray     # int16
     weight: np.ndarray      # float64
 
     @classmethod
     def empty(cls) -> Weights:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.int16), np.zeros(0, np.float64))
 
     def __len__(self) -> int:
         return len(self.fund_keys)
@@ -85,7 +86,7 @@ def _dense_weights(u: UniversePlan, month: Weights, single: Weights,
     for part in (month, single):
         if not len(part):
             continue
-        pos = np.searchsorted(u.fund_keys, part.fund_keys)
+        pos = np.searchsorted(u.fund_keys, part.fund_keys.astype(np.int64))
         ok = (pos < len(u.fund_keys)) & (u.fund_keys[np.minimum(pos, len(u.fund_keys) - 1)]
                                           == part.fund_keys)
         w[pos[ok], part.country[ok]] = part.weight[ok]

@@ -103,7 +103,7 @@ def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, .
                 youngest = allm.groupby("fund_key")["_age"].transform("min")
                 g = allm[allm["_age"] == youngest]
         if g is not None and len(g):
-            out[target] = Weights(g["fund_key"].to_numpy(np.int64), g["c"].to_numpy(np.int64),
+            out[target] = Weights(g["fund_key"].to_numpy(np.int32), g["c"].to_numpy(np.int16),
                                   g["w"].to_numpy(np.float64))
     return out
 

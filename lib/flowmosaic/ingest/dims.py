@@ -49,8 +49,9 @@ def merge(existing: pd.DataFrame | None, batch: pd.DataFrame, id_col: str, key_c
     start = int(existing[key_col].max()) + 1 if len(existing) else 0
     keys = dict(zip(new_ids, range(start, start + len(new_ids))))
     merged = old.copy()
-    if updated:
-        merged.loc[updated, attrs] = b.loc[updated, attrs].to_numpy()
+    for c in attrs if updated else ():
+        merged[c] = merged[c].astype(object)
+        merged.loc[updated, c] = b.loc[updated, c].astype(object)
     if new_ids:
         add = b.loc[new_ids, attrs].copy()
         add[key_col] = [keys[i] for i in new_ids]

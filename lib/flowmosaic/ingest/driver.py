@@ -32,7 +32,7 @@ from flowmosaic.ingest import flows as flow_passes
 from flowmosaic.ingest import fund_days as fd
 from flowmosaic.ingest import inputs
 from flowmosaic.ingest.inputs import RawInput
-from flowmosaic.ingest.reasons import REASONS, first_reason
+from flowmosaic.ingest.reasons import REASONS, any_rule, first_reason
 from flowmosaic.ingest.report import IngestReport, SourceReport
 from flowmosaic.ingest.sources import Context, IdentityTolerance, Source
 from flowmosaic.ingest.sources import allocations as alloc_spec
@@ -210,18 +210,20 @@ class Run:
         if unknown_cols:
             rep.notes.append(f"column(s) not among the known country codes: "
                              f"{', '.join(unknown_cols)} (their values: unknown_country)")
-        keyset = alloc_spec.key_checks(records, inp.layout).collect()
+        with_ref = records.join(self.fund_ref(), "fund_id", "left")
+        row_ok = ~any_rule(alloc_spec.record_rules(inp, self.ctx))
+        keyset = alloc_spec.key_checks(with_ref, inp.layout, row_ok).collect()
+        # the accepted months: replaced by this batch
+        months = sorted(r["alloc_month"] for r in keyset if r["kind"] == "m")
         cols = "fund_id string, alloc_month date, " + (
             "country string, " if inp.layout == "long" else "") + "_dup_n long, _alloc_sum double"
-        problems = F.broadcast(self.spark.createDataFrame([tuple(r) for r in keyset], cols))
+        problems = F.broadcast(self.spark.createDataFrame(
+            [tuple(r)[1:] for r in keyset if r["kind"] == "p"], cols))
         join_keys = ["fund_id", "alloc_month"] + (["country"] if inp.layout == "long" else [])
-        df = (records.join(problems, join_keys, "left").join(self.fund_ref(), "fund_id", "left"))
+        df = with_ref.join(problems, join_keys, "left")
         reason, detail = first_reason(spec.rules(inp, self.ctx))
         cls = df.withColumns({"_reason": reason, "_detail": detail,
                               "_stored": alloc_spec.stored()})
-        # the accepted months: replaced by this batch
-        months = sorted(r[0] for r in cls.where(F.col("_reason").isNull())
-                        .select("alloc_month").distinct().collect())
         rep.months = months
         seen = Observation("allocations")
         counted = cls.observe(

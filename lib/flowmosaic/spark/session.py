@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -186,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
                              "the JVM's class-data-sharing archive")
     parser.add_argument("--record-cds", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    settings = load_settings(warehouse=os.path.join(os.getcwd(), ".venv", "jar-check"))
+    settings = load_settings(warehouse=tempfile.gettempdir())
     if args.record_cds:  # in its own process: the archive is written when this JVM exits
         _warm(settings, {"spark.driver.extraJavaOptions":
                          driver_java_options(archive_at_exit=_cds_archive())})
+        _exit_jvm()
         return 0
     if args.fetch_jars:
         _jar_list_file().unlink(missing_ok=True)  # resolve through Ivy afresh
@@ -204,13 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_jvm() -> None:
+    """End the local JVM and wait for it (it exits when its stdin closes)."""
+    from pyspark import SparkContext
+    proc = getattr(SparkContext._gateway, "proc", None)
+    if proc is not None:
+        proc.stdin.close()
+        proc.wait(timeout=300)
+
+
 def _warm(settings: Settings, conf: dict[str, str]) -> str:
     """Start a session and run what a flowmosaic run runs on a small scale (create a Delta
     table by SQL, replace a window, aggregate, read through Arrow), so the classes a run
     needs are loaded; remember the resolved jars; returns the Spark version."""
     spark = get_spark(settings, app_name="flowmosaic-fetch-jars",
-                      extra_conf={"spark.ui.enabled": "false", **conf})
-    path = os.path.join(settings.warehouse, "check")
+                      extra_conf={"spark.ui.enabled": "false",
+                                  "spark.ui.showConsoleProgress": "false", **conf})
+    path = tempfile.mkdtemp(prefix="flowmosaic-jar-check-")
     spark.sql(f"CREATE TABLE IF NOT EXISTS delta.`{path}` (id BIGINT NOT NULL, m DATE NOT NULL) "
               "USING DELTA PARTITIONED BY (m) TBLPROPERTIES ('delta.checkpointInterval' = '20')")
     df = spark.range(100).selectExpr("id", "DATE'2020-01-01' AS m")
@@ -219,6 +232,7 @@ def _warm(settings: Settings, conf: dict[str, str]) -> str:
     _remember_jars(spark)
     version = spark.version
     spark.stop()
+    shutil.rmtree(path, ignore_errors=True)
     return version
 
 

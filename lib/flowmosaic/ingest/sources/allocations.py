@@ -101,33 +101,45 @@ def valid_value() -> Column:
     return v.isNotNull() & (v >= 0) & (v <= 100)
 
 
-def key_checks(records: DataFrame, layout: str) -> DataFrame:
-    """(fund_id, alloc_month, [country,] _dup_n, _alloc_sum) of the keys given more than once
-    and of the fund-months whose allocations sum above 100.5 (one aggregation for both; the
-    sum covers every parseable in-range value of the fund-month, unknown countries and
-    duplicates included). A wide key is a line (its first record stands for it)."""
+def key_checks(records: DataFrame, layout: str, row_ok: Column) -> DataFrame:
+    """One aggregation for what needs more than one record: the keys given more than once
+    (_dup_n) and the fund-months whose allocations sum above 100.5 (_alloc_sum; the sum covers
+    every parseable in-range value of the fund-month, unknown countries and duplicates
+    included), kind 'p' rows; and the months some record is accepted in (row_ok: no
+    single-record rule fails), kind 'm' rows. A wide key is a line (its first record stands
+    for it); a long key is (fund, month, country)."""
     valid_key = F.col("fund_id").isNotNull() & F.col("alloc_month").isNotNull()
-    month_sum = F.sum(F.when(valid_value(), F.col("allocation_pct")))
+    value = F.when(valid_value(), F.col("allocation_pct"))
+    ok = F.max(F.coalesce(row_ok, F.lit(False)).cast("int")).alias("_ok")
     if layout == "wide":
-        return (records.where(valid_key).groupBy("fund_id", "alloc_month")
-                .agg(F.sum(F.col("_line_first").cast("long")).alias("_lines"),
-                     month_sum.alias("_alloc_sum"))
-                .where((F.col("_lines") > 1) | (F.coalesce(F.col("_alloc_sum"), F.lit(0.0))
-                                                 > SUM_LIMIT))
-                .select("fund_id", "alloc_month",
-                        F.when(F.col("_lines") > 1, F.col("_lines")).alias("_dup_n"),
-                        F.when(F.col("_alloc_sum") > SUM_LIMIT, F.col("_alloc_sum"))
-                        .alias("_alloc_sum")))
-    # long: duplicates per (fund, month, country), sums per (fund, month)
-    per_key = (records.where(valid_key).groupBy("fund_id", "alloc_month", "country")
-               .agg(F.count(F.lit(1)).alias("_n"), month_sum.alias("_s")))
-    return (per_key.withColumn("_alloc_sum", F.sum("_s").over(
-                Window.partitionBy("fund_id", "alloc_month")))
-            .where((F.col("_n") > 1) | (F.coalesce(F.col("_alloc_sum"), F.lit(0.0)) > SUM_LIMIT))
-            .select("fund_id", "alloc_month", "country",
-                    F.when(F.col("_n") > 1, F.col("_n")).alias("_dup_n"),
-                    F.when(F.col("_alloc_sum") > SUM_LIMIT, F.col("_alloc_sum"))
-                    .alias("_alloc_sum")))
+        groups = (records.where(valid_key).groupBy("fund_id", "alloc_month")
+                  .agg(F.sum(F.col("_line_first").cast("long")).alias("_n"),
+                       F.sum(value).alias("_alloc_sum"), ok))
+        keys = ["fund_id", "alloc_month"]
+    else:
+        groups = (records.where(valid_key).groupBy("fund_id", "alloc_month", "country")
+                  .agg(F.count(F.lit(1)).alias("_n"), F.sum(value).alias("_s"), ok)
+                  .withColumn("_alloc_sum", F.sum("_s").over(
+                      Window.partitionBy("fund_id", "alloc_month"))))
+        keys = ["fund_id", "alloc_month", "country"]
+    dup = F.col("_n") > 1
+    excess = F.coalesce(F.col("_alloc_sum"), F.lit(0.0)) > SUM_LIMIT
+    problems = groups.where(dup | excess).select(
+        F.lit("p").alias("kind"), *keys, F.when(dup, F.col("_n")).alias("_dup_n"),
+        F.when(excess, F.col("_alloc_sum")).alias("_alloc_sum"))
+    months = (groups.where(~dup & ~excess & (F.col("_ok") == 1)).select("alloc_month").distinct()
+              .select(F.lit("m").alias("kind"),
+                      *[F.col(k) if k == "alloc_month" else F.lit(None).cast("string").alias(k)
+                        for k in keys],
+                      F.lit(None).cast("long").alias("_dup_n"),
+                      F.lit(None).cast("double").alias("_alloc_sum")))
+    return problems.unionByName(months)
+
+
+def record_rules(inp: RawInput, ctx: Context) -> list[Rule]:
+    """The rules one record decides alone (all but duplicates and sums)."""
+    return [x for x in rules(inp, ctx) if x.reason not in (R.DUPLICATE_KEY,
+                                                              R.ALLOCATION_SUM_ABOVE_100_5)]
 
 
 def rules(inp: RawInput, ctx: Context) -> list[Rule]:
