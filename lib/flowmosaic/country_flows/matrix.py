@@ -143,6 +143,8 @@ def compute(plan: Plan, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         weights = plan.months.get(int(month), Weights.empty())
         in_month = np.flatnonzero(amonth == month)
         for u in plan.universes:
+            if not len(u.fund_keys):  # a universe without funds (indexing would fail)
+                continue
             pos = np.searchsorted(u.fund_keys, cols["fund_key"][in_month])
             pos_c = np.minimum(pos, max(len(u.fund_keys) - 1, 0))
             member = (len(u.fund_keys) > 0) & (u.fund_keys[pos_c] == cols["fund_key"][in_month])
