@@ -1,28 +1,141 @@
-"""The reference: the same country aggregation as DuckDB SQL over the silver tables' current
-Parquet files (the file list comes from the Delta log via deltalake; DuckDB reads the files).
+"""The single-node reference the benchmark compares flowmosaic with: the same work as DuckDB SQL.
 
-Run as a separate process by run_bench.py: `python bench/duckdb_reference.py WAREHOUSE OUT.parquet`.
-Prints one JSON line: {"seconds": query+write seconds, "rows": n}.
+    python bench/duckdb_reference.py ingest RAW_DIR OUT_DIR     # raw files -> accepted + rejects
+    python bench/duckdb_reference.py aggregate OUT_DIR OUT.parquet  # accepted rows -> country rows
+
+ingest reads the raw files `generate` writes (funds.csv, share_classes.csv, allocations.csv
+(wide), flows/ as CSV or Parquet part files), applies the same row checks as flowmosaic's
+ingest (types, flow calendar, blanks, negative assets, duplicate keys, unknown share classes /
+funds, fund mismatch; allocations: unknown country, range, duplicate lines, sums above 100.5)
+and writes accepted rows and rejects as Parquet under OUT_DIR. aggregate is the country
+aggregation (23rd rule, the two standard universes) from the accepted share-class rows, with
+the sizes of the terms summed so that equality can be judged against them.
+
+Each prints one JSON line: {"seconds": ..., ...counts}. Run as a child process by run_bench.py.
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
+from pathlib import Path
 
 import duckdb
-from deltalake import DeltaTable
 
-# Universe filters written out by hand (conf/universes.yaml's two standard universes).
+# The two standard universes of conf/universes.yaml, written out by hand.
 UNIVERSES = {"FloPctCtry": "E", "FloPctCtry-B": "B"}
+COUNTRIES = ("AU BR CA CN ID IN JP KR MX MY PH RU SG TH TR TW ZA AR CL CO CZ EG HU IL NZ NO PE "
+             "PL SE CH GB AT BE DK FI FR DE GR IE IT NL PT ES HK US JO MA PK AE QA SA KW").split()
+FLOW_DATE = ("dayofweek({c}) BETWEEN 1 AND 5 AND NOT (month({c}) = 1 AND day({c}) = 1) "
+             "AND NOT (month({c}) = 12 AND day({c}) = 25)")
 
-SQL = """
+
+def _flows_source(raw: Path) -> str:
+    parts = sorted((raw / "flows").glob("*.parquet"))
+    if parts:
+        return f"read_parquet('{raw}/flows/*.parquet')"
+    return (f"read_csv('{raw}/flows/*.csv', header = true, all_varchar = true, "
+            f"union_by_name = true)")
+
+
+def ingest(raw: Path, out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    t0 = time.time()
+    q = con.execute
+    q(f"""CREATE TEMP TABLE funds_raw AS SELECT * FROM read_csv('{raw}/funds.csv',
+          header = true, all_varchar = true)""")
+    q("""CREATE TEMP TABLE funds AS
+         SELECT *, CASE
+           WHEN trim(FundId) = '' OR FundId IS NULL THEN 'missing_key'
+           WHEN lower(trim(CrossBorder)) NOT IN ('true','t','yes','y','1','false','f','no','n','0')
+             THEN 'unparseable_boolean'
+           WHEN count(*) OVER (PARTITION BY FundId) > 1 THEN 'duplicate_key' END AS reason
+         FROM funds_raw""")
+    q(f"""CREATE TEMP TABLE sc AS
+          WITH r AS (SELECT * FROM read_csv('{raw}/share_classes.csv', header = true,
+                                            all_varchar = true))
+          SELECT r.*, CASE
+            WHEN coalesce(trim(r.ShareId), '') = '' OR coalesce(trim(r.FundId), '') = ''
+              THEN 'missing_key'
+            WHEN count(*) OVER (PARTITION BY r.ShareId) > 1 THEN 'duplicate_key'
+            WHEN r.FundId NOT IN (SELECT FundId FROM funds WHERE reason IS NULL)
+              THEN 'unknown_fund' END AS reason
+          FROM r""")
+    cols = ", ".join(f'"{c}"' for c in COUNTRIES)
+    q(f"""CREATE TEMP TABLE alloc AS
+          WITH wide AS (SELECT row_number() OVER () AS line, *
+                        FROM read_csv('{raw}/allocations.csv', header = true,
+                                      all_varchar = true)),
+          cells AS (UNPIVOT wide ON {cols} INTO NAME country VALUE v),
+          rec AS (SELECT line, ReportDate, FundId, country, v,
+                         try_cast(ReportDate AS DATE) AS report_date,
+                         try_cast(v AS DOUBLE) AS pct FROM cells
+                  WHERE trim(v) <> '' AND try_cast(v AS DOUBLE) IS DISTINCT FROM 0),
+          keyed AS (SELECT *, date_trunc('month', report_date) AS alloc_month FROM rec),
+          lines AS (SELECT FundId, alloc_month, count(DISTINCT line) AS n,
+                           sum(CASE WHEN pct BETWEEN 0 AND 100 THEN pct END) AS s
+                    FROM keyed GROUP BY ALL)
+          SELECT k.*, CASE
+            WHEN coalesce(trim(k.FundId), '') = '' THEN 'missing_key'
+            WHEN k.report_date IS NULL THEN 'unparseable_date'
+            WHEN k.pct IS NULL OR isnan(k.pct) OR isinf(k.pct) THEN 'unparseable_number'
+            WHEN k.pct < 0 OR k.pct > 100 THEN 'allocation_out_of_range'
+            WHEN l.n > 1 THEN 'duplicate_key'
+            WHEN l.s > 100.5 THEN 'allocation_sum_above_100_5'
+            WHEN k.FundId NOT IN (SELECT FundId FROM funds WHERE reason IS NULL)
+              THEN 'unknown_fund' END AS reason
+          FROM keyed k LEFT JOIN lines l USING (FundId, alloc_month)""")
+    src = _flows_source(raw)
+    q(f"""CREATE TEMP TABLE flows_typed AS
+          SELECT ReportDate, ShareId, FundId,
+                 coalesce(try_cast(ReportDate AS DATE),
+                          try_strptime(CAST(ReportDate AS VARCHAR), '%Y%m%d')::DATE) AS flow_date,
+                 try_cast(Flow AS DOUBLE) AS flow, try_cast(AssetsStart AS DOUBLE) AS assets_start,
+                 try_cast(AssetsEnd AS DOUBLE) AS assets_end,
+                 try_cast(PortfolioChange AS DOUBLE) AS portfolio_change,
+                 try_cast(ForexChange AS DOUBLE) AS forex_change
+          FROM {src}""")
+    q("""CREATE TEMP TABLE dups AS SELECT flow_date, ShareId, count(*) AS n FROM flows_typed
+         WHERE flow_date IS NOT NULL AND ShareId IS NOT NULL GROUP BY ALL HAVING count(*) > 1""")
+    q(f"""CREATE TEMP TABLE flows AS
+          SELECT f.*, CASE
+            WHEN f.ReportDate IS NULL OR f.ShareId IS NULL OR f.FundId IS NULL THEN 'missing_key'
+            WHEN f.flow_date IS NULL THEN 'unparseable_date'
+            WHEN NOT ({FLOW_DATE.format(c='f.flow_date')}) THEN 'not_flow_date'
+            WHEN f.flow IS NULL OR f.assets_start IS NULL THEN 'missing_value'
+            WHEN isnan(f.flow) OR isinf(f.flow) OR isnan(f.assets_start) THEN 'unparseable_number'
+            WHEN f.assets_start < 0 THEN 'negative_assets_start'
+            WHEN d.n IS NOT NULL THEN 'duplicate_key'
+            WHEN s.ShareId IS NULL THEN 'unknown_share_class'
+            WHEN s.FundId <> f.FundId THEN 'fund_mismatch' END AS reason,
+            abs(f.assets_end - (f.assets_start + f.flow + f.portfolio_change + f.forex_change))
+              > greatest(1.0, 1e-6 * abs(f.assets_start)) AS identity_break
+          FROM flows_typed f
+          LEFT JOIN (SELECT ShareId, FundId FROM sc WHERE reason IS NULL) s ON f.ShareId = s.ShareId
+          LEFT JOIN dups d ON f.flow_date = d.flow_date AND f.ShareId = d.ShareId""")
+    counts = {}
+    for name, accepted_cols in (("funds", "* EXCLUDE (reason)"), ("sc", "* EXCLUDE (reason)"),
+                                ("alloc", "alloc_month, report_date, FundId, country, pct"),
+                                ("flows", "flow_date, ShareId, FundId, flow, assets_start, "
+                                          "assets_end, portfolio_change, forex_change, "
+                                          "identity_break")):
+        q(f"COPY (SELECT {accepted_cols} FROM {name} WHERE reason IS NULL) "
+          f"TO '{out}/{name}.parquet' (FORMAT parquet)")
+        q(f"COPY (SELECT * FROM {name} WHERE reason IS NOT NULL) "
+          f"TO '{out}/{name}_rejects.parquet' (FORMAT parquet)")
+        counts[name] = dict(zip(("read", "accepted"), q(
+            f"SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM {name}").fetchone()))
+    return {"seconds": time.time() - t0, "counts": counts}
+
+
+AGGREGATE = """
 WITH members AS (
     {members}
 ),
 fund_day AS (
-    SELECT f.fund_id, f.flow_date, sum(f.flow) AS flow, sum(f.assets_start) AS assets
-    FROM read_parquet({flows}) f SEMI JOIN members m ON f.fund_id = m.fund_id
+    SELECT f.FundId, f.flow_date, sum(f.flow) AS flow, sum(f.assets_start) AS assets
+    FROM read_parquet('{acc}/flows.parquet') f SEMI JOIN members m ON f.FundId = m.FundId
     GROUP BY ALL
 ),
 dated AS (
@@ -30,41 +143,37 @@ dated AS (
            CAST(date_trunc('month', d.flow_date)
                 - to_months(CASE WHEN day(d.flow_date) >= 23 THEN 1 ELSE 2 END) AS DATE)
                AS alloc_month
-    FROM fund_day d JOIN members m USING (fund_id)
+    FROM fund_day d JOIN members m USING (FundId)
 ),
 weights AS (
-    SELECT fund_id, CAST(alloc_month AS DATE) AS alloc_month, country,
-           allocation_pct / 100.0 AS w
-    FROM read_parquet({allocs}, hive_partitioning = true)
-    WHERE allocation_pct > 0
+    SELECT FundId, CAST(alloc_month AS DATE) AS alloc_month, country, pct / 100.0 AS w
+    FROM read_parquet('{acc}/alloc.parquet') WHERE pct > 0
 )
 SELECT universe, flow_date, country,
        sum(flow * w) AS flow_usd, sum(assets * w) AS assets_start_usd,
-       100.0 * sum(flow * w) / nullif(sum(assets * w), 0) AS flow_pct, count(*) AS fund_count
-FROM dated JOIN weights USING (fund_id, alloc_month)
+       100.0 * sum(flow * w) / nullif(sum(assets * w), 0) AS flow_pct, count(*) AS fund_count,
+       sum(abs(flow * w)) AS flow_terms, sum(abs(assets * w)) AS assets_terms
+FROM dated JOIN weights USING (FundId, alloc_month)
 GROUP BY ALL
 """
 
 
-def files(path: str) -> str:
-    uris = DeltaTable(path).file_uris()
-    return "[" + ", ".join(f"'{u.removeprefix('file://')}'" for u in uris) + "]"
-
-
-def main(warehouse: str, out: str) -> None:
-    members = " UNION ALL ".join(
-        f"SELECT fund_id, '{u}' AS universe FROM read_parquet({files(warehouse + '/silver/funds')}) "
-        f"WHERE asset_class = '{a}' AND cross_border" for u, a in UNIVERSES.items())
-    sql = SQL.format(members=members, flows=files(warehouse + "/silver/share_class_flows"),
-                     allocs=files(warehouse + "/silver/fund_allocations"))
+def aggregate(acc: Path, out: Path) -> dict:
     con = duckdb.connect()
+    members = " UNION ALL ".join(
+        f"SELECT FundId, '{u}' AS universe FROM read_parquet('{acc}/funds.parquet') "
+        f"WHERE AssetClass = '{a}' AND lower(trim(CrossBorder)) IN ('true','t','yes','y','1')"
+        for u, a in UNIVERSES.items())
     t0 = time.time()
-    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet)")
+    con.execute(f"COPY ({AGGREGATE.format(members=members, acc=acc)}) TO '{out}' "
+                f"(FORMAT parquet)")
     seconds = time.time() - t0
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
-    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    print(json.dumps({"seconds": seconds, "rows": rows, "threads": threads}))
+    return {"seconds": seconds, "rows": rows,
+            "threads": con.execute("SELECT current_setting('threads')").fetchone()[0]}
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    mode, a, b = sys.argv[1:4]
+    result = ingest(Path(a), Path(b)) if mode == "ingest" else aggregate(Path(a), Path(b))
+    print(json.dumps(result, default=str))

@@ -1,8 +1,10 @@
 """The demo: the whole journey on the embedded default.
 
-synthetic universe -> silver Delta tables -> country_flows (both standard universes) -> strategy
-files -> two backtests (G10 rates on bond flows with yields; 52 countries on equity flows with
-total returns) with their reports.
+synthetic universe -> silver Delta tables (+ the synthetic external series) -> country_flows
+(the two standard universes and the all-funds views) and investor_country_flows (the mosaic)
+-> strategy files -> two backtests (G10 rates on bond flows with yields; 52 countries on
+equity flows with total returns) with their reports -> two mosaic country pages (JP equity,
+US bonds). The data is synthetic and every page and report says so.
 """
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from flowmosaic.backtest.io import load_flows_from_table, read_market_file
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.export.strategy_files import export_universe
 from flowmosaic.ingest import ingest_paths
+from flowmosaic.mosaic.page import write_country_page
+from flowmosaic.mosaic.tables import external, gold
 
 UNIVERSES = ["FloPctCtry", "FloPctCtry-B"]
+MOSAIC = [("E-ALL", "JP"), ("B-ALL", "US")]   # (universe, country page)
+STAGES = 6
 
 
 def reusable(raw: Path, scale: str, seed: int) -> bool:
@@ -42,7 +48,7 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
     outp = Path(out)
 
     def stage(n: int, text: str) -> None:
-        say(f"\n== {n}/5 {text}")
+        say(f"\n== {n}/{STAGES} {text}")
 
     stage(1, f"synthetic universe ({scale}, seed {seed}) -> {raw}")
     if reusable(raw, scale, seed) and not regenerate:
@@ -52,9 +58,15 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
 
     stage(2, f"ingest -> silver Delta tables under {settings.warehouse}")
     say(ingest_paths(spark, settings, directory=str(raw), progress=say).describe())
+    series = raw / "market" / "external_series.csv"
+    if series.exists():
+        say(ingest_paths(spark, settings, external_series=str(series), progress=say).describe())
 
-    stage(3, "country flows for FloPctCtry and FloPctCtry-B -> gold country_flows")
-    say(country_flows.run(spark, settings, UNIVERSES, progress=say).describe())
+    views = [u for u, _ in MOSAIC]
+    stage(3, f"country flows for {', '.join(UNIVERSES + views)} -> gold country_flows; by "
+             f"investor domicile and type for {', '.join(views)} -> investor_country_flows")
+    say(country_flows.run(spark, settings, UNIVERSES + views, progress=say).describe())
+    say(country_flows.run(spark, settings, views, grain="investor", progress=say).describe())
 
     stage(4, f"strategy files -> {outp}")
     for universe, countries in (("FloPctCtry", None), ("FloPctCtry-B", None),
@@ -80,6 +92,16 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
         say(f"  {name}: TxB AnnMn {result.value(h, 'AnnMn', 'TxB'):.3f}, "
             f"Sharpe {result.value(h, 'Sharpe', 'TxB'):.0f} at {h} days")
         reports.append(Path(result.extras["paths"]["report.html"]).resolve())
+
+    stage(6, "mosaic country pages")
+    for universe, country in MOSAIC:
+        page = write_country_page(
+            country, universe, gold(spark, settings, "investor_country_flows", universe),
+            gold(spark, settings, "country_flows", universe),
+            external(spark, settings, country), outp / "mosaic",
+            {"synthetic": True, "source": f"synthetic universe {raw.name}"})
+        say(f"  {universe} into {country}: {page}")
+        reports.append(page.resolve())
 
     say(f"\ndemo finished in {time.time() - t0:.0f}s. Reports:")
     for r in reports:

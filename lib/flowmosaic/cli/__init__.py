@@ -8,12 +8,12 @@ import sys
 import time
 
 from flowmosaic.cli import (backtest, country_flows, demo, export, generate, ingest,
-                            ingest_series, mosaic_flows, nightly, serve)
+                            ingest_series, maintain, mosaic_flows, nightly, serve)
 from flowmosaic.cli.context import Context, add_common
 from flowmosaic.errors import ConcurrentWriteError, FlowmosaicError
 
 COMMANDS = (generate, ingest, ingest_series, country_flows, mosaic_flows, nightly, export,
-            backtest, demo, serve)
+            backtest, maintain, demo, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
