@@ -63,7 +63,11 @@ def run(ctx: Context) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     t0 = time.time()
-    server = cs.start(ctx.settings, port, timeout=a.timeout)
+    try:
+        server = cs.start(ctx.settings, port, timeout=a.timeout)
+    except KeyboardInterrupt:  # start() has stopped the half-started server
+        ctx.say("interrupted while starting: stopped")
+        return 1
     try:
         ctx.say(f"serving {server.url} (Ctrl-C to stop)  [up in {time.time() - t0:.1f}s]")
         status = server.process.wait()

@@ -167,16 +167,20 @@ def start(settings: Settings, port: int = DEFAULT_PORT, background: bool = False
             out.close()
     server = Server(proc, port, log)
     deadline = time.monotonic() + timeout
-    while not port_open(port):
-        if proc.poll() is not None:
-            raise ConfigError(f"the Connect server exited with status {proc.returncode} before "
-                              f"listening on port {port}" + (f"; last lines of {log}:\n"
-                                                             f"{_tail(log)}" if log else ""))
-        if time.monotonic() > deadline:
+    try:
+        while not port_open(port):
+            if proc.poll() is not None:
+                raise ConfigError(f"the Connect server exited with status {proc.returncode} "
+                                  f"before listening on port {port}"
+                                  + (f"; last lines of {log}:\n{_tail(log)}" if log else ""))
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the Connect server did not listen on port {port} within "
+                                  f"{timeout:.0f}s" + (f"; see {log}" if log else ""))
+            time.sleep(0.25)
+    except BaseException:  # timed out, or interrupted while starting: leave nothing running
+        if proc.poll() is None:
             server.stop()
-            raise ConfigError(f"the Connect server did not listen on port {port} within "
-                              f"{timeout:.0f}s" + (f"; see {log}" if log else ""))
-        time.sleep(0.25)
+        raise
     return server
 
 
