@@ -10,10 +10,16 @@ are of that date alone, else by a query of fund_days), then country_flows.run ov
 the universes (and, with mosaic, the investor grain). Each step is timed; the gold commits
 replace exactly the day's rows (replaceWhere), so a rerun with the same files gives the same
 tables. Works on a local session and over Spark Connect (`--remote`; docs/connect.md).
+
+Only the day is recomputed. When the files change inputs of other dates too (a reclassified
+share class rebuilds fund_days over its history, a restated or late allocation month applies
+to dates already computed, a fund's attributes move it between universes), the summary says
+which dates' country rows are now stale and the command that recomputes them.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +47,7 @@ class NightlyRun:
     flows: list[CountryFlowsRun] = field(default_factory=list)
     day_rows: int = 0             # rows on the date: of this batch's flows, else of fund_days
     day_rows_of: str = "share-class flow rows accepted"
+    stale: list[str] = field(default_factory=list)   # other dates whose inputs changed
 
     @property
     def seconds(self) -> float:
@@ -58,6 +65,8 @@ class NightlyRun:
             out.append(f"  {r.table:<13} {r.rows_written:,} rows (version {r.table_version})")
         for w in (self.ingest.warnings if self.ingest else []):
             out.append(f"  warning: {w}")
+        for w in self.stale:
+            out.append(f"  stale: {w}")
         out.append("  seconds       " + "".join(f"{n} {s:.1f}; " for n, s in self.steps)
                    + f"total {self.seconds:.1f}")
         return "\n".join(out)
@@ -85,6 +94,55 @@ def day_rows(spark: SparkSession, settings: Settings, date: dt.date) -> int:
             .count())
 
 
+def _dates(window) -> tuple[dt.date, dt.date]:
+    return dt.date.fromisoformat(str(window[0])), dt.date.fromisoformat(str(window[1]))
+
+
+def _metadata(spark: SparkSession, path: str, version: int) -> dict:
+    try:
+        return json.loads(storage.commit_info(spark, path, version).get("userMetadata") or "{}")
+    except (ValueError, TypeError):
+        return {}
+
+
+def stale_inputs(spark: SparkSession, settings: Settings, date: dt.date, report: IngestReport,
+                 fund_days_before: int, universes: list[str], mosaic: bool) -> list[str]:
+    """What the ingest changed besides `date`'s inputs, from its commits: fund_days windows
+    (the commits' userMetadata), replaced allocation months (their applicable flow dates up to
+    `date`), funds with changed attributes. One line each, with the command to run."""
+    out: list[str] = []
+    cmds = ["country-flows"] + (["mosaic-flows"] if mosaic else [])
+    u = ",".join(universes)
+
+    def recompute(lo: dt.date, hi: dt.date, why: str) -> None:
+        run_ = "; ".join(f"flowmosaic {c} --universe {u} --start {lo} --end {hi}" for c in cmds)
+        out.append(f"{why}: the country rows of {lo}..{hi} still use the old inputs ({run_})")
+
+    path = settings.table_path("fund_days")
+    now = report.tables.get("fund_days")
+    for v in range(fund_days_before + 1, (now if now is not None else fund_days_before) + 1):
+        meta = _metadata(spark, path, v)
+        if meta.get("window"):
+            lo, hi = _dates(meta["window"])
+            if (lo, hi) != (date, date):
+                why = meta.get("reason") or "fund_days rewritten"
+                recompute(lo, hi, f"{why} (fund_days version {v})")
+    alloc = report.sources.get("allocations")
+    for month in (alloc.months if alloc else []):
+        lo, hi = cal.applicable_window(month)
+        hi = min(hi, date - dt.timedelta(days=1))
+        if lo <= hi:
+            recompute(lo, hi, f"allocation month {month:%Y-%m} replaced")
+    funds = report.sources.get("funds")
+    if funds and funds.written and report.tables.get("funds") is not None:
+        meta = _metadata(spark, settings.table_path("funds"), report.tables["funds"])
+        if meta.get("updated"):
+            run_ = "; ".join(f"flowmosaic {c} --universe {u}" for c in cmds)
+            out.append(f"{meta['updated']} fund(s) changed attributes (universe membership, "
+                       f"domicile): every date's country rows may change ({run_})")
+    return out
+
+
 def run(spark: SparkSession, settings: Settings, date: dt.date, directory: str,
         universes: str | list[str] | None = None, mosaic: bool = False,
         engine: str = "matrix", session_seconds: float | None = None,
@@ -97,7 +155,10 @@ def run(spark: SparkSession, settings: Settings, date: dt.date, directory: str,
         result.steps.append(("session", session_seconds))
 
     t = time.time()
+    fd_path = settings.table_path("fund_days")
+    fd_before = storage.current_version(spark, fd_path) if storage.exists(spark, fd_path) else -1
     result.ingest = ingest_paths(spark, settings, directory=directory, progress=progress)
+    result.stale = stale_inputs(spark, settings, date, result.ingest, fd_before, names, mosaic)
     result.steps.append(("ingest", time.time() - t))
 
     rep = result.ingest.sources.get("flows")

@@ -127,7 +127,7 @@ def test_nightly_over_remote_changes_only_its_date(spark, case, server):
     before = storage.current_version(spark, path)
     out = ok(cli("nightly", "--date", DAY, "--input", case["dir"] / "day", "--remote", server,
                  "--warehouse", wh, conf=case["conf"]))
-    assert f"nightly {DAY}" in out and "total" in out
+    assert f"nightly {DAY}" in out and "total" in out and "stale:" not in out
     after = storage.current_version(spark, path)
     assert after == before + 1
     old, new = frame(spark, path, before), frame(spark, path)
