@@ -171,10 +171,36 @@ def finish(rows: DataFrame, grain: str) -> DataFrame:
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in cols.fields])
 
 
-def clustered_by_month(df: DataFrame) -> DataFrame:
-    """Each written file holds whole (universe, month) groups, dates in order: a window
-    replacement then rewrites only the files of its months."""
-    return (df.repartition(F.col("universe"), F.trunc("flow_date", "MM"))
+def partition_keys(spark: SparkSession, n: int) -> list[int]:
+    """Integers k_0 .. k_{n-1} with pmod(hash(k_i), n) = i: `repartition(n, key)` (hash
+    partitioning, pmod(hash(key), n)) sends the rows keyed k_i to shuffle partition i."""
+    found = (spark.range(0, 64 * n).select(F.col("id").cast("int").alias("k"))
+             .select("k", F.pmod(F.hash("k"), F.lit(n)).alias("p"))
+             .groupBy("p").agg(F.min("k").alias("k")).collect())
+    keys = {int(r["p"]): int(r["k"]) for r in found}
+    missing = [i for i in range(n) if i not in keys]
+    if missing:  # 64n candidates: improbable (about n e^-64)
+        raise RuntimeError(f"no partition key found for partition(s) {missing[:5]} of {n}")
+    return [keys[i] for i in range(n)]
+
+
+def clustered_by_month(df: DataFrame, universes: list[str], start: dt.date,
+                       end: dt.date) -> DataFrame:
+    """Each written file holds one (universe, month) group of the window, dates in order: a
+    window replacement then rewrites only the files of its months. Every group gets its own
+    shuffle partition (a hash repartition by (universe, month) would put several groups in
+    one partition, and AQE coalesces small partitions into one)."""
+    months = []
+    m = cal.month_start(start)
+    while m <= end:
+        months.append(m)
+        m = cal.add_months(m, 1)
+    keys = partition_keys(df.sparkSession, len(universes) * len(months))
+    u_index = F.array_position(F.array(*[F.lit(u) for u in universes]), F.col("universe")) - 1
+    m_index = F.months_between(F.trunc("flow_date", "MM"), F.lit(months[0])).cast("int")
+    group = u_index * len(months) + m_index
+    key = F.element_at(F.array(*[F.lit(k) for k in keys]), group.cast("int") + 1)
+    return (df.repartition(len(keys), key)
               .sortWithinPartitions("universe", "flow_date"))
 
 
@@ -221,7 +247,8 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
                      f"AND flow_date <= DATE'{end}'")
         progress(f"{target}: {', '.join(names)} {start}..{end} in {len(result.batches)} "
                  f"batch(es), {engine} engine")
-        storage.replace_where(clustered_by_month(finish(rows, grain)), path, predicate, {
+        storage.replace_where(clustered_by_month(finish(rows, grain), names, start, end), path,
+                              predicate, {
             "job": "mosaic-flows" if grain == "investor" else "country-flows",
             "universes": names, "window": [str(start), str(end)], "engine": engine,
             "allocation_max_age_months": max_age_months, "source_versions": silver.versions})
