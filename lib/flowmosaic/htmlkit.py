@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 PALETTE = ["#1b6ca8", "#5fa2ce", "#a3a3a3", "#f2a154", "#c8553d", "#7b3294", "#2a9d8f"]
 
 CSS = """
+.banner { background:#fff4e5; border:1px solid #f2a154; color:#8a4b0f; border-radius:8px;
+          padding:9px 14px; margin:0 0 14px; font-weight:600; }
 :root { --ink:#1f2933; --muted:#6b7280; --line:#e5e7eb; --bg:#f7f8fa; --card:#ffffff;
         --accent:#1b6ca8; }
 * { box-sizing: border-box; }
@@ -106,6 +108,13 @@ def cards(items: list[tuple[str, str, str]]) -> str:
     return "".join(f'<div class="card"><div class="k">{html.escape(k)}</div>'
                    f'<div class="v">{v}</div><div class="d">{html.escape(d)}</div></div>'
                    for k, v, d in items)
+
+
+def synthetic_banner(meta) -> str:
+    """A visible note on pages built from synthetic data (meta['synthetic'] true)."""
+    if not (meta or {}).get("synthetic"):
+        return ""
+    return '<div class="banner">Synthetic data: generated, not market data.</div>'
 
 
 def document(title: str, body: str, extra_css: str = "") -> str:

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from flowmosaic.backtest import stats  # noqa: E402
+from flowmosaic import htmlkit  # noqa: E402
 from flowmosaic.htmlkit import PALETTE, document  # noqa: E402
 from flowmosaic.htmlkit import cards as _cards  # noqa: E402
 from flowmosaic.htmlkit import figure as _figure  # noqa: E402
@@ -343,6 +344,7 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     version_html = ("&middot; version " + html.escape(str(meta["source_version"]))
                     if meta.get("source_version") is not None else "")
     body = f"""
+{htmlkit.synthetic_banner(meta)}
 <header>
   <h1>{html.escape(str(title))}</h1>
   <p class="sub">{html.escape(str(meta.get('source', 'in-memory data')))}

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from flowmosaic import htmlkit  # noqa: E402
 from flowmosaic.errors import InputError  # noqa: E402
 from flowmosaic.htmlkit import PALETTE, cards, document, figure, kv, margins, num  # noqa: E402
 from flowmosaic.htmlkit import style_axes, table  # noqa: E402
@@ -32,8 +33,6 @@ NEG, POS = "#c8553d", "#1b6ca8"
 BN = 1e9
 
 EXTRA_CSS = """
-.banner { background:#fff4e5; border:1px solid #f2a154; color:#8a4b0f; border-radius:8px;
-          padding:9px 14px; margin:0 0 14px; font-weight:600; }
 .card .v .neg { color:#b42318; }
 .answer { font-size:14.5px; margin:4px 0 10px; }
 ul.files { margin:6px 0; padding-left:18px; columns:2; font-size:13px; }
@@ -548,8 +547,7 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
                       ("domestic", "Institutional")) if not _pick(daily, g, t).empty]
 
     title = meta.get("title") or f"Mosaic: who moves money into {country}"
-    banner = ('<div class="banner">Synthetic data: generated, not market data.</div>'
-              if meta.get("synthetic") else "")
+    banner = htmlkit.synthetic_banner(meta)
     params = [("universe", universe), ("destination country", country),
               ("offshore domiciles", ", ".join(offshore) or "none"),
               ("offshore relabelled", ", ".join(f"{k} -> {v}" for k, v in
