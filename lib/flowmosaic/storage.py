@@ -2,8 +2,9 @@
 pinned version, replace a window, append, merge, commit information, file listings.
 
 This is the only module that touches Spark internals (the JVM's Hadoop FileSystem, for cheap
-listings). Everything here also works over Spark Connect, where there is no JVM on the
-client: there the same facts come from SQL (DESCRIBE HISTORY) instead.
+listings; DeltaLog.checkpoint(), which has no SQL form). Everything here also works over Spark
+Connect, where there is no JVM on the client: there the same facts come from SQL (DESCRIBE
+HISTORY) instead, and an explicit checkpoint is skipped.
 
 Every write records what produced it in the commit's userMetadata (JSON).
 """
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from flowmosaic.config import Settings
 from flowmosaic.errors import InputError
@@ -312,3 +314,131 @@ def history(spark: SparkSession, path: str, limit: int | None = None) -> DataFra
 def table_detail(spark: SparkSession, path: str) -> dict[str, Any]:
     """DESCRIBE DETAIL as a dict (partitionColumns, properties, numFiles, sizeInBytes...)."""
     return spark.sql(f"DESCRIBE DETAIL {_sql_path(path)}").first().asDict()
+
+
+# --- upkeep (`flowmosaic maintain`): OPTIMIZE, VACUUM, checkpoints and what they need ----------
+
+VACUUM_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+# Delta 4.4 ignores VACUUM's RETAIN N HOURS unless N is 0 (it takes the table's
+# delta.deletedFileRetentionDuration instead) while this is on.
+RETAIN_IGNORED = "spark.databricks.delta.vacuum.retentionWindowIgnore.enabled"
+# Delta 4.4 refuses time travel to a version committed longer ago than the table's
+# delta.deletedFileRetentionDuration (unless it is the latest), whether its files are there or not.
+TIME_TRAVEL_CHECK = ("spark.databricks.delta.vacuum."
+                     "enforceTimeTravelWithinDeletedFileRetentionDuration")
+
+
+def server_now_ms(spark: SparkSession) -> int:
+    """The session's clock in epoch milliseconds: the one VACUUM measures retention against
+    (over Connect, the server's)."""
+    return int(spark.sql("SELECT unix_millis(current_timestamp()) AS t").first()["t"])
+
+
+def commit_timestamps(spark: SparkSession, path: str) -> dict[int, int]:
+    """{version: commit timestamp in epoch ms} of every version the log still holds."""
+    rows = history(spark, path).selectExpr("version", "unix_millis(timestamp) AS ts").collect()
+    return {int(r["version"]): int(r["ts"]) for r in rows}
+
+
+def _uri_key(uri: str) -> str:
+    # one spelling per file for comparing listings: file:/x == file:///x, %20 == ' '
+    return canonical_uri(unquote(uri))
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, key: str, value: str | None) -> Iterator[None]:
+    """Set a session conf for the block (value None: leave it), then restore it."""
+    before = spark.conf.get(key, None) if value is not None else None
+    if value is not None:
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if value is not None:
+            if before is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, before)
+
+
+def version_files(spark: SparkSession, path: str, version: int | None = None) -> set[str]:
+    """The data files a version reads (canonical URIs). Also for a version older than the
+    table's delta.deletedFileRetentionDuration, to which Delta 4.4 refuses time travel
+    (TIME_TRAVEL_CHECK): listing its files reads only the log."""
+    with _session_conf(spark, TIME_TRAVEL_CHECK, "false"):
+        return {_uri_key(u) for u in read(spark, path, version).inputFiles()}
+
+
+def modification_times(spark: SparkSession, uris: list[str]) -> dict[str, int]:
+    """{canonical URI: the file's modification time in epoch ms} (what VACUUM compares with
+    its cutoff); files that are gone are left out."""
+    out: dict[str, int] = {}
+    remote = []
+    for uri in uris:
+        local = local_path(uri)
+        if local is None:
+            remote.append(uri)
+        elif os.path.exists(local):
+            out[_uri_key(uri)] = int(os.path.getmtime(local) * 1000)
+    if remote and is_connect(spark):
+        rows = (spark.read.format("binaryFile").load(remote)
+                .selectExpr("path", "unix_millis(modificationTime) AS t").collect())
+        out.update({_uri_key(r["path"]): int(r["t"]) for r in rows})
+    elif remote:
+        for uri in remote:
+            fs, p = _hadoop(spark, uri)
+            if fs.exists(p):
+                out[_uri_key(uri)] = int(fs.getFileStatus(p).getModificationTime())
+    return out
+
+
+def files_per_partition(spark: SparkSession, path: str,
+                        partition_by: tuple[str, ...]) -> list[tuple[tuple, int]]:
+    """[(partition values, number of data files)] of the current version (reads only the
+    files' footers: no data column is selected)."""
+    df = (read(spark, path).select(F.col("_metadata.file_path").alias("_f"), *partition_by)
+          .distinct().groupBy(*partition_by).count())
+    return [(tuple(r[c] for c in partition_by), int(r["count"])) for r in df.collect()]
+
+
+def optimize(spark: SparkSession, path: str, where: str | None = None,
+             zorder_by: tuple[str, ...] = (), metadata: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
+    """OPTIMIZE (bin-packing compaction, or ZORDER BY the given columns) of the rows matching
+    `where` (a predicate on partition columns); -> its metrics as a dict."""
+    sql = f"OPTIMIZE {_sql_path(path)}"
+    if where:
+        sql += f" WHERE {where}"
+    if zorder_by:
+        sql += f" ZORDER BY ({', '.join(zorder_by)})"
+    with commit_metadata(spark, metadata):
+        row = spark.sql(sql).first()
+    metrics = row["metrics"] if row is not None else None
+    return metrics.asDict(recursive=True) if metrics is not None else {}
+
+
+def vacuum(spark: SparkSession, path: str, retain_hours: int, dry_run: bool = False,
+           allow_short: bool = False, metadata: dict[str, Any] | None = None) -> list[str]:
+    """VACUUM ... RETAIN retain_hours HOURS [DRY RUN]; -> the files a dry run would delete
+    (canonical URIs), [] for a real run. The retention is the one given (RETAIN_IGNORED is
+    lifted for the call). allow_short lifts Delta's safety check against a retention under the
+    table's delta.deletedFileRetentionDuration, for this call only."""
+    sql = f"VACUUM {_sql_path(path)} RETAIN {int(retain_hours)} HOURS" + (" DRY RUN" if dry_run
+                                                                          else "")
+    with _session_conf(spark, RETAIN_IGNORED, "false"), \
+            _session_conf(spark, VACUUM_CHECK, "false" if allow_short else None), \
+            commit_metadata(spark, metadata):
+        rows = spark.sql(sql).collect()
+    return [_uri_key(r["path"]) for r in rows] if dry_run else []
+
+
+def checkpoint(spark: SparkSession, path: str) -> int | None:
+    """Write a checkpoint of the table's latest version (Delta then also cleans up log files
+    older than delta.logRetentionDuration); -> that version. Delta 4.4 has no SQL command for
+    it, so this is the one internal call: DeltaLog.checkpoint() through the JVM. None over
+    Spark Connect (no JVM here); Delta still writes one every delta.checkpointInterval commits."""
+    if is_connect(spark):
+        return None
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).checkpoint()
+    return current_version(spark, path)
