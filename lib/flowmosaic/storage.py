@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from flowmosaic.config import Settings
-from flowmosaic.errors import InputError
+from flowmosaic.errors import ConcurrentWriteError, InputError
 from flowmosaic.tables import Table, table
 
 
@@ -271,22 +273,76 @@ class Written:
                    m.get("numRemovedFiles", m.get("numTargetFilesRemoved", 0)))
 
 
+# Delta's concurrent-modification errors (error classes, and the exception names they come in)
+CONFLICTS = ("DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_READ",
+             "DELTA_CONCURRENT_DELETE_DELETE", "DELTA_METADATA_CHANGED",
+             "DELTA_CONCURRENT_TRANSACTION", "DELTA_CONCURRENT_WRITE", "DELTA_PROTOCOL_CHANGED",
+             "ConcurrentAppendException", "ConcurrentDeleteReadException",
+             "ConcurrentDeleteDeleteException", "MetadataChangedException",
+             "ConcurrentTransactionException", "ConcurrentWriteException",
+             "ProtocolChangedException")
+RETRY_ATTEMPTS = 6
+RETRY_BACKOFF_S = 0.5
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Another writer committed first to the part of the table this write read."""
+    text = f"{type(exc).__name__}: {exc}"
+    return any(c in text for c in CONFLICTS)
+
+
+def retrying(spark: SparkSession, path: str, write, metadata: dict[str, Any] | None) -> None:
+    """Run write(); when it loses to a concurrent writer, wait (exponential backoff with
+    jitter) and run it again: the write re-plans against the table as the other writer left
+    it. After RETRY_ATTEMPTS, ConcurrentWriteError names the table, this write's window and
+    the other writer's operation; a failed commit leaves the table unchanged."""
+    for attempt in range(1, RETRY_ATTEMPTS + 1):
+        try:
+            write()
+            return
+        except Exception as exc:
+            if not is_conflict(exc):
+                raise
+            if attempt == RETRY_ATTEMPTS:
+                raise ConcurrentWriteError(_conflict_message(spark, path, metadata, attempt)) from exc
+            time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1) * (1 + random.random()))
+
+
+def _conflict_message(spark: SparkSession, path: str, metadata: dict[str, Any] | None,
+                      attempts: int) -> str:
+    meta = metadata or {}
+    window = meta.get("window") or meta.get("replace_where") or "the whole table"
+    try:
+        other = commit_info(spark, path)
+        who = json.loads(other.get("userMetadata") or "{}").get("job") or "another job"
+        theirs = f"{other.get('operation', 'a write')} by {who} (version {other['version']})"
+    except Exception:  # noqa: BLE001 - the message must not fail on a table it cannot read
+        theirs = "another writer"
+    return (f"{path}: window {window} not written: {theirs} kept changing the same part of the "
+            f"table ({attempts} attempts); this run changed nothing: run it again")
+
+
 def replace_where(df: DataFrame, path: str, predicate: str,
                   metadata: dict[str, Any] | None = None) -> None:
-    """Atomically replace the rows matching `predicate` with df (whose rows must all match)."""
-    (df.write.format("delta").mode("overwrite")
-       .option("replaceWhere", predicate)
-       .option("userMetadata", _meta(metadata))
-       .save(path))
+    """Atomically replace the rows matching `predicate` with df (whose rows must all match);
+    retried on a concurrent writer's conflicting commit."""
+    def write():
+        (df.write.format("delta").mode("overwrite")
+           .option("replaceWhere", predicate)
+           .option("userMetadata", _meta(metadata))
+           .save(path))
+    retrying(df.sparkSession, path, write, metadata)
 
 
 def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
-    df.write.format("delta").mode("append").option("userMetadata", _meta(metadata)).save(path)
+    retrying(df.sparkSession, path, lambda: df.write.format("delta").mode("append")
+             .option("userMetadata", _meta(metadata)).save(path), metadata)
 
 
 def overwrite(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
     """Replace the whole table's content (its schema and properties stay)."""
-    df.write.format("delta").mode("overwrite").option("userMetadata", _meta(metadata)).save(path)
+    retrying(df.sparkSession, path, lambda: df.write.format("delta").mode("overwrite")
+             .option("userMetadata", _meta(metadata)).save(path), metadata)
 
 
 @contextmanager
