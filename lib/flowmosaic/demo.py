@@ -21,12 +21,13 @@ from flowmosaic.backtest.io import load_flows_from_table, read_market_file
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.export.strategy_files import export_universe
 from flowmosaic.ingest import ingest_paths
+from flowmosaic.maintain import maintain
 from flowmosaic.mosaic.page import write_country_page
 from flowmosaic.mosaic.tables import external, gold
 
 UNIVERSES = ["FloPctCtry", "FloPctCtry-B"]
 MOSAIC = [("E-ALL", "JP"), ("B-ALL", "US")]   # (universe, country page)
-STAGES = 6
+STAGES = 7
 
 
 def reusable(raw: Path, scale: str, seed: int) -> bool:
@@ -102,6 +103,9 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
             {"synthetic": True, "source": f"synthetic universe {raw.name}"})
         say(f"  {universe} into {country}: {page}")
         reports.append(page.resolve())
+
+    stage(7, "table upkeep (compaction, checkpoints, vacuum keeping what backtests pinned)")
+    say(maintain(spark, settings, progress=say).describe())
 
     say(f"\ndemo finished in {time.time() - t0:.0f}s. Reports:")
     for r in reports:
