@@ -1,5 +1,6 @@
 # Every target bootstraps what it needs: a virtual environment with pinned packages, a Java 17/21,
-# and Delta's JVM jars (fetched once by Ivy from Maven Central into ~/.ivy2.5.2).
+# and Delta's and the S3 connector's JVM jars (fetched once by Ivy from Maven Central into
+# ~/.ivy2.5.2).
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -29,11 +30,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
-# Starting one session makes Ivy resolve delta-spark and its dependencies into the local cache.
-jars: $(VENV)/.jars
+# Starting one session makes Ivy resolve delta-spark and its dependencies into the local cache;
+# then pyspark's Ivy resolves Hadoop's S3 connector for s3a:// warehouses (hadoop-aws and the
+# AWS SDK modules it uses, ~13 MB; see lib/flowmosaic/spark/jars.py and docs/object-storage.md).
+jars: $(VENV)/.jars $(VENV)/.s3-jars
 
 $(VENV)/.jars: $(VENV)/.installed
-	$(BIN)/python -m flowmosaic.session --fetch-jars
+	$(BIN)/python -m flowmosaic.spark.session --fetch-jars
+	touch $@
+
+$(VENV)/.s3-jars: $(VENV)/.installed
+	$(BIN)/python -m flowmosaic.spark.session --fetch-s3-jars
 	touch $@
 
 clean:
