@@ -197,7 +197,7 @@ def _literal(value: Any, dtype) -> str:
 
 def partition_predicate(t: Table, partitions: list[tuple]) -> str:
     """A predicate selecting exactly these partitions (values in t.partition_by order)."""
-    types = {f.name: f.dataType for f in t.schema.fields}
+    types = {f.name: f.dataType for f in t.stored_schema.fields}
     terms = []
     for values in partitions:
         conds = [f"`{c}` IS NULL" if v is None else f"`{c}` = {_literal(v, types[c])}"

@@ -6,6 +6,10 @@ listings; DeltaLog.checkpoint(), which has no SQL form). Everything here also wo
 Connect, where there is no JVM on the client: there the same facts come from SQL (DESCRIBE
 HISTORY) instead, and an explicit checkpoint is skipped.
 
+Paths are local directories or URIs (file:, s3a://bucket/prefix, hdfs:, abfss: ...): local
+ones are read with os, every other one through the Hadoop FileSystem of its scheme in the
+session's JVM (S3A for s3a://: one LIST for a table's _delta_log, one GET for a commit file).
+
 Every write records what produced it in the commit's userMetadata (JSON).
 """
 from __future__ import annotations
@@ -63,6 +67,47 @@ def _hadoop(spark: SparkSession, path: str):
     sc = spark.sparkContext
     p = sc._jvm.org.apache.hadoop.fs.Path(path)
     return p.getFileSystem(sc._jsc.hadoopConfiguration()), p
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return "FileNotFoundException" in f"{type(exc).__name__}: {exc}"
+
+
+def _hadoop_names(spark: SparkSession, path: str) -> list[str]:
+    """Names of the entries of a directory through Hadoop; [] when it does not exist."""
+    fs, p = _hadoop(spark, path)
+    try:
+        return [st.getPath().getName() for st in fs.listStatus(p)]
+    except Exception as exc:  # py4j wraps the JVM's exception
+        if _is_not_found(exc):
+            return []
+        raise
+
+
+def read_text(spark: SparkSession, path: str) -> str | None:
+    """A small file's text (a commit file): with os when it is local, through Hadoop
+    otherwise (classic sessions); None when it does not exist."""
+    local = local_path(path)
+    if local is not None:
+        try:
+            with open(local, encoding="utf-8") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+    if is_connect(spark):
+        return None
+    fs, p = _hadoop(spark, path)
+    try:
+        stream = fs.open(p)
+    except Exception as exc:
+        if _is_not_found(exc):
+            return None
+        raise
+    try:
+        jvm = spark.sparkContext._jvm
+        return bytes(jvm.org.apache.hadoop.io.IOUtils.readFullyToByteArray(stream)).decode("utf-8")
+    finally:
+        stream.close()
 
 
 @dataclass(frozen=True)
@@ -138,15 +183,13 @@ def list_files(spark: SparkSession, path: str) -> tuple[str, bool, list[FileEntr
 def _log_versions(spark: SparkSession, path: str) -> list[int] | None:
     """Commit versions in _delta_log by listing it (None when the listing is not possible)."""
     local = local_path(path)
-    log = f"{path.rstrip('/')}/_delta_log"
     if local is not None:
         d = os.path.join(local, "_delta_log")
         names = os.listdir(d) if os.path.isdir(d) else []
     elif is_connect(spark):
         return None
-    else:
-        fs, p = _hadoop(spark, log)
-        names = [st.getPath().getName() for st in fs.listStatus(p)] if fs.exists(p) else []
+    else:  # one listing (S3: a LIST request); a missing directory is no table
+        names = _hadoop_names(spark, f"{path.rstrip('/')}/_delta_log")
     return [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
 
 
@@ -175,22 +218,23 @@ def current_version(spark: SparkSession, path: str) -> int:
 
 def commit_info(spark: SparkSession, path: str, version: int | None = None) -> dict[str, Any]:
     """commitInfo of a version (default: the latest): operation, operationMetrics (as
-    strings), userMetadata. Read from the commit file when it is local, else the history."""
+    strings), userMetadata. Read from the commit file (locally or through Hadoop: one GET on
+    S3), else (over Connect, or a commit file cleaned up) from the history."""
     version = current_version(spark, path) if version is None else version
-    local = local_path(path)
-    if local is not None:
-        try:
-            with open(os.path.join(local, "_delta_log", f"{version:020d}.json")) as fh:
-                for line in fh:
-                    action = json.loads(line)
-                    if "commitInfo" in action:
-                        info = action["commitInfo"]
-                        info["operationMetrics"] = {k: str(v) for k, v in
-                                                    (info.get("operationMetrics") or {}).items()}
-                        info["version"] = version
-                        return info
-        except OSError:
-            pass
+    try:
+        text = read_text(spark, f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+    except OSError:
+        text = None
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "commitInfo" in action:
+            info = action["commitInfo"]
+            info["operationMetrics"] = {k: str(v) for k, v in
+                                        (info.get("operationMetrics") or {}).items()}
+            info["version"] = version
+            return info
     rows = spark.sql(f"DESCRIBE HISTORY {_sql_path(path)}").where(f"version = {int(version)}")
     row = rows.first()
     if row is None:
@@ -210,9 +254,19 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> str:
     t: Table = table(name)
     path = settings.table_path(name)
     if exists(spark, path):
+        if t.generated:  # a layout change of this release: say so instead of a Delta error
+            missing = [g.name for g in t.generated if g.name not in read(spark, path).columns]
+            if missing:
+                raise InputError(
+                    f"{name} at {path} has the layout of an older flowmosaic (no "
+                    f"{', '.join(missing)} column; it is now partitioned by "
+                    f"{', '.join(t.partition_by)}): it holds derived rows only, so delete "
+                    f"that directory and rerun the job that writes it")
         return path
-    cols = ", ".join(f"`{f.name}` {_ddl_type(f)}{'' if f.nullable else ' NOT NULL'}"
-                     for f in t.schema.fields)
+    cols = ", ".join([f"`{f.name}` {_ddl_type(f)}{'' if f.nullable else ' NOT NULL'}"
+                      for f in t.schema.fields]
+                     + [f"`{g.name}` {g.dtype.simpleString().upper()} GENERATED ALWAYS AS "
+                        f"({g.expression})" for g in t.generated])
     props = {**t.properties, **{f"delta.constraints.{k}": v for k, v in t.constraints.items()}}
     props_sql = ", ".join(f"'{k}' = '{_escape(v)}'" for k, v in props.items())
     parts = f" PARTITIONED BY ({', '.join(t.partition_by)})" if t.partition_by else ""

@@ -38,18 +38,39 @@ def _schema(*fields: tuple[str, DataType, bool]) -> StructType:
 
 
 @dataclass(frozen=True)
+class Generated:
+    """A column Delta computes from the others on every write (writers do not supply it)."""
+    name: str
+    dtype: DataType
+    expression: str
+
+
+# The month of flow_date, as a generated partition column of the gold tables: a window
+# replacement then touches only its months' partitions, and Delta's conflict check lets two
+# jobs replace windows of different months at once. Reads filtered on flow_date prune on it.
+FLOW_MONTH = Generated("flow_month", DateType(), "trunc(flow_date, 'MM')")
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     path: str                       # relative to the warehouse
-    schema: StructType
+    schema: StructType              # the columns writers supply
     description: str
     partition_by: tuple[str, ...] = ()
     constraints: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=lambda: dict(COMMON_PROPERTIES))
+    generated: tuple[Generated, ...] = ()
 
     @property
     def columns(self) -> list[str]:
         return [f.name for f in self.schema.fields]
+
+    @property
+    def stored_schema(self) -> StructType:
+        """The columns a reader sees: the written ones, then the generated ones."""
+        return StructType([*self.schema.fields,
+                           *[StructField(g.name, g.dtype, True) for g in self.generated]])
 
     @property
     def layer(self) -> str:
@@ -129,7 +150,8 @@ _TABLES = [
         ("portfolio_change_usd", DoubleType(), True), ("pseudo_return_pct", DoubleType(), True),
         ("fund_count", LongType(), False)),
         "daily country flows per universe: sums of fund flows and assets weighted by the "
-        "point-in-time allocations", partition_by=("universe",),
+        "point-in-time allocations", partition_by=("universe", "flow_month"),
+        generated=(FLOW_MONTH,),
         constraints={"fund_count_positive": "fund_count > 0"},
         properties=dict(GOLD_PROPERTIES)),
     Table("investor_country_flows", "gold/investor_country_flows", _schema(
@@ -139,7 +161,8 @@ _TABLES = [
         ("assets_start_usd", DoubleType(), True), ("portfolio_change_usd", DoubleType(), True),
         ("fund_count", LongType(), False)),
         "country_flows kept by investor domicile (the fund's domicile) and investor type "
-        "(the share class's)", partition_by=("universe",),
+        "(the share class's)", partition_by=("universe", "flow_month"),
+        generated=(FLOW_MONTH,),
         constraints={"fund_count_positive": "fund_count > 0"},
         properties=dict(GOLD_PROPERTIES)),
     Table("backtest_runs", "gold/backtest_runs", _schema(

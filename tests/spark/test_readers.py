@@ -21,13 +21,15 @@ from tests.spark.sample_warehouse import write_every_table
 
 ROWS = 8
 # What the tables may ask of a reader. Reader version 1 needs no reader feature; the writer
-# features are the ones Delta 4.4 lists for tables.py's CHECK constraints and change feed
-# (appendOnly and invariants come with any writer-version-7 table). A Delta upgrade or a new
+# features are the ones Delta 4.4 lists for tables.py's CHECK constraints, change feed and the
+# gold tables' generated flow_month (appendOnly and invariants come with any writer-version-7
+# table). A Delta upgrade or a new
 # table property that adds a feature fails here: check that delta-rs (and so polars) reads it
 # before adding it. Deletion vectors stay off (tables.COMMON_PROPERTIES): not every reader the
 # tests use reads them.
 READER_VERSION = 1
-WRITER_FEATURES = {"appendOnly", "invariants", "checkConstraints", "changeDataFeed"}
+WRITER_FEATURES = {"appendOnly", "invariants", "checkConstraints", "changeDataFeed",
+                   "generatedColumns"}
 
 
 def _protocol_name(member: str) -> str:

@@ -3,8 +3,9 @@ investor grain, `investor_country_flows`: the mosaic), over a window of flow dat
 
 Idempotent on a window: one Delta commit replaces exactly (universes x the window) via
 replaceWhere. Silver tables are read at pinned versions, recorded with the job's parameters
-in the commit's userMetadata. The gold tables are laid out so that a window's files hold whole
-months: replacing a window rewrites only the files of its months.
+in the commit's userMetadata. The gold tables are partitioned by (universe, flow_month), one
+file per partition: replacing a window rewrites only its months' files, and jobs on windows of
+different months do not conflict.
 
 Two engines compute the same rows (docs/benchmarks.md compares them): `matrix` (default), a
 dense matrix product per allocation month in numpy inside Spark tasks (matrix.py), and
@@ -132,9 +133,13 @@ def matrix_rows(spark: SparkSession, silver: sources.Silver, universes: list[Uni
     keys = set().union(*[set(m["fund_key"]) for m in mem.values()]) if mem else set()
     parts = []
     schema = matrix.INVESTOR_SCHEMA if grain == "investor" else matrix.COUNTRY_SCHEMA
+    # every batch's weights in one query (the driver holds them all anyway: each batch's
+    # task function carries its own), then sliced per batch
+    every = sources.month_weights(silver, sources.alloc_months(batches[0][0], batches[-1][1]),
+                                  countries, max_age_months)
     for lo, hi in batches:
-        months = sources.alloc_months(lo, hi)
-        weights = sources.month_weights(silver, months, countries, max_age_months)
+        months = {sources.day_number(m) for m in sources.alloc_months(lo, hi)}
+        weights = {m: w for m, w in every.items() if m in months}
         plan = sources.plan(universes, mem, weights, countries, grain == "investor")
         days = fund_day_window(silver, lo, hi).where(F.col("fund_key").isin(sorted(keys)))
         days = days.select("flow_date", "fund_key", *_measures())
@@ -171,36 +176,11 @@ def finish(rows: DataFrame, grain: str) -> DataFrame:
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in cols.fields])
 
 
-def partition_keys(spark: SparkSession, n: int) -> list[int]:
-    """Integers k_0 .. k_{n-1} with pmod(hash(k_i), n) = i: `repartition(n, key)` (hash
-    partitioning, pmod(hash(key), n)) sends the rows keyed k_i to shuffle partition i."""
-    found = (spark.range(0, 64 * n).select(F.col("id").cast("int").alias("k"))
-             .select("k", F.pmod(F.hash("k"), F.lit(n)).alias("p"))
-             .groupBy("p").agg(F.min("k").alias("k")).collect())
-    keys = {int(r["p"]): int(r["k"]) for r in found}
-    missing = [i for i in range(n) if i not in keys]
-    if missing:  # 64n candidates: improbable (about n e^-64)
-        raise RuntimeError(f"no partition key found for partition(s) {missing[:5]} of {n}")
-    return [keys[i] for i in range(n)]
-
-
-def clustered_by_month(df: DataFrame, universes: list[str], start: dt.date,
-                       end: dt.date) -> DataFrame:
-    """Each written file holds one (universe, month) group of the window, dates in order: a
-    window replacement then rewrites only the files of its months. Every group gets its own
-    shuffle partition (a hash repartition by (universe, month) would put several groups in
-    one partition, and AQE coalesces small partitions into one)."""
-    months = []
-    m = cal.month_start(start)
-    while m <= end:
-        months.append(m)
-        m = cal.add_months(m, 1)
-    keys = partition_keys(df.sparkSession, len(universes) * len(months))
-    u_index = F.array_position(F.array(*[F.lit(u) for u in universes]), F.col("universe")) - 1
-    m_index = F.months_between(F.trunc("flow_date", "MM"), F.lit(months[0])).cast("int")
-    group = u_index * len(months) + m_index
-    key = F.element_at(F.array(*[F.lit(k) for k in keys]), group.cast("int") + 1)
-    return (df.repartition(len(keys), key)
+def clustered_by_month(df: DataFrame) -> DataFrame:
+    """One task, hence one file, per (universe, month) partition, dates in order. Hash
+    partitioning never splits a group; several groups may share a task and still get a file
+    each, since the table is partitioned by (universe, flow_month)."""
+    return (df.repartition("universe", F.trunc("flow_date", "MM"))
               .sortWithinPartitions("universe", "flow_date"))
 
 
@@ -243,11 +223,15 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
             rows = join_rows(silver, universes, mem, start, end, countries, max_age_months, grain)
         path = storage.ensure(spark, settings, target)
         in_list = ", ".join(storage.sql_string(n) for n in names)
+        # flow_month (the partition column Delta generates) bounds the window too: Delta's
+        # conflict check looks at partitions, so windows of other months never conflict
         predicate = (f"universe IN ({in_list}) AND flow_date >= DATE'{start}' "
-                     f"AND flow_date <= DATE'{end}'")
+                     f"AND flow_date <= DATE'{end}' "
+                     f"AND flow_month >= DATE'{cal.month_start(start)}' "
+                     f"AND flow_month <= DATE'{cal.month_start(end)}'")
         progress(f"{target}: {', '.join(names)} {start}..{end} in {len(result.batches)} "
                  f"batch(es), {engine} engine")
-        storage.replace_where(clustered_by_month(finish(rows, grain), names, start, end), path,
+        storage.replace_where(clustered_by_month(finish(rows, grain)), path,
                               predicate, {
             "job": "mosaic-flows" if grain == "investor" else "country-flows",
             "universes": names, "window": [str(start), str(end)], "engine": engine,
