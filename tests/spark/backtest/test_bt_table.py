@@ -2,9 +2,6 @@
 pinned versions, unknown universe) and the CLI appending its run to backtest_runs."""
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,9 +11,9 @@ from flowmosaic.backtest import io as bio
 from flowmosaic.backtest.synthetic import make_planted
 from flowmosaic.cli import main
 from flowmosaic.errors import InputError
-from flowmosaic.schemas import COUNTRY_FLOWS
+from flowmosaic.tables import table
 
-ROOT = Path(__file__).resolve().parents[2]
+COUNTRY_FLOWS = table("country_flows").schema
 
 
 def _rows(flows: pd.DataFrame, universe: str, scale: float = 1.0) -> list[tuple]:
@@ -29,18 +26,17 @@ def _rows(flows: pd.DataFrame, universe: str, scale: float = 1.0) -> list[tuple]
 
 
 @pytest.mark.slow
-def test_table_input_and_backtest_runs(spark, settings, tmp_path, capsys):
-    wh = tmp_path / "wh"
-    s = dataclasses.replace(settings, warehouse=str(wh))
-    path = s.table_path("country_flows")
+def test_table_input_and_backtest_runs(spark, warehouse, repo, tmp_path, capsys):
+    s = warehouse
+    path = storage.ensure(spark, s, "country_flows")
+    assert path == s.table_path("country_flows")
     flows, levels = make_planted(3, 1, strength=0.05, seed=9)
     flows = flows.iloc[:70][["CA", "AU", "BR"]]  # columns not in published order
-    storage.ensure_table(spark, path, COUNTRY_FLOWS)
     storage.append(spark.createDataFrame(_rows(flows, "U1") + _rows(flows, "U2", 2.0),
-                                         COUNTRY_FLOWS), path)
+                                         COUNTRY_FLOWS), path, {"job": "test-fixture"})
     v1 = storage.current_version(spark, path)
-    storage.overwrite_window(spark.createDataFrame(_rows(flows, "U1", 3.0), COUNTRY_FLOWS),
-                             path, "universe = 'U1'")
+    storage.replace_where(spark.createDataFrame(_rows(flows, "U1", 3.0), COUNTRY_FLOWS),
+                          path, "universe = 'U1'", {"job": "test-fixture"})
     v2 = storage.current_version(spark, path)
     assert v2 == v1 + 1
 
@@ -59,12 +55,12 @@ def test_table_input_and_backtest_runs(spark, settings, tmp_path, capsys):
     lv = levels.copy()
     lv.index = lv.index.strftime("%Y%m%d")
     lv.to_csv(r, index_label="date")
-    rc = main(["backtest", "--conf", str(ROOT / "conf" / "local.yaml"), "--warehouse", str(wh),
-               "--flows", "country_flows:U1", "--returns", str(r), "--bins", "3",
+    rc = main(["backtest", "--conf", str(repo / "conf" / "local.yaml"),
+               "--warehouse", s.warehouse, "--flows", "country_flows:U1", "--returns", str(r), "--bins", "3",
                "--horizons", "5,10", "--out", str(tmp_path / "out")])
     assert rc == 0, capsys.readouterr().err
     assert "recorded run" in capsys.readouterr().out
-    runs = storage.read_table(spark, s.table_path("backtest_runs")).toPandas()
+    runs = storage.read_table(spark, s, "backtest_runs").toPandas()
     assert len(runs) == 2 * 11 * 5  # horizons x statistics x (Q1..Q3, TxB, uRet)
     assert runs.run_id.nunique() == 1 and set(runs.source_version) == {v2}
     assert runs.source.iloc[0].endswith("gold/country_flows:U1")

@@ -28,30 +28,36 @@ from flowmosaic.backtest import io as bio
 from flowmosaic.backtest import returns as rets
 from flowmosaic.backtest import signal as sig
 
-GOLD = Path(__file__).resolve().parents[1] / "data" / "golden" / "dm_rates_2022_02"
 G10 = ["AU", "CA", "CH", "DE", "GB", "JP", "NO", "NZ", "SE", "US"]
 
 
-def _read(name: str) -> pd.DataFrame:
-    return bio.read_wide_csv(GOLD / name)
+@pytest.fixture(scope="module")
+def gold(golden) -> Path:
+    d = golden / "dm_rates_2022_02"
+    assert d.is_dir(), d
+    return d
 
 
-def _read_bin_returns() -> pd.DataFrame:
-    df = pd.read_csv(GOLD / "bin_returns_weekly.csv", dtype={"date": str})
+def _read(gold: Path, name: str) -> pd.DataFrame:
+    return bio.read_wide_csv(gold / name)
+
+
+def _read_bin_returns(gold: Path) -> pd.DataFrame:
+    df = pd.read_csv(gold / "bin_returns_weekly.csv", dtype={"date": str})
     return df.set_index(pd.to_datetime(df.pop("date"), format="%Y%m%d"))
 
 
-def test_golden_files_have_the_strategy_layout():
+def test_golden_files_have_the_strategy_layout(gold):
     for name in ("daily_flow_pct.csv", "compounded_flow_pct_20d.csv", "yields_10y.csv"):
-        df = _read(name)
+        df = _read(gold, name)
         assert list(df.columns) == G10
         assert df.index[0] == pd.Timestamp("2022-02-01") and len(df) == 6
         sig.check_flow_calendar(df.index)  # consecutive flow dates 20220201..20220208
 
 
-def test_bins_20220204_are_the_quintiles_of_compounded_20220202():
-    comp = _read("compounded_flow_pct_20d.csv")
-    published = _read("bins_weekly.csv")
+def test_bins_20220204_are_the_quintiles_of_compounded_20220202(gold):
+    comp = _read(gold, "compounded_flow_pct_20d.csv")
+    published = _read(gold, "bins_weekly.csv")
     # delay 2 flow rows, then the last row of each Saturday-Friday week
     weekly = sig.sample_weekly(sig.lag_rows(comp, 2))
     # Only the week of 20220204 is complete: the published rows (20220201..20220208) relabelled
@@ -63,10 +69,10 @@ def test_bins_20220204_are_the_quintiles_of_compounded_20220202():
     pd.testing.assert_frame_equal(got, want, check_names=False, check_freq=False)
 
 
-def test_later_published_fridays_need_unpublished_compounded_rows():
+def test_later_published_fridays_need_unpublished_compounded_rows(gold):
     # Honest boundary of the check: 20220211 would be the quintiles of compounded 20220209.
-    comp = _read("compounded_flow_pct_20d.csv")
-    published = _read("bins_weekly.csv")
+    comp = _read(gold, "compounded_flow_pct_20d.csv")
+    published = _read(gold, "bins_weekly.csv")
     assert pd.Timestamp("2022-02-09") not in comp.index
     assert sorted(published.index)[1:] == [pd.Timestamp(d) for d in
                                            ("2022-02-11", "2022-02-18", "2022-02-25")]
@@ -75,15 +81,15 @@ def test_later_published_fridays_need_unpublished_compounded_rows():
     assert not newest.equals(published.loc["2022-02-11"].astype(float))
 
 
-def test_published_bin_returns_arithmetic():
-    br = _read_bin_returns()
+def test_published_bin_returns_arithmetic(gold):
+    br = _read_bin_returns(gold)
     q = br[["Q1", "Q2", "Q3", "Q4", "Q5"]]
     # TxB = Q1 - Q5: TxB has 4 decimals, Q columns 5 -> rounding error <= 0.5e-4 + 2 x 0.5e-5
     assert np.all(np.abs(br["TxB"] - (br["Q1"] - br["Q5"])) <= 0.6e-4 + 1e-12)
     # Equal bins (10 names, 2 per bin): sum over bins of mean(r - uRet) = mean over all = 0
     assert np.all(np.abs(q.sum(axis=1)) <= 5 * 0.5e-5 + 1e-12)
     # and our bin_returns agrees with both identities on the published bins with any returns
-    bins = _read("bins_weekly.csv")
+    bins = _read(gold, "bins_weekly.csv")
     rng = np.random.default_rng(0)
     r = pd.DataFrame(rng.normal(0, 0.05, bins.shape), index=bins.index, columns=bins.columns)
     ours = binning.bin_returns(bins, r, 5)
@@ -92,8 +98,8 @@ def test_published_bin_returns_arithmetic():
     np.testing.assert_allclose(ours["uRet"], r.mean(axis=1))
 
 
-def test_forward_yield_changes_where_the_published_yields_allow():
-    y = _read("yields_10y.csv")
+def test_forward_yield_changes_where_the_published_yields_allow(gold):
+    y = _read(gold, "yields_10y.csv")
     level = rets.to_level(y, "level")
     friday = pd.DatetimeIndex([pd.Timestamp("2022-02-04")])
     # The published row's horizon (5 weekdays, to 20220211) is beyond the data: missing.
@@ -108,13 +114,13 @@ def test_forward_yield_changes_where_the_published_yields_allow():
     np.testing.assert_allclose(tue.iloc[0], y.loc["2022-02-08"] - y.loc["2022-02-01"])
     # Weak: the published uRet for the week of 20220204 (+0.0941 pp) has the sign of the
     # published part of that week (+0.0706 pp over 2 of its 5 days). Not a recomputation.
-    u_pub = float(_read_bin_returns().loc["2022-02-04", "uRet"])
+    u_pub = float(_read_bin_returns(gold).loc["2022-02-04", "uRet"])
     assert np.sign(u_pub) == np.sign(partial_u)
 
 
-def test_compounding_identity_implies_plausible_daily_values():
-    x = _read("daily_flow_pct.csv")
-    c = _read("compounded_flow_pct_20d.csv")
+def test_compounding_identity_implies_plausible_daily_values(gold):
+    x = _read(gold, "daily_flow_pct.csv")
+    c = _read(gold, "compounded_flow_pct_20d.csv")
     # x(t-20) = 100 [ (1 + x(t)/100)(1 + C(t-1)/100) / (1 + C(t)/100) - 1 ]
     implied = 100 * ((1 + x.iloc[1:] / 100) * (1 + c.shift(1).iloc[1:] / 100)
                      / (1 + c.iloc[1:] / 100) - 1)

@@ -103,3 +103,4 @@ def test_cli_reports_a_calendar_gap(tmp_path, capsys):
     err = capsys.readouterr().err
     want = f"{gap_date[:4]}-{gap_date[4:6]}-{gap_date[6:]}"
     assert f"flow date {want} is missing" in err
+

@@ -1,0 +1,1 @@
+"""Helpers shared by tests (and the benchmarks' checks): importable as tests.support.*."""
