@@ -10,13 +10,22 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bootstrap jars clean
+LINT_PATHS := lib tests bench jobs
+
+.PHONY: demo test lint bench bootstrap jars clean
 
 demo: bootstrap jars
 	$(BIN)/flowmosaic demo
 
-test: bootstrap jars
+test: bootstrap lint jars
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Static checks (configured in pyproject.toml): ruff's lint rules, mypy over lib/flowmosaic,
+# then ruff's formatting check.
+lint: bootstrap
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 bench: bootstrap jars
 	$(BIN)/python bench/run_bench.py --scale $(SCALE)
@@ -44,4 +53,4 @@ $(VENV)/.s3-jars: $(VENV)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) warehouse data out .pytest_cache
+	rm -rf $(VENV) warehouse data out .pytest_cache .mypy_cache .ruff_cache
