@@ -1,4 +1,5 @@
-"""spark-submit entry point: `spark-submit jobs/ingest.py --input DIR ...` (as `flowmosaic ingest`)."""
+"""spark-submit entry point: `spark-submit jobs/ingest.py --input DIR ...` (as
+`flowmosaic ingest`)."""
 import sys
 
 from flowmosaic.cli import main

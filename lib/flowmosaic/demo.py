@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -70,17 +71,19 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
     say(country_flows.run(spark, settings, views, grain="investor", progress=say).describe())
 
     stage(4, f"strategy files -> {outp}")
-    for universe, countries in (("FloPctCtry", None), ("FloPctCtry-B", None),
-                                ("FloPctCtry-B", "G10")):
-        path, rows, _ = export_universe(spark, settings, universe, outp, countries)
-        say(f"  {universe}{' ' + countries if countries else ''}: {rows} flow dates -> {path}")
+    for universe, group in (("FloPctCtry", None), ("FloPctCtry-B", None),
+                            ("FloPctCtry-B", "G10")):
+        path, rows, _ = export_universe(spark, settings, universe, outp, group)
+        say(f"  {universe}{' ' + group if group else ''}: {rows} flow dates -> {path}")
 
     stage(5, "backtests")
     g10 = load_countries().groups["G10"]
-    runs = [("g10-rates", "FloPctCtry-B", g10, raw / "market" / "yields_10y.csv",
-             {"spreads": True}),
-            ("country-52", "FloPctCtry", None, raw / "market" / "returns_daily.csv",
-             {"returns_kind": "pct"})]
+    # (name, universe, countries, market file, backtest parameters)
+    runs: list[tuple[str, str, tuple[str, ...] | None, Path, dict[str, Any]]] = [
+        ("g10-rates", "FloPctCtry-B", g10, raw / "market" / "yields_10y.csv",
+         {"spreads": True}),
+        ("country-52", "FloPctCtry", None, raw / "market" / "returns_daily.csv",
+         {"returns_kind": "pct"})]
     reports = []
     for name, universe, countries, market, params in runs:
         flows, meta = load_flows_from_table(spark, settings, f"country_flows:{universe}",

@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import math
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -96,7 +97,7 @@ def table(header: list[str], rows: list[list[str]], classes: list[list[str]] | N
     return "".join(out)
 
 
-def kv(pairs: list[tuple[str, object]]) -> str:
+def kv(pairs: Sequence[tuple[str, object]]) -> str:
     """A two-column key-value table (both sides escaped)."""
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
                    for k, v in pairs)

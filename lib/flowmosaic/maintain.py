@@ -316,16 +316,16 @@ def _maintain_table(spark: SparkSession, settings: Settings, t: Table, retain_ho
                   f"version(s) {', '.join(map(str, sorted(hit)))} that backtest runs read "
                   "(older than the tombstones Delta keeps: judged by modification time)")
         retention = raised
-    if hit and not force:
+    skipped = bool(hit) and not force
+    if skipped:
         rep.notes.append("VACUUM skipped: no retention found that keeps every pinned "
                          "version's files")
-        retention = None
     if force:
         rep.lost = {v: f"{len(files)} of its {len(readable[v])} files deleted; backtest runs "
                        f"{_runs(pins[v])}" for v, files in hit.items()}
     rep.pinned_kept = sorted(v for v in readable if v not in hit)
 
-    if retention is not None:
+    if not skipped:
         rep.retention_hours, rep.retention_reason = retention, reason
         if retention < tomb_h:
             rep.retention_reason += (f"; under the table's {tomb_h:g} h, so Delta's "
@@ -351,8 +351,9 @@ def _maintain_table(spark: SparkSession, settings: Settings, t: Table, retain_ho
                                "writes one every delta.checkpointInterval commits")
     elif old_pins and not force:
         rep.checkpoint_note = (f"skipped: version(s) {', '.join(map(str, sorted(old_pins)))} "
-                               "recorded by backtest runs are older than delta.logRetentionDuration "
-                               "and the log clean-up after a checkpoint could remove them")
+                               "recorded by backtest runs are older than "
+                               "delta.logRetentionDuration and the log clean-up after a "
+                               "checkpoint could remove them")
     else:
         say(f"[maintain] {t.name}: checkpoint")
         rep.checkpoint_version = storage.checkpoint(spark, path)

@@ -2,20 +2,25 @@
 
 `generate(spark, out, scale=..., seed=..., fmt=..., effect=..., mosaic=True)` writes, under `out`:
 
-    funds.csv                FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,ActivePassive,Vehicle
+    funds.csv                FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,
+                             ActivePassive,Vehicle
     share_classes.csv        ShareId,FundId,InvestorType
     flows/                   part files written by Spark (CSV with header, or Parquet):
-                             ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,PortfolioChange,ForexChange
+                             ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,
+                             PortfolioChange,ForexChange
     allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
-    market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent, all weekdays
-    market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent, all weekdays
+    market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent,
+                             all weekdays
+    market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent,
+                             all weekdays
     market/external_series.csv  long: date (yyyy-mm-dd),series,country,value,unit,frequency
     manifest.json            scale, seed, effect, mosaic, date range, counts, paths, sizes, seconds,
                              the mosaic scenario's window, groups and planted US$ totals, the
                              external series list
 
-Determinism: every fund draws from its own numpy Generator(PCG64(SeedSequence([seed, 1, fund_index]))),
-in a fixed order (attributes, share classes, allocation path, then flows), inside mapInPandas over
+Determinism: every fund draws from its own numpy
+Generator(PCG64(SeedSequence([seed, 1, fund_index]))), in a fixed order (attributes, share
+classes, allocation path, then flows), inside mapInPandas over
 spark.range(n_funds, numPartitions=k). The market (latent flow factors, returns, yields) comes from
 SeedSequence([seed, 0, k]) streams on the driver and is shipped in the closure. spark.range splits
 the ids into contiguous ranges and each task writes its funds in id order, so the part files, read
@@ -40,7 +45,8 @@ Flows (money in US$, computed in integer cents so the identity is exact)
 - Latent country flow factor, percent a day, on the flow calendar:
   f(c,t) = g(t) + u(c,t), u an AR(1) per country (phi 0.97, stationary sd 0.05-0.10),
   g a common AR(1) (phi 0.95, sd 0.03).
-- Share class j of fund i: rate(j,t) = sum_c w(i,c,m(t)) f(c,t) + a(i,t) + e(i,t) + e(j,t) [percent],
+- Share class j of fund i, in percent:
+  rate(j,t) = sum_c w(i,c,m(t)) f(c,t) + a(i,t) + e(i,t) + e(j,t),
   w the fund's true (current-month) allocation fractions, a a persistent fund AR(1), e fat-tailed
   noise; ETF share classes trade on about 60% of days only.
   Flow = AssetsStart x rate / 100; ForexChange = AssetsStart x fxb(i) x usd(t) / 100 (fxb 0 for US
@@ -148,6 +154,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -312,12 +319,13 @@ class GenerateSummary:
             f"{self.n_weekdays:,} market weekdays",
             f"  funds       {self.n_funds:,} ({self.n_cross_border:,} cross-border), "
             f"{self.n_share_classes:,} share classes",
-            f"  scenario    " + (f"mosaic (last {MOSAIC_MONTHS} months; "
-                                 f"{self.n_scenario_funds} launched funds)"
-                                 if self.mosaic else "none"),
+            "  scenario    " + (f"mosaic (last {MOSAIC_MONTHS} months; "
+                                f"{self.n_scenario_funds} launched funds)"
+                                if self.mosaic else "none"),
             f"  flows       {self.flow_rows:,} rows ({self.fmt}, {self.partitions} partitions), "
             f"{mb.get('flows', 0):,.1f} MB",
-            f"  allocations {self.allocation_rows:,} fund-months, {mb.get('allocations', 0):,.1f} MB",
+            f"  allocations {self.allocation_rows:,} fund-months, "
+            f"{mb.get('allocations', 0):,.1f} MB",
             f"  market      {mb.get('returns', 0) + mb.get('yields', 0):,.1f} MB, external "
             f"series {mb.get('external_series', 0):,.2f} MB; total "
             f"{sum(mb.values()):,.1f} MB",
@@ -337,8 +345,9 @@ class _Plan:
     month_of_day: np.ndarray   # int32 month index (into months) of each flow date
     months_end: np.ndarray     # int32 unix day of each month end (months from first flow - 2)
     latent: np.ndarray         # (n_days, 52) f(c,t) percent, incl. the common factor
-    returns: np.ndarray        # (n_days, 52) country returns on flow dates, percent
-    usd: np.ndarray            # (n_days,) dollar factor, percent
+    # None in a plan for the fund-profile pass only (made without the market)
+    returns: np.ndarray | None  # (n_days, 52) country returns on flow dates, percent
+    usd: np.ndarray | None      # (n_days,) dollar factor, percent
     cap: np.ndarray            # (52,) cap shares
     bond_cap: np.ndarray       # (52,)
     focus_idx: dict            # focus -> int array of country columns
@@ -503,8 +512,8 @@ def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
             last = ylev[j]
         y_w[i] = last
     return {"flow_dates": fdates, "weekdays": wdays, "latent": latent, "s_equity": s_eq,
-            "s_bond": s_bd, "returns_flow": ret, "returns": ret_w, "yields_flow": ylev, "yields": y_w,
-            "usd": usd}
+            "s_bond": s_bd, "returns_flow": ret, "returns": ret_w, "yields_flow": ylev,
+            "yields": y_w, "usd": usd}
 
 
 def mosaic_window(fdates: list[dt.date]) -> int:
@@ -631,10 +640,9 @@ def _fund_profile(plan: _Plan, idx: int):
     return rng, prof
 
 
-def _launch_profile(plan: _Plan, j: int):
-    """Launched foreign-domiciled Japan equity fund j of the scenario (stream [seed, 2, 1, j]):
-    reports from the window's first flow date, starting from seed capital."""
-    m = plan.mosaic
+def _launch_profile(plan: _Plan, m: _Mosaic, j: int):
+    """Launched foreign-domiciled Japan equity fund j of the scenario m (stream
+    [seed, 2, 1, j]): reports from the window's first flow date, starting from seed capital."""
     rng = _rng(plan.seed, 2, 1, j)
     u = rng.random(2)
     passive = bool(u[0] < 0.5)
@@ -679,9 +687,9 @@ def drift_us(pct: np.ndarray, us: int, factor: np.ndarray) -> np.ndarray:
     return out
 
 
-def _apply_scenario(plan: _Plan, prof: dict) -> None:
-    """The scenario's changes to a usual fund, made after all its draws (they stay the same)."""
-    m = plan.mosaic
+def _apply_scenario(plan: _Plan, m: _Mosaic, prof: dict) -> None:
+    """The scenario m's changes to a usual fund, made after all its draws (they stay the
+    same)."""
     if (prof["ac"] == "E" and not prof["xb"] and prof["focus"] == "JP"
             and prof["domicile"] == "JP" and not prof["sc_inst"].all()
             and prof["end_row"] >= m.ws):
@@ -698,10 +706,10 @@ def _profile(plan: _Plan, idx: int, scenario: bool = True):
     one (unless scenario=False), or one of the scenario's launched funds."""
     m = plan.mosaic
     if m is not None and idx >= m.n_base:
-        return _launch_profile(plan, idx - m.n_base)
+        return _launch_profile(plan, m, idx - m.n_base)
     rng, prof = _fund_profile(plan, idx)
     if m is not None and scenario:
-        _apply_scenario(plan, prof)
+        _apply_scenario(plan, m, prof)
     return rng, prof
 
 
@@ -714,6 +722,8 @@ def _alloc_month_range(plan: _Plan, prof: dict) -> tuple[int, int]:
 
 def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, np.ndarray]:
     """Daily share-class rows of one fund (columns of FLOWS_SCHEMA), money as int64 cents."""
+    if plan.returns is None or plan.usd is None:
+        raise ValueError("flows need a plan made with the market (returns, usd)")
     rows = np.arange(prof["start_row"], prof["end_row"] + 1)
     n = len(rows)
     held = prof["held"]
@@ -901,11 +911,12 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
     foreign_base = np.zeros(n)
     months = np.array([d.strftime("%Y-%m") for d in fdates])
     groups: dict = {}
-    retail = {"funds": [], "share_classes": [], "cents": np.zeros(n, dtype=np.int64)}
-    launched = {"funds": {}, "flow_cents": np.zeros(n, dtype=np.int64),
-                "planted_cents": np.zeros(n, dtype=np.int64), "seed_cents": 0}
+    retail: dict[str, Any] = {"funds": [], "share_classes": [],
+                              "cents": np.zeros(n, dtype=np.int64)}
+    launched: dict[str, Any] = {"funds": {}, "flow_cents": np.zeros(n, dtype=np.int64),
+                                "planted_cents": np.zeros(n, dtype=np.int64), "seed_cents": 0}
     dom = fs["domicile"]
-    is_jp_eq = (fs["ac"] == "E") & (fs["w%d" % jp] > 0)
+    is_jp_eq = (fs["ac"] == "E") & (fs[f"w{jp}"] > 0)
     pick = is_jp_eq & ~dom.isin(list(OFFSHORE) + ["JP"])                  # foreign, into JP
     pick |= is_jp_eq & ~fs["xb"] & (dom == "JP") & fs["inst"].str.contains("R")  # group (a)
     for idx in fs.loc[pick, "fund"].to_numpy():
@@ -967,7 +978,7 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
     us = plan.countries.index("US")
     n_drift = 0
     w0 = int(plan.month_of_day[m.ws])
-    cand = (fs["ac"] == "B") & fs["xb"] & (dom != "US") & (fs["w%d" % us] > 0)
+    cand = (fs["ac"] == "B") & fs["xb"] & (dom != "US") & (fs[f"w{us}"] > 0)
     for idx in fs.loc[cand & (fs["fund"] < m.n_base), "fund"].to_numpy():
         n_drift += _alloc_month_range(plan, _profile(plan, int(idx), scenario=False)[1])[1] >= w0
     first_month = cal.add_months(cal.month_start(fdates[0]), -2)
@@ -1105,8 +1116,8 @@ def _scenario_manifest(plan: _Plan, fdates: list[dt.date], groups: dict) -> dict
         "enabled": True,
         "window": {"start": fdates[m.ws].isoformat(), "end": fdates[-1].isoformat(),
                    "flow_dates": len(fdates) - m.ws, "months": MOSAIC_MONTHS},
-        "investor_domicile": "the fund's Domicile: JP domestic, offshore (%s) a group of its "
-                             "own, any other foreign" % ", ".join(OFFSHORE),
+        "investor_domicile": f"the fund's Domicile: JP domestic, offshore ({', '.join(OFFSHORE)}) "
+                             "a group of its own, any other foreign",
         "flows_into_country": "sum of Flow x weight(c): allocation/100, or 1 for a "
                               "single-country fund in its country",
         "n_base_funds": m.n_base, "n_launched_funds": m.n_launch,
@@ -1170,7 +1181,7 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     latent = simulate_latent(seed, len(fdates), len(order))[BURN_IN:]
     n_base = n_funds if mosaic else None
     base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base)
-    n_extra = base_plan.mosaic.n_launch if mosaic else 0
+    n_extra = base_plan.mosaic.n_launch if base_plan.mosaic is not None else 0
     ids = spark.range(0, n_funds + n_extra, 1, k)
 
     # Funds and share classes: generated by Spark, small enough to write with pandas.

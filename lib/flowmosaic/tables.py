@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyspark.sql.types import (BooleanType, DataType, DateType, DoubleType, IntegerType,
-                               LongType, StringType, StructField, StructType, TimestampType)
+from pyspark.sql.types import (
+    BooleanType,
+    DataType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from flowmosaic.errors import ConfigError
 
@@ -127,7 +137,8 @@ _TABLES = [
         "monthly country allocations in percent of the fund's assets (non-zero values only)",
         partition_by=("alloc_month",),
         constraints={"allocation_pct_0_100": "allocation_pct > 0 AND allocation_pct <= 100",
-                     "alloc_month_is_month_of_report_date": "alloc_month = trunc(report_date, 'MM')",
+                     "alloc_month_is_month_of_report_date":
+                         "alloc_month = trunc(report_date, 'MM')",
                      "country_iso2": "country RLIKE '^[A-Z]{2}$'"}),
     Table("external_series", "silver/external_series", _schema(
         ("date", DateType(), False), ("series", StringType(), False),

@@ -17,18 +17,19 @@ from pyspark.sql import functions as F
 from flowmosaic.config import conf_dir, read_yaml
 from flowmosaic.errors import ConfigError
 
+INVESTOR_TYPES: tuple[str, ...] = ("Institutional", "Retail")
 # Allowed values per list-valued key; None means "any ISO2 code".
 LIST_KEYS: dict[str, tuple[str, ...] | None] = {
-    "asset_class": ("E", "B", "M", "MM", "A"),  # equity, bond, multi-asset, money market, alternative
+    # equity, bond, multi-asset, money market, alternative
+    "asset_class": ("E", "B", "M", "MM", "A"),
     "active_passive": ("A", "P"),
     "vehicle": ("ETF", "MF"),
-    "investor_type": ("Institutional", "Retail"),
+    "investor_type": INVESTOR_TYPES,
     "domicile_in": None,
     "domicile_not_in": None,
 }
 BOOL_KEYS = ("cross_border", "ex_domestic")
 TEXT_KEYS = ("description",)
-INVESTOR_TYPES = LIST_KEYS["investor_type"]
 _ISO2 = re.compile(r"^[A-Z]{2}$")
 
 

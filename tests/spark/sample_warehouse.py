@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql.types import (BooleanType, DateType, DoubleType, IntegerType, LongType,
-                               StringType, TimestampType)
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestampType,
+)
 
 from flowmosaic import storage
 from flowmosaic.tables import TABLES, Table

@@ -13,7 +13,8 @@ itself. So the tolerance scales with the size of the terms summed:
 
 REL = 1e-9 is well above the worst-case rounding of a double-precision sum of n terms, about
 n x 1.1e-16 of the absolute terms (1e-12 for ten thousand terms, and the typical error is far
-smaller), and far below any real difference (a fund or a weight missing or counted twice). Where the denominator is 0 a percentage is NULL (NaN) on both sides.
+smaller), and far below any real difference (a fund or a weight missing or counted twice).
+Where the denominator is 0 a percentage is NULL (NaN) on both sides.
 
 Used by tests/e2e/test_small_universe.py and by the benchmark's correctness check.
 """

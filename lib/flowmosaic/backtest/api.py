@@ -85,7 +85,7 @@ def run(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
     fac = factor_mod.analyse(result, per)
     t2 = time.time()
     say(f"factor analytics ({t2 - t0:.1f}s)")
-    run_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    run_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     meta = dict(meta or {})
     meta.setdefault("run_id", uuid.uuid4().hex[:16])
     meta.setdefault("run_at", run_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
@@ -106,8 +106,8 @@ def run_rows(result: BacktestResult, source: str, source_version: int | None) ->
     params = {**result.params.to_dict(),
               **{k: v for k, v in meta.items() if k not in ("run_id", "run_at")}}
     run_id = result.extras.get("run_id") or uuid.uuid4().hex[:16]
-    run_at = result.extras.get("run_at") or dt.datetime.now(dt.timezone.utc)
-    run_at = run_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    run_at = result.extras.get("run_at") or dt.datetime.now(dt.UTC)
+    run_at = run_at.astimezone(dt.UTC).replace(tzinfo=None)
     pjson = json.dumps(params, sort_keys=True, default=str)
     rows = []
     for r in result.summary.itertuples(index=False):

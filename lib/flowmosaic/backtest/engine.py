@@ -69,7 +69,7 @@ class BacktestParams:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def coerce(cls, obj: "BacktestParams | dict | None") -> "BacktestParams":
+    def coerce(cls, obj: BacktestParams | dict | None) -> BacktestParams:
         if obj is None:
             return cls()
         if isinstance(obj, cls):

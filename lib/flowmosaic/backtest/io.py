@@ -5,7 +5,6 @@ usually `date`), then one column per ISO2 country; blanks (or NA) are missing va
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from flowmosaic.backtest import stats  # noqa: E402
 from flowmosaic import htmlkit  # noqa: E402
+from flowmosaic.backtest import stats  # noqa: E402
 from flowmosaic.htmlkit import PALETTE, document  # noqa: E402
 from flowmosaic.htmlkit import cards as _cards  # noqa: E402
 from flowmosaic.htmlkit import figure as _figure  # noqa: E402
@@ -65,7 +65,7 @@ def fig_cumulative(cum: pd.DataFrame, n_bins: int, unit: str) -> str:
     for q in range(1, n_bins + 1):
         ax.plot(cum.index, cum[f"Q{q}"], color=PALETTE[(q - 1) % len(PALETTE)], lw=1.3,
                 label=f"Q{q}")
-    ax.plot(cum.index, cum["TxB"], color=TXB_COLOR, lw=2.0, label="TxB (Q1 - Q%d)" % n_bins)
+    ax.plot(cum.index, cum["TxB"], color=TXB_COLOR, lw=2.0, label=f"TxB (Q1 - Q{n_bins})")
     ax.axhline(0, color="#6b7280", lw=0.8)
     ax.set_ylabel(f"cumulative excess return ({unit})", fontsize=9)
     ax.legend(ncol=n_bins + 1, fontsize=8.5, frameon=False, loc="upper left")

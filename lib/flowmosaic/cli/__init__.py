@@ -7,8 +7,19 @@ import argparse
 import sys
 import time
 
-from flowmosaic.cli import (backtest, country_flows, demo, export, generate, ingest,
-                            ingest_series, maintain, mosaic_flows, nightly, serve)
+from flowmosaic.cli import (
+    backtest,
+    country_flows,
+    demo,
+    export,
+    generate,
+    ingest,
+    ingest_series,
+    maintain,
+    mosaic_flows,
+    nightly,
+    serve,
+)
 from flowmosaic.cli.context import Context, add_common
 from flowmosaic.errors import ConcurrentWriteError, FlowmosaicError
 

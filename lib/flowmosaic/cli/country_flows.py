@@ -13,7 +13,8 @@ HELP = "aggregate fund-days to daily country flows per universe (gold country_fl
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--universe", required=True,
                    help="universe name(s) from universes.yaml, comma-separated")
-    p.add_argument("--start", help="first flow date (yyyy-mm-dd or yyyymmdd; default: first in data)")
+    p.add_argument("--start",
+                   help="first flow date (yyyy-mm-dd or yyyymmdd; default: first in data)")
     p.add_argument("--end", help="last flow date (default: last in data)")
     p.add_argument("--alloc-month", help="YYYY-MM: recompute just the flow dates this allocation "
                                          "month can affect (after (re)ingesting it)")

@@ -62,7 +62,8 @@ class CountryFlowsRun:
                  f"  rows written  {self.rows_written:,} (window); copied {self.rows_copied:,} "
                  f"from {self.files_removed} rewritten file(s)",
                  f"  table         {self.path} (version {self.table_version})",
-                 "  read silver   " + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
+                 "  read silver   "
+                 + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
                  f"  seconds       {self.seconds:.1f}"
                  + (f"; {self.spark_jobs} Spark jobs" if self.spark_jobs is not None else "")]
         return "\n".join(lines)
@@ -204,7 +205,9 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
         if alloc_month is not None:
             start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
         if start is None or end is None:
-            lo, hi = silver.frames["fund_days"].agg(F.min("flow_date"), F.max("flow_date")).first()
+            span = silver.frames["fund_days"].agg(F.min("flow_date"), F.max("flow_date")).first()
+            assert span is not None  # a global aggregate has one row
+            lo, hi = span
             if lo is None:
                 raise InputError("fund_days is empty: nothing to aggregate (run `flowmosaic "
                                  "ingest` with flows first)")

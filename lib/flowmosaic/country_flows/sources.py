@@ -54,7 +54,7 @@ def members(spark: SparkSession, silver: Silver, universes: list[Universe],
     funds = silver.frames["funds"]
     sel = funds.select("fund_key", "domicile", "cross_border", "geographic_focus",
                        *[u.fund_filter().alias(f"_u{i}") for i, u in enumerate(universes)])
-    pdf = sel.toPandas()
+    pdf: pd.DataFrame = sel.toPandas()
     focus = pdf["geographic_focus"].fillna("").str.upper()
     candidate = (pdf["cross_border"] == False) & focus.isin(countries)  # noqa: E712
     reported: set[int] = set()
@@ -80,6 +80,7 @@ def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, .
         return {}
     lo = cal.add_months(min(months), -max_age_months)
     arr = F.array(*[F.lit(c) for c in countries])
+    rows: pd.DataFrame
     rows = (silver.frames["fund_allocations"]
             .where(F.col("alloc_month").between(lo, max(months)) & (F.col("allocation_pct") > 0))
             .select(F.unix_date("alloc_month").alias("m"), "fund_key",

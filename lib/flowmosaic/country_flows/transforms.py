@@ -40,12 +40,12 @@ def _types(u: Universe) -> tuple[str, ...]:
 
 def _by_universe(universes: list[Universe], value) -> Column:
     """CASE universe WHEN u THEN value(u) ... END."""
-    expr = None
+    expr: Column | None = None
     for u in universes:
         v = value(u)
         expr = (F.when(F.col("universe") == u.name, v) if expr is None
                 else expr.when(F.col("universe") == u.name, v))
-    return expr
+    return F.lit(None) if expr is None else expr  # no universes: a CASE without branches
 
 
 def universe_fund_days(days: DataFrame, members: DataFrame, universes: list[Universe],

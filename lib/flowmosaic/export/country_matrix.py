@@ -97,11 +97,12 @@ def matrix_from_table(spark, path: str, universe: str, version: int | None = Non
     df = storage.read(spark, path, version)
     need = {"universe", "flow_date", "country", value}
     if not need <= set(df.columns):
-        raise InputError(f"{path}: not a country_flows table; lacks {sorted(need - set(df.columns))}")
+        raise InputError(f"{path}: not a country_flows table; "
+                         f"lacks {sorted(need - set(df.columns))}")
     sel = df.filter(F.col("universe") == universe)
     if countries:
         sel = sel.filter(F.col("country").isin(list(countries)))
-    pdf = sel.select("flow_date", "country", value).toPandas()
+    pdf: pd.DataFrame = sel.select("flow_date", "country", value).toPandas()
     if pdf.empty:
         present = sorted(r[0] for r in df.select("universe").distinct().collect())
         if universe not in present:

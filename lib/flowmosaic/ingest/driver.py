@@ -27,16 +27,22 @@ from pyspark.sql.window import Window
 from flowmosaic import storage
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.errors import InputError
-from flowmosaic.ingest import dims
+from flowmosaic.ingest import dims, inputs
 from flowmosaic.ingest import flows as flow_passes
 from flowmosaic.ingest import fund_days as fd
-from flowmosaic.ingest import inputs
 from flowmosaic.ingest.inputs import RawInput
 from flowmosaic.ingest.reasons import REASONS, any_rule, first_reason
 from flowmosaic.ingest.report import IngestReport, SourceReport
-from flowmosaic.ingest.sources import Context, IdentityTolerance, Source
+from flowmosaic.ingest.sources import (
+    Context,
+    IdentityTolerance,
+    Source,
+    external_series,
+    flows,
+    funds,
+    share_classes,
+)
 from flowmosaic.ingest.sources import allocations as alloc_spec
-from flowmosaic.ingest.sources import external_series, flows, funds, share_classes
 from flowmosaic.spark.session import JobCounter
 from flowmosaic.tables import table
 
@@ -69,11 +75,12 @@ class Run:
                  ctx: Context, run_id: str, say: Callable[[str], None]):
         self.spark, self.settings, self.inputs, self.ctx = spark, settings, inputs_, ctx
         self.run_id, self.say = run_id, say
-        self.started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        self.started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         self.report = IngestReport(run_id, {}, ctx.tolerance)
         self.quarantine: list[DataFrame] = []
         self._dims: dict[str, pd.DataFrame] = {}
-        self.refresh_dates: set[dt.date] | None = None  # fund_days to rebuild (share classes changed)
+        # fund_days to rebuild (share classes changed)
+        self.refresh_dates: set[dt.date] | None = None
         for s, inp in inputs_.items():
             rep = SourceReport(s, SPECS[s].table, [inp.path], inp.fmt, len(inp.files), inp.layout)
             if inp.ignored_files:
@@ -93,9 +100,11 @@ class Run:
         if name not in self._dims:
             path = self.settings.table_path(name)
             cols = table(name).columns
-            self._dims[name] = (storage.read(self.spark, path).toPandas()[cols]
-                                if storage.exists(self.spark, path)
-                                else pd.DataFrame({c: pd.Series(dtype=object) for c in cols}))
+            if storage.exists(self.spark, path):
+                stored: pd.DataFrame = storage.read(self.spark, path).toPandas()
+                self._dims[name] = stored[cols]
+            else:
+                self._dims[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         return self._dims[name]
 
     def fund_ref(self) -> DataFrame:
@@ -135,9 +144,10 @@ class Run:
             df = df.join(self.fund_ref(), "fund_id", "left")
         reason, detail = first_reason(spec.rules(inp, self.ctx))
         silver = [c for c in table(spec.table).columns if c in df.columns]
-        rows = df.select(*silver, *(["_fund_key"] if spec.name == "share_classes" else []),
-                         reason.alias("_reason"), detail.alias("_detail"),
-                         spec.content(inp).alias("_content"), "_source_file").toPandas()
+        rows: pd.DataFrame = df.select(
+            *silver, *(["_fund_key"] if spec.name == "share_classes" else []),
+            reason.alias("_reason"), detail.alias("_detail"),
+            spec.content(inp).alias("_content"), "_source_file").toPandas()
         rep.read = len(rows)
         bad = rows[rows["_reason"].notna()]
         ok = rows[rows["_reason"].isna()].drop(columns=["_reason", "_detail", "_content",
@@ -246,11 +256,13 @@ class Run:
             rep.written, rep.copied = w.written, w.copied
             self.report.tables[spec.table] = w.version
         else:  # nothing accepted: count without writing
-            got = cls.agg(F.count(F.lit(1)).alias("read"),
-                          F.sum(F.col("_line_first").cast("long")).alias("lines"),
-                          F.lit(0).alias("not_stored"),
-                          *[F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
-                            for code in REASONS]).first().asDict()
+            counts = cls.agg(F.count(F.lit(1)).alias("read"),
+                             F.sum(F.col("_line_first").cast("long")).alias("lines"),
+                             F.lit(0).alias("not_stored"),
+                             *[F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
+                               for code in REASONS]).first()
+            assert counts is not None  # a global aggregate has one row
+            got = counts.asDict()
             rep.written = 0
         rep.read = int(got["read"] or 0)
         rep.lines = int(got["lines"] or 0) if inp.layout == "wide" else None
@@ -263,7 +275,8 @@ class Run:
                 self.run_id, self.started))
         expected = rep.accepted - rep.not_stored
         if months and rep.written != expected:
-            self.report.warnings.append(f"{spec.table}: wrote {rep.written} rows, expected {expected}")
+            self.report.warnings.append(
+                f"{spec.table}: wrote {rep.written} rows, expected {expected}")
 
     def _flows(self, spec: Source, inp: RawInput, rep: SourceReport, raw: DataFrame,
                parsed: DataFrame) -> None:
@@ -290,7 +303,9 @@ class Run:
         day_pass = flow_passes.fund_day_pass(self.spark, checked, inp, self.ctx, fd_path, lo, hi,
                                              meta)
         rep.read = day_pass.rows
-        dups, dup_files, dup_rows = None, [], 0
+        dups: DataFrame | None = None
+        dup_files: list[str] = []
+        dup_rows = 0
         if day_pass.suspects:
             self.say(f"flows: {day_pass.suspects} fund-day(s) may hold duplicate keys; "
                      "finding them exactly")

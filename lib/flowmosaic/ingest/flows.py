@@ -19,7 +19,7 @@ costs more than a scan) and than shuffling them by date for a one-read layout.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -64,8 +64,10 @@ def with_reference(parsed: DataFrame, ref: DataFrame) -> DataFrame:
 def window(raw: DataFrame) -> tuple[dt.date, dt.date] | None:
     """[first, last] valid flow date of the batch; None when it has none."""
     d = spec.parse_date(raw)
-    lo, hi = raw.select(d.alias("d")).where(is_flow_date(F.col("d"))).agg(
+    row = raw.select(d.alias("d")).where(is_flow_date(F.col("d"))).agg(
         F.min("d"), F.max("d")).first()
+    assert row is not None  # a global aggregate has one row
+    lo, hi = row
     return None if lo is None else (lo, hi)
 
 
@@ -79,7 +81,7 @@ class FundDayPass:
     row_rejects: dict[str, int]                 # by reason, rules other than duplicate_key
     dirty_files: list[str]                      # files holding row-level rejects
     suspects: int                               # fund-days that may hold a duplicate key
-    written: storage.Written | None = None
+    written: storage.Written                    # the fund_days commit
 
 
 def _block_masks() -> list[Column]:
@@ -101,7 +103,8 @@ def fund_day_pass(spark: SparkSession, checked: DataFrame, inp: RawInput, ctx: C
     seen = Observation("flows_rows")
     rows = rows.observe(
         seen, F.count(F.lit(1)).alias("rows"),
-        *[F.sum(F.when(F.col("_row_reason") == code, 1).otherwise(0)).alias(code) for code in codes],
+        *[F.sum(F.when(F.col("_row_reason") == code, 1).otherwise(0)).alias(code)
+          for code in codes],
         F.collect_set(F.when(F.col("_row_reason").isNotNull(), F.col("_source_file")))
         .alias("dirty_files"))
     keyed = F.col("flow_date").isNotNull() & F.col("share_id").isNotNull()
@@ -148,7 +151,9 @@ def exact_duplicates(spark: SparkSession, parsed: DataFrame) -> tuple[DataFrame,
         return F.broadcast(frame), files, sum(int(r["_dup_n"]) for r in head)
     big = dups.localCheckpoint(eager=True)
     files = sorted({r[0] for r in big.select(F.explode("_files")).distinct().collect()})
-    rows = int(big.agg(F.sum("_dup_n")).first()[0])
+    total = big.agg(F.sum("_dup_n")).first()
+    assert total is not None  # a global aggregate has one row
+    rows = int(total[0])
     return big.select("flow_date", "share_id", "_dup_n"), files, rows
 
 
@@ -168,8 +173,8 @@ class WritePass:
     identity_breaks: int
     identity_unchecked: int
     identity_breaks_ok_if_forex_flipped: int
-    dates: list[dt.date] = field(default_factory=list)
-    written: storage.Written | None = None
+    dates: list[dt.date]                        # flow dates with accepted rows
+    written: storage.Written                    # the share_class_flows commit
 
 
 def write_pass(spark: SparkSession, classified: DataFrame, path: str, lo: dt.date, hi: dt.date,

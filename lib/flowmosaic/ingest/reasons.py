@@ -39,13 +39,16 @@ class Rule:
 
 def first_reason(rules: list[Rule]) -> tuple[Column, Column]:
     """(reason, detail) Columns: the first rule whose condition holds, else NULL."""
-    reason = detail = None
+    reason: Column | None = None
+    detail: Column | None = None
     for rule in rules:
         cond = F.coalesce(rule.condition, F.lit(False))
-        if reason is None:
+        if reason is None or detail is None:
             reason, detail = F.when(cond, F.lit(rule.reason)), F.when(cond, rule.detail)
         else:
             reason, detail = reason.when(cond, F.lit(rule.reason)), detail.when(cond, rule.detail)
+    if reason is None or detail is None:  # no rules: no row has a reason
+        return F.lit(None).cast("string"), F.lit(None).cast("string")
     return reason, detail
 
 

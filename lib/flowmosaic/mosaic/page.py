@@ -22,8 +22,17 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from flowmosaic import htmlkit  # noqa: E402
 from flowmosaic.errors import InputError  # noqa: E402
-from flowmosaic.htmlkit import PALETTE, cards, document, figure, kv, margins, num  # noqa: E402
-from flowmosaic.htmlkit import style_axes, table  # noqa: E402
+from flowmosaic.htmlkit import (  # noqa: E402
+    PALETTE,
+    cards,
+    document,
+    figure,
+    kv,
+    margins,
+    num,
+    style_axes,
+    table,
+)
 from flowmosaic.mosaic import analyses as an  # noqa: E402
 from flowmosaic.mosaic import external as ex  # noqa: E402
 
@@ -443,9 +452,10 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
 
     # matrix over the last 12 months of data
     m_start = max(first, last - pd.DateOffset(years=1) + pd.Timedelta(days=1))
-    mkw = dict(offshore=offshore, offshore_map=offshore_map)
-    mflows = an.domicile_matrix(icf, universe, m_start, last, **mkw)
-    mhold = an.domicile_matrix(icf, universe, m_start, last, value="holdings_usd", **mkw)
+    mflows = an.domicile_matrix(icf, universe, m_start, last, offshore=offshore,
+                                offshore_map=offshore_map)
+    mhold = an.domicile_matrix(icf, universe, m_start, last, value="holdings_usd",
+                               offshore=offshore, offshore_map=offshore_map)
     rows_ = list(mhold.sum(axis=1).sort_values(ascending=False).index[:top])
     cols_ = list(mhold.sum(axis=0).sort_values(ascending=False).index[:top])
     if country in mhold.index and country not in rows_:

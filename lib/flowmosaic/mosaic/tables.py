@@ -42,7 +42,7 @@ def external(spark: SparkSession, settings: Settings, country: str) -> pd.DataFr
     path = settings.table_path("external_series")
     if not storage.exists(spark, path):
         return None
-    rows = storage.read(spark, path).where(F.col("country") == country).toPandas()
+    rows: pd.DataFrame = storage.read(spark, path).where(F.col("country") == country).toPandas()
     if rows.empty:
         return None
     rows["date"] = pd.to_datetime(rows["date"])

@@ -127,9 +127,10 @@ class Server:
     def url(self) -> str:
         return url(self.port)
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM (Spark's shutdown hook stops the context and the gRPC service), then
-        SIGKILL if it has not ended within timeout; returns the exit status."""
+        SIGKILL if it has not ended within timeout; returns the exit status (None if the
+        process had still not ended 5 s after SIGKILL)."""
         return _terminate(self.process.pid, lambda: self.process.poll(), timeout,
                           group=False)
 

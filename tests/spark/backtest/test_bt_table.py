@@ -56,7 +56,8 @@ def test_table_input_and_backtest_runs(spark, warehouse, repo, tmp_path, capsys)
     lv.index = lv.index.strftime("%Y%m%d")
     lv.to_csv(r, index_label="date")
     rc = main(["backtest", "--conf", str(repo / "conf" / "local.yaml"),
-               "--warehouse", s.warehouse, "--flows", "country_flows:U1", "--returns", str(r), "--bins", "3",
+               "--warehouse", s.warehouse, "--flows", "country_flows:U1", "--returns", str(r),
+               "--bins", "3",
                "--horizons", "5,10", "--out", str(tmp_path / "out")])
     assert rc == 0, capsys.readouterr().err
     assert "recorded run" in capsys.readouterr().out

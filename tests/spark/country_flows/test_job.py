@@ -18,7 +18,7 @@ from flowmosaic import calendar as cal
 from flowmosaic import storage
 from flowmosaic.config import load_countries
 from flowmosaic.country_flows import job, sources
-from flowmosaic.tables import INVESTOR_TYPES, fund_day_column, table
+from flowmosaic.tables import INVESTOR_TYPES, table
 from flowmosaic.universes import select_universes
 
 D = dt.date

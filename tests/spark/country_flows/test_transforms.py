@@ -22,6 +22,7 @@ EQ_XB = Universe("EqXB", asset_class=("E",), cross_border=True)
 INST_XDOM = Universe("EqXB-inst-xdom", asset_class=("E",), cross_border=True,
                      investor_type=("Institutional",), ex_domestic=True)
 ENGINES = ("matrix", "join")
+WINDOW = (D(2022, 3, 1), D(2022, 4, 29))  # the flow dates country_rows computes by default
 COUNTRIES = load_countries().published_order
 
 
@@ -58,14 +59,20 @@ def inputs(spark):
                      for i in (1, 2, 3, 4) for s in "ab"]
     rows = [
         # 22 March 2022 (uses January's snapshot)
-        (D(2022, 3, 22), "S1a", "F1", 10.0, 1000.0, 5.0), (D(2022, 3, 22), "S1b", "F1", -4.0, 1000.0, 5.0),
-        (D(2022, 3, 22), "S2a", "F2", 20.0, 500.0, 0.0), (D(2022, 3, 22), "S2b", "F2", 0.0, 500.0, 0.0),
-        (D(2022, 3, 22), "S3a", "F3", -3.0, 300.0, 3.0), (D(2022, 3, 22), "S3b", "F3", 1.0, 100.0, 1.0),
+        (D(2022, 3, 22), "S1a", "F1", 10.0, 1000.0, 5.0),
+        (D(2022, 3, 22), "S1b", "F1", -4.0, 1000.0, 5.0),
+        (D(2022, 3, 22), "S2a", "F2", 20.0, 500.0, 0.0),
+        (D(2022, 3, 22), "S2b", "F2", 0.0, 500.0, 0.0),
+        (D(2022, 3, 22), "S3a", "F3", -3.0, 300.0, 3.0),
+        (D(2022, 3, 22), "S3b", "F3", 1.0, 100.0, 1.0),
         (D(2022, 3, 22), "S4a", "F4", 99.0, 900.0, 0.0),  # a bond fund: outside EqXB
         # 23 March 2022 (uses February's; F2 has no February snapshot)
-        (D(2022, 3, 23), "S1a", "F1", 8.0, 1010.0, 0.0), (D(2022, 3, 23), "S1b", "F1", 2.0, 990.0, 0.0),
-        (D(2022, 3, 23), "S2a", "F2", 5.0, 520.0, 0.0), (D(2022, 3, 23), "S2b", "F2", 5.0, 480.0, 0.0),
-        (D(2022, 3, 23), "S3a", "F3", 1.0, 300.0, 0.0), (D(2022, 3, 23), "S3b", "F3", 3.0, 100.0, 0.0),
+        (D(2022, 3, 23), "S1a", "F1", 8.0, 1010.0, 0.0),
+        (D(2022, 3, 23), "S1b", "F1", 2.0, 990.0, 0.0),
+        (D(2022, 3, 23), "S2a", "F2", 5.0, 520.0, 0.0),
+        (D(2022, 3, 23), "S2b", "F2", 5.0, 480.0, 0.0),
+        (D(2022, 3, 23), "S3a", "F3", 1.0, 300.0, 0.0),
+        (D(2022, 3, 23), "S3b", "F3", 3.0, 100.0, 0.0),
         # 25 April 2022: the 23rd was a Saturday, Monday uses March: no snapshot at all
         (D(2022, 4, 25), "S1a", "F1", 7.0, 1000.0, 0.0),
     ]
@@ -76,7 +83,7 @@ def inputs(spark):
     return silver(spark, funds, share_classes, rows, allocations)
 
 
-def country_rows(spark, s, universes, engine, max_age=0, lo=D(2022, 3, 1), hi=D(2022, 4, 29),
+def country_rows(spark, s, universes, engine, max_age=0, lo=WINDOW[0], hi=WINDOW[1],
                  grain="country"):
     mem = sources.members(spark, s, universes, COUNTRIES)
     if engine == "matrix":
@@ -119,7 +126,8 @@ def test_hand_computed_equity_universe(spark, inputs, engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_institutional_ex_domestic_universe(spark, inputs, engine):
     # Institutional classes only; F2 (AU) does not count for AU, F3 (BR) not for BR.
-    # 22 Mar: AU: F1 10*.6 = 6 over 1000*.6 = 600 -> 1%, pc 5*.6 = 3; BR: F1 10*.3 = 3 over 300, pc 1.5
+    # 22 Mar: AU: F1 10*.6 = 6 over 1000*.6 = 600 -> 1%, pc 5*.6 = 3;
+    #         BR: F1 10*.3 = 3 over 300, pc 1.5
     # 23 Mar: AU: F1 8*.5 + F3 1*.2 = 4.2 over 505 + 60 = 565; BR: F1 4 over 505
     expected = _expected(spark, [
         ("EqXB-inst-xdom", D(2022, 3, 22), "AU", 6.0, 600.0, 1.0, 0.5, 1),
@@ -176,9 +184,9 @@ def test_fund_without_a_share_class_of_the_type_does_not_count(spark, engine):
 
 def test_zero_assets_give_null_pct_not_an_error(spark):
     rows = spark.createDataFrame([("U", D(2022, 3, 23), "AU", 2.5, 0.0, 0.0, 1)],
-                                 "universe string, flow_date date, country string, flow_usd double, "
-                                 "assets_start_usd double, portfolio_change_usd double, "
-                                 "fund_count long")
+                                 "universe string, flow_date date, country string, "
+                                 "flow_usd double, assets_start_usd double, "
+                                 "portfolio_change_usd double, fund_count long")
     row = job.finish(rows, "country").collect()[0]
     assert row.flow_pct is None and row.flow_usd == 2.5
 
@@ -187,8 +195,10 @@ def test_fund_days_sums_share_classes_per_investor_type(spark, inputs):
     out = inputs.frames["fund_days"].where("fund_key = 0 AND flow_date = '2022-03-22'")
     row = out.collect()[0].asDict()
     # F1 on 22 Mar: institutional S1a 10/1000/5, retail S1b -4/1000/5, no other type
-    assert (row["flow_inst"], row["assets_start_inst"], row["portfolio_change_inst"]) == (10, 1000, 5)
-    assert (row["flow_retail"], row["assets_start_retail"], row["portfolio_change_retail"]) == (-4, 1000, 5)
+    assert (row["flow_inst"], row["assets_start_inst"],
+            row["portfolio_change_inst"]) == (10, 1000, 5)
+    assert (row["flow_retail"], row["assets_start_retail"],
+            row["portfolio_change_retail"]) == (-4, 1000, 5)
     assert row["flow_other"] is None and row["assets_start_other"] is None
     assert row["flow_month"] == D(2022, 3, 1)
 

@@ -18,7 +18,7 @@ from flowmosaic.mosaic import analyses as an
 
 COLS = ["universe", "flow_date", "investor_domicile", "investor_type", "country", "flow_usd",
         "assets_start_usd", "portfolio_change_usd", "fund_count"]
-R, I = "Retail", "Institutional"
+R, I = "Retail", "Institutional"  # noqa: E741 -- one letter keeps the rows below aligned
 ROWS = [
     # date        domicile type country flow  assets
     ("2024-12-31", "JP", R, "JP", -10, 1000),

@@ -72,7 +72,8 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         cells = lines.select(*ids, F.posexplode(F.array(*[
             F.struct(F.lit(h).alias("h"), F.col(f"_c_{i}").alias("v"))
             for i, h in enumerate(cols)])).alias("_i", "_c"))
-        cells = cells.select(*ids, "_i", F.col("_c.h").alias("_name"), F.col("_c.v").alias("_value"))
+        cells = cells.select(*ids, "_i", F.col("_c.h").alias("_name"),
+                             F.col("_c.v").alias("_value"))
         empty = F.col("_first").isNull()
         rec = cells.where(kept(F.col("_value")) | (empty & (F.col("_i") == 0)))
         rec = rec.select(*ids, (empty | (F.col("_name") == F.col("_first"))).alias("_line_first"),

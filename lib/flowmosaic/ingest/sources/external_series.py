@@ -8,7 +8,16 @@ from pyspark.sql import functions as F
 
 from flowmosaic.ingest import reasons as R
 from flowmosaic.ingest.inputs import RawInput
-from flowmosaic.ingest.parsing import as_date, as_double, as_text, blank_list, dtype, rc, row_json, shown
+from flowmosaic.ingest.parsing import (
+    as_date,
+    as_double,
+    as_text,
+    blank_list,
+    dtype,
+    rc,
+    row_json,
+    shown,
+)
 from flowmosaic.ingest.reasons import Rule
 from flowmosaic.ingest.sources import Context, Source, fixed_columns
 
@@ -32,11 +41,13 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
               ("country", F.col("country").isNull())]
     return [
         Rule(blanks[0][1] | blanks[1][1] | blanks[2][1], R.MISSING_KEY, blank_list(blanks)),
-        Rule(F.col("date").isNull(), R.UNPARSEABLE_DATE, F.concat(F.lit("date="), shown(rc("date")))),
+        Rule(F.col("date").isNull(), R.UNPARSEABLE_DATE,
+             F.concat(F.lit("date="), shown(rc("date")))),
         Rule(~F.col("country").isin(*ctx.known_countries), R.UNKNOWN_COUNTRY,
              F.concat(F.lit("country "), F.col("country"), F.lit(" not among the known codes"))),
         Rule(F.col("_blank_value"), R.MISSING_VALUE, F.lit("blank: value")),
-        Rule(F.col("value").isNull(), R.UNPARSEABLE_NUMBER, F.concat(F.lit("value="), shown(rc("value")))),
+        Rule(F.col("value").isNull(), R.UNPARSEABLE_NUMBER,
+             F.concat(F.lit("value="), shown(rc("value")))),
         Rule(~F.coalesce(F.col("frequency"), F.lit("")).isin(*FREQUENCIES), R.UNKNOWN_FREQUENCY,
              F.concat(F.lit("frequency="), shown(rc("frequency")),
                       F.lit(f" (want {', '.join(FREQUENCIES)})"))),

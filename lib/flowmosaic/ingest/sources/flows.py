@@ -13,7 +13,17 @@ from pyspark.sql import types as T
 
 from flowmosaic.ingest import reasons as R
 from flowmosaic.ingest.inputs import RawInput
-from flowmosaic.ingest.parsing import MAX_DATE, MIN_DATE, as_date, as_text, blank_list, dtype, rc, row_json, shown
+from flowmosaic.ingest.parsing import (
+    MAX_DATE,
+    MIN_DATE,
+    as_date,
+    as_text,
+    blank_list,
+    dtype,
+    rc,
+    row_json,
+    shown,
+)
 from flowmosaic.ingest.reasons import Rule
 from flowmosaic.ingest.sources import Context, Source, fixed_columns
 from flowmosaic.spark.calendar import is_flow_date
