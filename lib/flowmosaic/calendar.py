@@ -1,8 +1,8 @@
 """The flow calendar and the point-in-time allocation rule (docs/methodology.md,
 "2. The flow calendar" and "3. Point-in-time allocations (the 23rd rule)").
 
-Pure Python: no Spark. flows.py expresses the same rule as a Spark Column, and a test checks the
-two agree on every day of several years.
+Pure Python: no Spark. spark/calendar.py expresses the same rules as Spark Columns, and
+tests/spark/test_calendar_columns.py checks the two agree on every day of several years.
 """
 from __future__ import annotations
 

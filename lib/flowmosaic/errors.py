@@ -11,7 +11,13 @@ class ConfigError(FlowmosaicError):
 
 
 class InputError(FlowmosaicError):
-    """An input file is unreadable or lacks a required column; no table was changed."""
+    """Something the user supplied is unusable: an input file (unreadable, a missing or repeated
+    column, a value a whole-file reader cannot parse), a table or version to read (absent,
+    empty, without the universe or countries asked for) or an option's value (a date, a
+    parameter out of range). The message names the file, table, column or option. Raised
+    before any table is written, except for a file that turns out unreadable while ingest
+    reads it (the sources written before it stay written) and nightly's check, after its
+    ingest, that the day has fund-day rows."""
 
 
 class ConcurrentWriteError(FlowmosaicError):

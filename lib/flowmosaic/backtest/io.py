@@ -54,7 +54,7 @@ def read_membership(path: str | Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class FlowSpec:
-    table: str  # a name in config.TABLES or a path / URI
+    table: str  # a name in tables.TABLES or a path / URI
     universe: str
     version: int | None
 

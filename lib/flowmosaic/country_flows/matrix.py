@@ -1,4 +1,4 @@
-"""Country sums as a matrix product per allocation month (docs/methodology.md, "Country
+"""Country sums as a matrix product per allocation month (docs/methodology.md, "5. Country
 aggregation"; the faster of the two designs measured in docs/benchmarks.md).
 
 For one universe and one allocation month m (the flow dates whose public snapshot is m):

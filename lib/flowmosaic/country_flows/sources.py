@@ -1,6 +1,7 @@
 """What the country aggregation reads from silver, at pinned versions: the universes' funds
 (with their single-country fallback) and the point-in-time weights of the allocation months
-a window needs (docs/methodology.md, "Point-in-time allocations" and "Single-country funds").
+a window needs (docs/methodology.md, "3. Point-in-time allocations (the 23rd rule)" and
+"6. Single-country funds").
 """
 from __future__ import annotations
 

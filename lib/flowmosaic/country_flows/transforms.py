@@ -1,7 +1,7 @@
-"""Fund -> country as Spark transforms: the join engine (docs/methodology.md, "Point-in-time
-allocations" and "Country aggregation"). Pure DataFrame -> DataFrame functions; job.py reads
-and writes. The point-in-time rule is an equi-join on (fund_key, alloc_month): no range join,
-no window over the flow rows.
+"""Fund -> country as Spark transforms: the join engine (docs/methodology.md, "3. Point-in-time
+allocations (the 23rd rule)" and "5. Country aggregation"). Pure DataFrame -> DataFrame
+functions; job.py reads and writes. The point-in-time rule is an equi-join on (fund_key,
+alloc_month): no range join, no window over the flow rows.
 """
 from __future__ import annotations
 

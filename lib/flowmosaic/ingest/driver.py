@@ -173,7 +173,9 @@ class Run:
             ok = ok.rename(columns={"_fund_key": "fund_key"})
             old = self.dim("share_classes")
             merged = dims.merge(old, ok, "share_id", "share_key", table("share_classes").columns)
-            # a share class that moved fund or changed investor type changes fund_days
+            # a changed share class (investor type or fund): fund_days is rebuilt on its dates,
+            # where a new investor type takes effect (docs/ingest.md, "11. Share classes that
+            # change type or fund": a move to another fund does not change past fund-days)
             if merged.updated:
                 self.refresh_dates = set()
         rep.written = merged.changed
@@ -388,7 +390,9 @@ class Run:
                                         f"{self.report.quarantined}")
 
     def refresh_fund_days(self) -> None:
-        """Share classes changed type or fund: rebuild fund_days on the dates they report."""
+        """Share classes changed type or fund: rebuild fund_days from share_class_flows over
+        the range from the first to the last date they report (the new investor types count;
+        the rows keep their stored fund_key, so a move to another fund changes nothing here)."""
         if not self.refresh_dates:
             return
         lo, hi = min(self.refresh_dates), max(self.refresh_dates)

@@ -1,5 +1,5 @@
-"""The flows source's passes (docs/ingest.md, "Flows"): the largest input, so its work is
-arranged to touch every row as few times as the semantics allow.
+"""The flows source's passes (docs/ingest.md, "9. Flows: window, passes and fund_days"): the
+largest input, so its work is arranged to touch every row as few times as the semantics allow.
 
 1. window pass: the first and last valid flow date of the batch (only ReportDate is read);
    the batch replaces that window in both share_class_flows and fund_days.

@@ -1,9 +1,12 @@
 """fund_days: share-class flows summed to (fund, flow_date), one column set per investor type
-(docs/methodology.md, "Country aggregation": share classes are summed to their fund first).
+(docs/methodology.md, "4. Fund-days").
 
 Ingest keeps it in step with share_class_flows: the fund-day pass writes it for every window
-it ingests (ingest/flows.py), and recompute() rebuilds it from share_class_flows for dates
-whose share classes changed type or fund, or after a batch with duplicate keys.
+it ingests (ingest/flows.py), and recompute() rebuilds it from share_class_flows after a batch
+with duplicate keys, and over the dates of share classes that changed. A changed investor type
+then counts on past dates; a move to another fund does not, since the rebuild keeps the fund_key
+stored on the share_class_flows rows (docs/ingest.md, "11. Share classes that change type or
+fund").
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The rules of calendar.py as Spark Columns (docs/methodology.md, "The flow calendar" and
-"Point-in-time allocations"). A test checks both engines agree on every day of several years.
+"""The rules of flowmosaic/calendar.py as Spark Columns (docs/methodology.md, "2. The flow
+calendar" and "3. Point-in-time allocations (the 23rd rule)"). tests/spark/test_calendar_columns.py
+checks both agree on every day of several years.
 """
 from __future__ import annotations
 
