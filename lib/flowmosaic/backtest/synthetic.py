@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from flowmosaic.calendar import flow_dates
+from flowmosaic.config import load_countries
 
 
 def country_codes(n: int) -> list[str]:
-    from flowmosaic.config import load_countries
     order = list(load_countries().published_order)
     if n <= len(order):
         return order[:n]

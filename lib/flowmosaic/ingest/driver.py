@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from flowmosaic import storage
+from flowmosaic.calendar import flow_dates
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.errors import InputError
 from flowmosaic.ingest import dims, inputs
@@ -327,7 +328,7 @@ class Run:
             fd_written = fd.recompute(self.spark, self.settings, lo, hi, meta)
         self.report.fund_days_written = fd_written.written
         self.report.tables["fund_days"] = fd_written.version
-        gaps = [d for d in _flow_dates(lo, hi) if d not in set(wrote.dates)]
+        gaps = [d for d in flow_dates(lo, hi) if d not in set(wrote.dates)]
         if gaps:
             rep.notes.append(
                 f"{len(gaps)} flow date(s) inside the window have no accepted row and are now "
@@ -400,11 +401,6 @@ class Run:
         w = fd.recompute(self.spark, self.settings, lo, hi,
                          self.meta(reason="share classes changed", window=[str(lo), str(hi)]))
         self.report.tables["fund_days"] = w.version
-
-
-def _flow_dates(lo: dt.date, hi: dt.date) -> list[dt.date]:
-    from flowmosaic.calendar import flow_dates
-    return flow_dates(lo, hi)
 
 
 def _narrow(inp: RawInput, files: list[str]) -> RawInput:
