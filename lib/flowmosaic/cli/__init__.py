@@ -16,6 +16,7 @@ from flowmosaic.cli import (
     ingest,
     ingest_series,
     maintain,
+    mosaic,
     mosaic_flows,
     nightly,
     serve,
@@ -23,8 +24,8 @@ from flowmosaic.cli import (
 from flowmosaic.cli.context import Context, add_common
 from flowmosaic.errors import ConcurrentWriteError, FlowmosaicError
 
-COMMANDS = (generate, ingest, ingest_series, country_flows, mosaic_flows, nightly, export,
-            backtest, maintain, demo, serve)
+COMMANDS = (generate, ingest, ingest_series, country_flows, mosaic_flows, mosaic, nightly,
+            export, backtest, maintain, demo, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
