@@ -65,3 +65,30 @@ def assert_within(frame: pd.DataFrame, got: str, want: str, tol, what: str | Non
             "_excess", ascending=False, na_position="first")
         raise AssertionError(f"{what or got}: {int(bad.sum())} of {len(frame)} rows outside "
                              f"the tolerance; worst:\n{rows.head(show).to_string()}")
+
+
+def scaled_differences(got, want, tol) -> np.ndarray:
+    """|got - want| / tol per row: <= 1 is within the tolerance. Both NaN gives 0; NaN on one
+    side, or a NaN or zero tolerance under a difference, gives inf."""
+    a = np.asarray(got, dtype=float)
+    b = np.asarray(want, dtype=float)
+    t = np.asarray(tol, dtype=float)
+    diff = np.abs(a - b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(diff == 0, 0.0, diff / t)
+    out = np.where(np.isnan(a) & np.isnan(b), 0.0, out)
+    return np.where(np.isnan(out), np.inf, out)
+
+
+def worst_excess(frame: pd.DataFrame, spark_suffix: str, ref_suffix: str) -> float:
+    """The largest scaled difference over flow_usd, assets_start_usd and flow_pct of a merged
+    frame holding both sides (columns NAME + suffix) and the reference's term sizes
+    `flow_terms` and `assets_terms` (sums of |flow x w| and |assets x w|)."""
+    if frame.empty:
+        return 0.0
+    ref = frame[f"assets_start_usd{ref_suffix}"]
+    checks = {"flow_usd": sum_tolerance(frame["flow_terms"]),
+              "assets_start_usd": sum_tolerance(frame["assets_terms"]),
+              "flow_pct": pct_tolerance(frame["flow_terms"], ref)}
+    return float(max(scaled_differences(frame[c + spark_suffix], frame[c + ref_suffix], t).max()
+                     for c, t in checks.items()))

@@ -30,3 +30,15 @@ def test_assert_within_names_the_worst_rows():
         tol.assert_within(df, "x", "y", "t")
     assert "3.5" in str(err.value) and "2.1" not in str(err.value)
     tol.assert_within(df.iloc[:2], "x", "y", "t")
+
+
+def test_worst_excess_scales_by_the_terms_and_flags_one_sided_nan():
+    frame = pd.DataFrame({
+        "flow_usd_a": [1.0, 5.0], "flow_usd_b": [1.0 + 4e-9, 5.0],
+        "assets_start_usd_a": [100.0, 0.0], "assets_start_usd_b": [100.0, 0.0],
+        "flow_pct_a": [1.0, np.nan], "flow_pct_b": [1.0, np.nan],
+        "flow_terms": [8.0, 5.0], "assets_terms": [100.0, 0.0]})
+    # 4e-9 against 1e-9 x 8 (the terms, not the result 1.0): half the tolerance
+    assert tol.worst_excess(frame, "_a", "_b") == pytest.approx(0.5)
+    frame.loc[1, "flow_pct_a"] = 3.0   # a value where the reference has none (assets 0)
+    assert tol.worst_excess(frame, "_a", "_b") == np.inf
