@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,27 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class ObjectStorage:
+    """The settings file's `object_storage:` section: how the sessions flowmosaic starts
+    itself (local mode) reach s3a:// paths through Hadoop's S3A connector. A key left out
+    falls back to the standard AWS environment variable (endpoint: AWS_ENDPOINT_URL_S3,
+    AWS_ENDPOINT_URL; region: AWS_REGION, AWS_DEFAULT_REGION); credentials left out come from
+    S3A's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN], then
+    the instance's role). See session.s3a_conf and docs/object-storage.md."""
+    endpoint: str | None = None          # http(s)://host:port of an S3-compatible server
+    region: str | None = None
+    path_style_access: bool | None = None  # default: true with an endpoint, else false
+    access_key: str | None = None
+    secret_key: str | None = None
+    credentials_provider: str | None = None  # S3A's fs.s3a.aws.credentials.provider
+    configured: bool = False             # the section is present (the session gets S3A)
+
+
+OBJECT_STORAGE_KEYS = ("endpoint", "region", "path_style_access", "access_key", "secret_key",
+                       "credentials_provider")
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse: str
     master: str = "local[2]"
@@ -45,17 +67,69 @@ class Settings:
     log_level: str = "WARN"
     source: str = ""
     remote: str | None = None  # sc://host:port: run on a Spark Connect server
+    object_storage: ObjectStorage = field(default_factory=ObjectStorage)
 
     def table_path(self, name: str) -> str:
-        """Where table `name` (see tables.py) lives under this warehouse."""
-        return f"{self.warehouse.rstrip('/')}/{table(name).path}"
+        """Where table `name` (see tables.py) lives under this warehouse: a local directory,
+        or a URI (s3a://bucket/prefix/silver/funds; s3a://bucket/silver/funds at a bucket's
+        root)."""
+        return join_path(self.warehouse, table(name).path)
 
 
-def _resolve_warehouse(raw: str) -> str:
-    # Object-store and HDFS URIs stay as they are; local paths become absolute.
-    if "://" in raw:
+def join_path(base: str, rel: str) -> str:
+    """base/rel for a local path or a URI: one '/' between them, the URI's scheme and
+    authority kept (s3a://bucket + a/b -> s3a://bucket/a/b)."""
+    rel = rel.strip("/")
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/*$", base):  # a bare scheme such as file:///
+        return base + rel
+    return f"{base.rstrip('/')}/{rel}"
+
+
+def _resolve_warehouse(raw: str, path: Path) -> str:
+    # Object-store and HDFS URIs stay as they are (without a trailing '/'); local paths
+    # become absolute.
+    if "://" not in raw:
+        return str(Path(raw).expanduser().resolve())
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/]*)(/.*)?$", raw)
+    if not m:
+        raise ConfigError(f"{path}: warehouse {raw!r} is not a URI (scheme://authority/path)")
+    scheme, authority, rest = m.group(1).lower(), m.group(2), m.group(3) or ""
+    if scheme in ("s3a", "s3", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs") and not authority:
+        raise ConfigError(f"{path}: warehouse {raw!r} names no bucket ({scheme}://BUCKET/PREFIX)")
+    if scheme == "file":
         return raw
-    return str(Path(raw).expanduser().resolve())
+    rest = re.sub(r"/+", "/", rest).rstrip("/")
+    return f"{scheme}://{authority}{rest}"
+
+
+def _object_storage(data: Any, path: Path) -> ObjectStorage:
+    if data is None:
+        return ObjectStorage()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: 'object_storage' must be a mapping")
+    unknown = set(data) - set(OBJECT_STORAGE_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) under 'object_storage': {sorted(unknown)} "
+                          f"(known: {', '.join(OBJECT_STORAGE_KEYS)})")
+
+    def text(key: str) -> str | None:
+        v = data.get(key)
+        return None if v is None or str(v).strip() == "" else str(v).strip()
+
+    endpoint = text("endpoint")
+    if endpoint and not re.match(r"^https?://[^/]+", endpoint):
+        raise ConfigError(f"{path}: object_storage.endpoint must be http(s)://HOST[:PORT], "
+                          f"got {endpoint!r}")
+    style = data.get("path_style_access")
+    if style is not None and not isinstance(style, bool):
+        raise ConfigError(f"{path}: object_storage.path_style_access must be true or false")
+    access, secret = text("access_key"), text("secret_key")
+    if bool(access) != bool(secret):
+        raise ConfigError(f"{path}: object_storage needs both access_key and secret_key, or "
+                          "neither (then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+    return ObjectStorage(endpoint=endpoint, region=text("region"), path_style_access=style,
+                         access_key=access, secret_key=secret,
+                         credentials_provider=text("credentials_provider"), configured=True)
 
 
 def load_settings(path: str | Path | None = None, warehouse: str | None = None,
@@ -67,7 +141,7 @@ def load_settings(path: str | Path | None = None, warehouse: str | None = None,
     """
     path = Path(path or os.environ.get("FLOWMOSAIC_CONF") or conf_dir() / "local.yaml")
     data = read_yaml(path)
-    unknown = set(data) - {"warehouse", "spark", "log_level", "remote"}
+    unknown = set(data) - {"warehouse", "spark", "log_level", "remote", "object_storage"}
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}")
     spark = data.get("spark") or {}
@@ -80,13 +154,14 @@ def load_settings(path: str | Path | None = None, warehouse: str | None = None,
     if not wh:
         raise ConfigError(f"{path}: 'warehouse' is required")
     return Settings(
-        warehouse=_resolve_warehouse(str(wh)),
+        warehouse=_resolve_warehouse(str(wh), path),
         master=str(spark.get("master", "local[2]")),
         app_name=str(spark.get("app_name", "flowmosaic")),
         spark_conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
         log_level=str(data.get("log_level", "WARN")),
         source=str(path),
         remote=_remote(remote or os.environ.get("FLOWMOSAIC_REMOTE") or data.get("remote"), path),
+        object_storage=_object_storage(data.get("object_storage"), path),
     )
 
 
@@ -121,7 +196,7 @@ class Countries:
         return codes
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_countries(path: str | None = None) -> Countries:
     p = Path(path) if path else conf_dir() / "countries.yaml"
     data = read_yaml(p)

@@ -6,12 +6,18 @@ Three ways to get a session, one function (get_spark):
 - under spark-submit the JVM and its session already exist: taken as they are, nothing added.
 - local (the embedded default): master and conf from conf/local.yaml, the Delta extension and
   catalog set, Delta's jars from the list `make jars` recorded (no Ivy run), and the JVM's
-  class-data-sharing archive `make jars` recorded (a faster JVM start).
+  class-data-sharing archive `make jars` recorded (a faster JVM start). When the warehouse (or
+  a conf value) is an s3a:// URI, or the settings have an `object_storage:` section, also
+  Hadoop's S3 connector (jars.py: hadoop-aws + the AWS SDK modules it uses, fetched on first
+  use) and the fs.s3a.* conf from the settings and the AWS environment variables (s3a_conf).
+  Delta then commits to S3 through its default S3SingleDriverLogStore: safe for one writing
+  driver per table at a time (docs/object-storage.md).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -19,8 +25,9 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from flowmosaic.config import Settings, load_settings
+from flowmosaic.config import Settings, join_path, load_settings
 from flowmosaic.errors import ConfigError
+from flowmosaic.spark import jars as jarlib
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
@@ -46,8 +53,7 @@ def delta_package() -> str:
 
 
 def _cache_dir() -> Path:
-    # beside the interpreter's environment, so each virtualenv keeps its own
-    return Path(sys.prefix) / "flowmosaic-delta-jars"
+    return jarlib.list_dir()
 
 
 def _jar_list_file() -> Path:
@@ -60,24 +66,65 @@ def _cds_archive() -> Path:
 
 
 def cached_delta_jars() -> list[str]:
-    """Delta's jars as resolved by an earlier Ivy run (see --fetch-jars), if all still exist."""
-    listing = _jar_list_file()
-    if not listing.exists():
-        return []
-    jars = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-    return jars if jars and all(Path(j).exists() for j in jars) else []
+    """Delta's jars as resolved by an earlier Ivy run (see --fetch-jars), if all still exist,
+    without those pyspark ships itself (lists recorded before that filter are filtered here)."""
+    return jarlib.not_shipped(jarlib.read_list(_jar_list_file()))
 
 
 def _remember_jars(spark: SparkSession) -> int:
-    """Record the jar files spark-submit's Ivy run resolved (spark.jars after resolution)."""
+    """Record the jar files spark-submit's Ivy run resolved (spark.jars after resolution),
+    without those pyspark ships itself: Delta's resolution brings hadoop-client-api/-runtime
+    3.4 and Parquet 1.16 (and Jackson, log4j, slf4j ...), which must not sit next to pyspark's
+    own Hadoop client and Parquet."""
     resolved = spark.sparkContext.getConf().get("spark.jars", "")
     jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j]
     if not any("delta-spark" in j for j in jars):
         return 0
-    listing = _jar_list_file()
-    listing.parent.mkdir(parents=True, exist_ok=True)
-    listing.write_text("\n".join(jars) + "\n")
-    return len(jars)
+    kept = jarlib.not_shipped(jars)
+    jarlib.write_list(_jar_list_file(), kept)
+    return len(kept)
+
+
+def needs_s3(settings: Settings, conf: dict[str, str]) -> bool:
+    """A local session gets Hadoop's S3 connector when the warehouse or a conf key or value
+    names s3a://, or the settings have an `object_storage:` section."""
+    return (settings.object_storage.configured
+            or jarlib.uses_s3(settings.warehouse, *conf.keys(), *conf.values()))
+
+
+def s3a_conf(settings: Settings, env: dict[str, str] | None = None) -> dict[str, str]:
+    """spark.hadoop.fs.s3a.* from the settings' `object_storage:` section, its gaps filled
+    from the standard AWS environment variables: the endpoint (AWS_ENDPOINT_URL_S3,
+    AWS_ENDPOINT_URL) with path-style access and TLS as its scheme says, the region
+    (AWS_REGION, AWS_DEFAULT_REGION; us-east-1 for an endpoint without one), and static keys
+    with S3A's SimpleAWSCredentialsProvider when the section gives them. Without keys S3A's
+    default chain applies: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN] from
+    the environment, then the instance's role. Spark conf given explicitly wins over these."""
+    env = dict(os.environ if env is None else env)
+    o = settings.object_storage
+    endpoint = o.endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    region = o.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    conf: dict[str, str] = {}
+    if endpoint:
+        conf["fs.s3a.endpoint"] = endpoint
+        conf["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
+        region = region or "us-east-1"  # S3-compatible servers ignore it; the SDK wants one
+    path_style = o.path_style_access if o.path_style_access is not None else bool(endpoint)
+    conf["fs.s3a.path.style.access"] = str(path_style).lower()
+    if region:
+        conf["fs.s3a.endpoint.region"] = region
+    if o.access_key and o.secret_key:
+        conf["fs.s3a.access.key"] = o.access_key
+        conf["fs.s3a.secret.key"] = o.secret_key
+        conf["fs.s3a.aws.credentials.provider"] = \
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+    if o.credentials_provider:
+        conf["fs.s3a.aws.credentials.provider"] = o.credentials_provider
+    return {f"spark.hadoop.{k}": v for k, v in conf.items()}
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def under_spark_submit() -> bool:
@@ -110,12 +157,20 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None,
 
     from delta import configure_spark_with_delta_pip
 
+    if re.match(r"^s3n?://", settings.warehouse):
+        raise ConfigError(f"warehouse {settings.warehouse}: a local session reaches S3 through "
+                          "Hadoop's S3A connector: write s3a://"
+                          + settings.warehouse.split("://", 1)[1])
     conf = {
         **BASE_CONF,
-        "spark.sql.warehouse.dir": f"{settings.warehouse.rstrip('/')}/catalog",
+        "spark.sql.warehouse.dir": join_path(settings.warehouse, "catalog"),
         **settings.spark_conf,
         **(extra_conf or {}),
     }
+    s3_jars: list[str] = []
+    if needs_s3(settings, conf):
+        s3_jars = jarlib.s3_jars(say=_progress)  # fetched now on first use
+        conf = {**s3a_conf(settings), **conf}
     java_opts = driver_java_options()
     if java_opts and "spark.driver.extraJavaOptions" not in conf:
         conf["spark.driver.extraJavaOptions"] = java_opts
@@ -126,8 +181,10 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None,
         builder = builder.config(key, value)
     jars = cached_delta_jars()
     if jars:  # resolved before (make jars): no Ivy run, a quieter and faster start
-        builder = builder.config("spark.jars", ",".join(jars))
+        builder = builder.config("spark.jars", ",".join([*jars, *s3_jars]))
     else:
+        if s3_jars:
+            builder = builder.config("spark.jars", ",".join(s3_jars))
         builder = configure_spark_with_delta_pip(builder)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
@@ -186,8 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fetch-jars", action="store_true",
                         help="start a local session once so Ivy caches Delta's jars, then record "
                              "the JVM's class-data-sharing archive")
+    parser.add_argument("--fetch-s3-jars", action="store_true",
+                        help="resolve Hadoop's S3 connector (hadoop-aws and the AWS SDK modules "
+                             "it uses) for s3a:// paths, afresh, and record the jar list")
     parser.add_argument("--record-cds", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fetch_s3_jars:
+        jarlib.s3_list_file().unlink(missing_ok=True)
+        jarlib.s3_jars(say=print)
+        if not args.fetch_jars:
+            return 0
     settings = load_settings(warehouse=tempfile.gettempdir())
     if args.record_cds:  # in its own process: the archive is written when this JVM exits
         _warm(settings, {"spark.driver.extraJavaOptions":
@@ -227,7 +292,8 @@ def _warm(settings: Settings, conf: dict[str, str]) -> str:
     spark.sql(f"CREATE TABLE IF NOT EXISTS delta.`{path}` (id BIGINT NOT NULL, m DATE NOT NULL) "
               "USING DELTA PARTITIONED BY (m) TBLPROPERTIES ('delta.checkpointInterval' = '20')")
     df = spark.range(100).selectExpr("id", "DATE'2020-01-01' AS m")
-    df.write.format("delta").mode("overwrite").option("replaceWhere", "m = DATE'2020-01-01'").save(path)
+    (df.write.format("delta").mode("overwrite")
+       .option("replaceWhere", "m = DATE'2020-01-01'").save(path))
     spark.read.format("delta").load(path).groupBy("m").count().toPandas()
     _remember_jars(spark)
     version = spark.version
