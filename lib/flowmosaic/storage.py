@@ -62,11 +62,19 @@ def _sql_path(path: str) -> str:
 
 # --- the JVM's Hadoop file system (classic sessions only) ----------------------------------------
 
+def _jvm(spark: SparkSession) -> Any:
+    """The py4j view of a classic session's JVM."""
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("this Spark session has no JVM gateway")
+    return jvm
+
+
 def _hadoop(spark: SparkSession, path: str):
     """(FileSystem, Path) for a path, through the session's Hadoop configuration."""
-    sc = spark.sparkContext
-    p = sc._jvm.org.apache.hadoop.fs.Path(path)
-    return p.getFileSystem(sc._jsc.hadoopConfiguration()), p
+    p = _jvm(spark).org.apache.hadoop.fs.Path(path)
+    jsc: Any = spark.sparkContext._jsc
+    return p.getFileSystem(jsc.hadoopConfiguration()), p
 
 
 def _is_not_found(exc: BaseException) -> bool:
@@ -104,8 +112,8 @@ def read_text(spark: SparkSession, path: str) -> str | None:
             return None
         raise
     try:
-        jvm = spark.sparkContext._jvm
-        return bytes(jvm.org.apache.hadoop.io.IOUtils.readFullyToByteArray(stream)).decode("utf-8")
+        data = _jvm(spark).org.apache.hadoop.io.IOUtils.readFullyToByteArray(stream)
+        return bytes(data).decode("utf-8")
     finally:
         stream.close()
 
@@ -168,7 +176,8 @@ def list_files(spark: SparkSession, path: str) -> tuple[str, bool, list[FileEntr
     status = fs.getFileStatus(q)
     base = canonical_uri(q.toUri().toString())
     if not status.isDirectory():
-        return base, False, [FileEntry(base, None, int(status.getLen()), status.getPath().getName())]
+        entry = FileEntry(base, None, int(status.getLen()), status.getPath().getName())
+        return base, False, [entry]
     out, it = [], fs.listFiles(q, True)
     while it.hasNext():
         st = it.next()
@@ -210,7 +219,10 @@ def current_version(spark: SparkSession, path: str) -> int:
     checkpoints and log clean-up); over Connect, from the history."""
     versions = _log_versions(spark, path)
     if versions is None:
-        return int(spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").first()["version"])
+        row = spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").first()
+        if row is None:
+            raise InputError(f"no Delta table at {path}")
+        return int(row["version"])
     if not versions:
         raise InputError(f"no Delta table at {path}")
     return max(versions)
@@ -358,7 +370,8 @@ def retrying(spark: SparkSession, path: str, write, metadata: dict[str, Any] | N
             if not is_conflict(exc):
                 raise
             if attempt == RETRY_ATTEMPTS:
-                raise ConcurrentWriteError(_conflict_message(spark, path, metadata, attempt)) from exc
+                message = _conflict_message(spark, path, metadata, attempt)
+                raise ConcurrentWriteError(message) from exc
             time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1) * (1 + random.random()))
 
 
@@ -423,7 +436,10 @@ def history(spark: SparkSession, path: str, limit: int | None = None) -> DataFra
 
 def table_detail(spark: SparkSession, path: str) -> dict[str, Any]:
     """DESCRIBE DETAIL as a dict (partitionColumns, properties, numFiles, sizeInBytes...)."""
-    return spark.sql(f"DESCRIBE DETAIL {_sql_path(path)}").first().asDict()
+    row = spark.sql(f"DESCRIBE DETAIL {_sql_path(path)}").first()
+    if row is None:
+        raise InputError(f"no Delta table at {path}")
+    return row.asDict()
 
 
 # --- upkeep (`flowmosaic maintain`): OPTIMIZE, VACUUM, checkpoints and what they need ----------
@@ -441,7 +457,9 @@ TIME_TRAVEL_CHECK = ("spark.databricks.delta.vacuum."
 def server_now_ms(spark: SparkSession) -> int:
     """The session's clock in epoch milliseconds: the one VACUUM measures retention against
     (over Connect, the server's)."""
-    return int(spark.sql("SELECT unix_millis(current_timestamp()) AS t").first()["t"])
+    row = spark.sql("SELECT unix_millis(current_timestamp()) AS t").first()
+    assert row is not None  # one row, always
+    return int(row["t"])
 
 
 def commit_timestamps(spark: SparkSession, path: str) -> dict[int, int]:
@@ -549,6 +567,6 @@ def checkpoint(spark: SparkSession, path: str) -> int | None:
     Spark Connect (no JVM here); Delta still writes one every delta.checkpointInterval commits."""
     if is_connect(spark):
         return None
-    jvm = spark.sparkContext._jvm
-    jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).checkpoint()
+    delta_log = _jvm(spark).org.apache.spark.sql.delta.DeltaLog
+    delta_log.forTable(spark._jsparkSession, path).checkpoint()
     return current_version(spark, path)
