@@ -282,8 +282,15 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> str:
     props = {**t.properties, **{f"delta.constraints.{k}": v for k, v in t.constraints.items()}}
     props_sql = ", ".join(f"'{k}' = '{_escape(v)}'" for k, v in props.items())
     parts = f" PARTITIONED BY ({', '.join(t.partition_by)})" if t.partition_by else ""
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {_sql_path(path)} ({cols}) USING DELTA{parts} "
-              f"TBLPROPERTIES ({props_sql})")
+    ddl = (f"CREATE TABLE IF NOT EXISTS {_sql_path(path)} ({cols}) USING DELTA{parts} "
+           f"TBLPROPERTIES ({props_sql})")
+
+    def create() -> None:
+        # Two jobs creating the table at once: Delta fails the later commit of version 0
+        # (DELTA_PROTOCOL_CHANGED) despite IF NOT EXISTS; the retry finds the table there.
+        if not exists(spark, path):
+            spark.sql(ddl)
+    retrying(spark, path, create, {"window": "the table's creation"})
     return path
 
 
