@@ -5,6 +5,7 @@
 Builds seeded synthetic inputs (flowmosaic.backtest.synthetic), then times api.run() with the
 default parameters writing every output file and report.html; prints the median seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from flowmosaic.backtest import api
     from flowmosaic.backtest.synthetic import make_planted
+
     flows, levels = make_planted(args.countries, args.years, strength=0.02, seed=args.seed)
-    print(f"inputs: {flows.shape[0]} flow dates x {flows.shape[1]} countries, "
-          f"{levels.shape[0]} return dates ({time.perf_counter() - t0:.1f}s to build)")
+    print(
+        f"inputs: {flows.shape[0]} flow dates x {flows.shape[1]} countries, "
+        f"{levels.shape[0]} return dates ({time.perf_counter() - t0:.1f}s to build)"
+    )
 
     times = []
     for i in range(args.repeat):
@@ -37,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
             result = api.run(flows, levels, None, out, {"source": "bench (synthetic)"})
             times.append(time.perf_counter() - t)
         parts = ", ".join(f"{k} {v:.2f}s" for k, v in result.extras["timings"].items())
-        print(f"run {i + 1}: {times[-1]:.2f}s ({parts}; TxB h=5 TStat "
-              f"{result.value(5, 'TStat', 'TxB'):.2f})")
-    print(f"full backtest, 6 horizons + report: median {statistics.median(times):.2f}s "
-          f"over {args.repeat} runs")
+        print(
+            f"run {i + 1}: {times[-1]:.2f}s ({parts}; TxB h=5 TStat "
+            f"{result.value(5, 'TStat', 'TxB'):.2f})"
+        )
+    print(
+        f"full backtest, 6 horizons + report: median {statistics.median(times):.2f}s "
+        f"over {args.repeat} runs"
+    )
     return 0
 
 

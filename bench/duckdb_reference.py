@@ -13,6 +13,7 @@ the sizes of the terms summed so that equality can be judged against them.
 
 Each prints one JSON line: {"seconds": ..., ...counts}. Run as a child process by run_bench.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,21 @@ import duckdb
 
 # The two standard universes of conf/universes.yaml, written out by hand.
 UNIVERSES = {"FloPctCtry": "E", "FloPctCtry-B": "B"}
-COUNTRIES = ("AU BR CA CN ID IN JP KR MX MY PH RU SG TH TR TW ZA AR CL CO CZ EG HU IL NZ NO PE "
-             "PL SE CH GB AT BE DK FI FR DE GR IE IT NL PT ES HK US JO MA PK AE QA SA KW").split()
-FLOW_DATE = ("dayofweek({c}) BETWEEN 1 AND 5 AND NOT (month({c}) = 1 AND day({c}) = 1) "
-             "AND NOT (month({c}) = 12 AND day({c}) = 25)")
+COUNTRIES = (
+    "AU BR CA CN ID IN JP KR MX MY PH RU SG TH TR TW ZA AR CL CO CZ EG HU IL NZ NO PE "
+    "PL SE CH GB AT BE DK FI FR DE GR IE IT NL PT ES HK US JO MA PK AE QA SA KW"
+).split()
+FLOW_DATE = (
+    "dayofweek({c}) BETWEEN 1 AND 5 AND NOT (month({c}) = 1 AND day({c}) = 1) "
+    "AND NOT (month({c}) = 12 AND day({c}) = 25)"
+)
 
 
 def _flows_source(raw: Path) -> str:
     parts = sorted((raw / "flows").glob("*.parquet"))
     if parts:
         return f"read_parquet('{raw}/flows/*.parquet')"
-    return (f"read_csv('{raw}/flows/*.csv', header = true, all_varchar = true, "
-            f"union_by_name = true)")
+    return f"read_csv('{raw}/flows/*.csv', header = true, all_varchar = true, union_by_name = true)"
 
 
 def ingest(raw: Path, out: Path) -> dict:
@@ -102,7 +106,7 @@ def ingest(raw: Path, out: Path) -> dict:
           SELECT f.*, CASE
             WHEN f.ReportDate IS NULL OR f.ShareId IS NULL OR f.FundId IS NULL THEN 'missing_key'
             WHEN f.flow_date IS NULL THEN 'unparseable_date'
-            WHEN NOT ({FLOW_DATE.format(c='f.flow_date')}) THEN 'not_flow_date'
+            WHEN NOT ({FLOW_DATE.format(c="f.flow_date")}) THEN 'not_flow_date'
             WHEN f.flow IS NULL OR f.assets_start IS NULL THEN 'missing_value'
             WHEN isnan(f.flow) OR isinf(f.flow) OR isnan(f.assets_start) THEN 'unparseable_number'
             WHEN f.assets_start < 0 THEN 'negative_assets_start'
@@ -115,17 +119,33 @@ def ingest(raw: Path, out: Path) -> dict:
           LEFT JOIN (SELECT ShareId, FundId FROM sc WHERE reason IS NULL) s ON f.ShareId = s.ShareId
           LEFT JOIN dups d ON f.flow_date = d.flow_date AND f.ShareId = d.ShareId""")
     counts = {}
-    for name, accepted_cols in (("funds", "* EXCLUDE (reason)"), ("sc", "* EXCLUDE (reason)"),
-                                ("alloc", "alloc_month, report_date, FundId, country, pct"),
-                                ("flows", "flow_date, ShareId, FundId, flow, assets_start, "
-                                          "assets_end, portfolio_change, forex_change, "
-                                          "identity_break")):
-        q(f"COPY (SELECT {accepted_cols} FROM {name} WHERE reason IS NULL) "
-          f"TO '{out}/{name}.parquet' (FORMAT parquet)")
-        q(f"COPY (SELECT * FROM {name} WHERE reason IS NOT NULL) "
-          f"TO '{out}/{name}_rejects.parquet' (FORMAT parquet)")
-        counts[name] = dict(zip(("read", "accepted"), q(
-            f"SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM {name}").fetchone()))
+    for name, accepted_cols in (
+        ("funds", "* EXCLUDE (reason)"),
+        ("sc", "* EXCLUDE (reason)"),
+        ("alloc", "alloc_month, report_date, FundId, country, pct"),
+        (
+            "flows",
+            "flow_date, ShareId, FundId, flow, assets_start, "
+            "assets_end, portfolio_change, forex_change, "
+            "identity_break",
+        ),
+    ):
+        q(
+            f"COPY (SELECT {accepted_cols} FROM {name} WHERE reason IS NULL) "
+            f"TO '{out}/{name}.parquet' (FORMAT parquet)"
+        )
+        q(
+            f"COPY (SELECT * FROM {name} WHERE reason IS NOT NULL) "
+            f"TO '{out}/{name}_rejects.parquet' (FORMAT parquet)"
+        )
+        counts[name] = dict(
+            zip(
+                ("read", "accepted"),
+                q(
+                    f"SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM {name}"
+                ).fetchone(),
+            )
+        )
     return {"seconds": time.time() - t0, "counts": counts}
 
 
@@ -163,14 +183,17 @@ def aggregate(acc: Path, out: Path) -> dict:
     members = " UNION ALL ".join(
         f"SELECT FundId, '{u}' AS universe FROM read_parquet('{acc}/funds.parquet') "
         f"WHERE AssetClass = '{a}' AND lower(trim(CrossBorder)) IN ('true','t','yes','y','1')"
-        for u, a in UNIVERSES.items())
+        for u, a in UNIVERSES.items()
+    )
     t0 = time.time()
-    con.execute(f"COPY ({AGGREGATE.format(members=members, acc=acc)}) TO '{out}' "
-                f"(FORMAT parquet)")
+    con.execute(f"COPY ({AGGREGATE.format(members=members, acc=acc)}) TO '{out}' (FORMAT parquet)")
     seconds = time.time() - t0
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
-    return {"seconds": seconds, "rows": rows,
-            "threads": con.execute("SELECT current_setting('threads')").fetchone()[0]}
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],
+    }
 
 
 if __name__ == "__main__":

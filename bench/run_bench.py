@@ -19,6 +19,7 @@ Figures (medians of --reps runs; load average noted with each):
 two 1-core workers (spark-submit). Figures go to docs/benchmarks.md between the markers of the
 scale. No timed assertion anywhere: the run fails only when an equality check fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -118,28 +119,46 @@ def child(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
 
 
 def machine() -> str:
-    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
-                if ln.startswith("MemTotal")), "?")
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    mem = next(
+        (
+            ln.split()[1]
+            for ln in Path("/proc/meminfo").read_text().splitlines()
+            if ln.startswith("MemTotal")
+        ),
+        "?",
+    )
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import duckdb
     import pyspark
-    return (f"{os.cpu_count()} cores ({cpu}), {int(mem) / 1024 / 1024:.0f} GiB RAM, "
-            f"Python {platform.python_version()}, pyspark {pyspark.__version__}, "
-            f"duckdb {duckdb.__version__}")
+
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {int(mem) / 1024 / 1024:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, pyspark {pyspark.__version__}, "
+        f"duckdb {duckdb.__version__}"
+    )
 
 
 def one_day(raw: Path, day: dt.date, out: Path) -> Path:
     """The raw flows of one date (what a vendor's nightly file holds), as the input's format."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
+
     shutil.rmtree(out, ignore_errors=True)
     (out / "flows").mkdir(parents=True)
     parquet = any((raw / "flows").glob("*.parquet"))
     if parquet:
         t = ds.dataset(raw / "flows", format="parquet").to_table(
-            filter=pc.field("ReportDate") == day)
+            filter=pc.field("ReportDate") == day
+        )
         import pyarrow.parquet as pq
+
         pq.write_table(t, out / "flows" / "part-0.parquet")
     else:
         header, rows = None, []
@@ -152,8 +171,9 @@ def one_day(raw: Path, day: dt.date, out: Path) -> Path:
 
 
 def duckdb_step(mode: str, a: Path, b: Path) -> dict:
-    _, stdout = child([sys.executable, str(ROOT / "bench" / "duckdb_reference.py"), mode,
-                       str(a), str(b)])
+    _, stdout = child(
+        [sys.executable, str(ROOT / "bench" / "duckdb_reference.py"), mode, str(a), str(b)]
+    )
     return json.loads(stdout.strip().splitlines()[-1])
 
 
@@ -164,22 +184,40 @@ def equality(settings, ref_out: Path) -> dict:
     from deltalake import DeltaTable
 
     from tests.support import tolerance as tol
+
     got = DeltaTable(settings.table_path("country_flows")).to_pandas(
-        columns=["universe", "flow_date", "country", "flow_usd", "assets_start_usd", "flow_pct",
-                 "fund_count"])
+        columns=[
+            "universe",
+            "flow_date",
+            "country",
+            "flow_usd",
+            "assets_start_usd",
+            "flow_pct",
+            "fund_count",
+        ]
+    )
     got = got[got.universe.isin(UNIVERSES)]
     want = pd.read_parquet(ref_out)
     for f in (got, want):
         f["flow_date"] = pd.to_datetime(f["flow_date"])
-    m = got.merge(want, on=["universe", "flow_date", "country"], how="outer",
-                  suffixes=("_spark", "_duckdb"), indicator=True)
+    m = got.merge(
+        want,
+        on=["universe", "flow_date", "country"],
+        how="outer",
+        suffixes=("_spark", "_duckdb"),
+        indicator=True,
+    )
     unmatched = int((m._merge != "both").sum())
     both = m[m._merge == "both"]
     worst = tol.worst_excess(both, spark_suffix="_spark", ref_suffix="_duckdb")
     counts_equal = bool((both.fund_count_spark == both.fund_count_duckdb).all())
-    return {"rows": int(len(both)), "unmatched_rows": unmatched,
-            "worst_scaled_difference": worst, "fund_counts_equal": counts_equal,
-            "pass": bool(unmatched == 0 and worst <= 1.0 and counts_equal)}
+    return {
+        "rows": int(len(both)),
+        "unmatched_rows": unmatched,
+        "worst_scaled_difference": worst,
+        "fund_counts_equal": counts_equal,
+        "pass": bool(unmatched == 0 and worst <= 1.0 and counts_equal),
+    }
 
 
 def ingest_counts_equal(report, duck: dict) -> dict:
@@ -188,8 +226,11 @@ def ingest_counts_equal(report, duck: dict) -> dict:
     for source, key in names.items():
         s = report.sources[source]
         d = duck["counts"][key]
-        out[source] = {"spark": [s.read, s.accepted], "duckdb": [d["read"], d["accepted"]],
-                       "equal": [s.read, s.accepted] == [d["read"], d["accepted"]]}
+        out[source] = {
+            "spark": [s.read, s.accepted],
+            "duckdb": [d["read"], d["accepted"]],
+            "equal": [s.read, s.accepted] == [d["read"], d["accepted"]],
+        }
     return out
 
 
@@ -199,15 +240,19 @@ def serve(settings_args: list[str], port: int):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--scale", default="small", choices=["tiny", "small", "medium"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data", default=str(ROOT / "bench-data"), help="where universes are kept")
     ap.add_argument("--ingest-reps", type=int, default=None, help="default: 1 at medium, else reps")
-    ap.add_argument("--scale-out", action="store_true",
-                    help="also local[1], local[2] and a standalone cluster of two 1-core workers")
+    ap.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="also local[1], local[2] and a standalone cluster of two 1-core workers",
+    )
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = ap.parse_args()
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -228,14 +273,35 @@ def main() -> int:
     fig.notes.update(machine=machine(), scale=args.scale, started=load())
     if not (raw / "manifest.json").exists():
         print(f"== generating {args.scale} universe -> {raw}", flush=True)
-        secs, _ = child([FLOWMOSAIC, "generate", "--scale", args.scale, "--seed",
-                         str(args.seed), "--out", str(raw)])
+        secs, _ = child(
+            [
+                FLOWMOSAIC,
+                "generate",
+                "--scale",
+                args.scale,
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(raw),
+            ]
+        )
         fig.notes["generate_seconds"] = round(secs, 1)
     manifest = json.loads((raw / "manifest.json").read_text())
-    fig.notes["manifest"] = {k: manifest[k] for k in
-                             ("start", "end", "n_flow_dates", "n_funds", "n_cross_border",
-                              "n_share_classes", "flow_rows", "allocation_rows", "fmt")
-                             if k in manifest}
+    fig.notes["manifest"] = {
+        k: manifest[k]
+        for k in (
+            "start",
+            "end",
+            "n_flow_dates",
+            "n_funds",
+            "n_cross_border",
+            "n_share_classes",
+            "flow_rows",
+            "allocation_rows",
+            "fmt",
+        )
+        if k in manifest
+    }
     reps, ingest_reps = args.reps, args.ingest_reps or (1 if args.scale == "medium" else args.reps)
 
     print("== DuckDB references (child processes)", flush=True)
@@ -272,32 +338,32 @@ def main() -> int:
     quiet = lambda _m: None  # noqa: E731
     for engine in ("matrix", "join"):
         print(f"== country-flows full recompute, {engine} engine", flush=True)
-        run = fig.timed(f"country_flows_{engine}", lambda e=engine: country_flows.run(
-            spark, settings, UNIVERSES, engine=e, progress=quiet),
-            reps if engine == "matrix" else max(1, reps // 2))
+        run = fig.timed(
+            f"country_flows_{engine}",
+            lambda e=engine: country_flows.run(
+                spark, settings, UNIVERSES, engine=e, progress=quiet
+            ),
+            reps if engine == "matrix" else max(1, reps // 2),
+        )
         fig.notes[f"country_flows_{engine}_jobs"] = run.spark_jobs
         fig.notes[f"equality_{engine}"] = equality(settings, ref_out)
         print(f"  equality: {fig.notes[f'equality_{engine}']}", flush=True)
     hi = run.end
 
     print("== export and backtests", flush=True)
-    fig.timed("export", lambda: [export_universe(spark, settings, u, out) for u in UNIVERSES],
-              reps)
+    fig.timed("export", lambda: [export_universe(spark, settings, u, out) for u in UNIVERSES], reps)
     g10 = load_countries().groups["G10"]
     bond, _ = load_flows_from_table(spark, settings, "country_flows:FloPctCtry-B", g10)
     eq, _ = load_flows_from_table(spark, settings, "country_flows:FloPctCtry")
     yields = read_market_file(raw / "market" / "yields_10y.csv")
     rets = read_market_file(raw / "market" / "returns_daily.csv")
-    fig.timed("backtest_g10", lambda: bt.run(bond, yields, {"spreads": True}, out / "bt-g10"),
-              reps)
-    fig.timed("backtest_52", lambda: bt.run(eq, rets, {"returns_kind": "pct"}, out / "bt-52"),
-              reps)
+    fig.timed("backtest_g10", lambda: bt.run(bond, yields, {"spreads": True}, out / "bt-g10"), reps)
+    fig.timed("backtest_52", lambda: bt.run(eq, rets, {"returns_kind": "pct"}, out / "bt-52"), reps)
     spark.stop()
     fig.notes["spark_peak_rss_gib"] = round(sampler.peak / 2**30, 2)
     sampler.stop()
 
-    print("== nightly one-day update (the last flow date, re-ingested and recomputed)",
-          flush=True)
+    print("== nightly one-day update (the last flow date, re-ingested and recomputed)", flush=True)
     day_dir = one_day(raw, hi, Path(args.data) / f"{args.scale}-day")
     common = ["--warehouse", str(wh)]
     nightly = [FLOWMOSAIC, "nightly", "--date", str(hi), "--input", str(day_dir), *common]
@@ -310,8 +376,11 @@ def main() -> int:
         for _ in range(reps):
             fig.add("nightly_warm", child([*nightly, "--remote", remote])[0])
     finally:
-        subprocess.run([FLOWMOSAIC, "serve", "--stop", "--port", str(port), *common],
-                       capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [FLOWMOSAIC, "serve", "--stop", "--port", str(port), *common],
+            capture_output=True,
+            cwd=ROOT,
+        )
     fig.notes["nightly_date"] = str(hi)
 
     print("== tiny run, cold: ingest then country-flows in new processes", flush=True)
@@ -322,8 +391,16 @@ def main() -> int:
         twh = Path(args.data) / "tiny-warehouse"
         shutil.rmtree(twh, ignore_errors=True)
         a, _ = child([FLOWMOSAIC, "ingest", "--input", str(tiny), "--warehouse", str(twh)])
-        b, _ = child([FLOWMOSAIC, "country-flows", "--universe", ",".join(UNIVERSES),
-                      "--warehouse", str(twh)])
+        b, _ = child(
+            [
+                FLOWMOSAIC,
+                "country-flows",
+                "--universe",
+                ",".join(UNIVERSES),
+                "--warehouse",
+                str(twh),
+            ]
+        )
         fig.add("tiny_ingest", a)
         fig.add("tiny_country_flows", b)
         fig.add("tiny_total", a + b)
@@ -331,14 +408,16 @@ def main() -> int:
     if args.scale_out:
         scale_out(fig, wh)
     fig.notes["children_peak_rss_gib"] = round(
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 2**30, 2)
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 2**30, 2
+    )
     fig.notes["ended"] = load()
     table = render(fig)
     print("\n" + table)
     if not args.no_docs:
         update_docs(args.scale, table)
     ok = all(fig.notes[f"equality_{e}"]["pass"] for e in ("matrix", "join")) and all(
-        c["equal"] for c in fig.notes["ingest_counts"].values())
+        c["equal"] for c in fig.notes["ingest_counts"].values()
+    )
     return 0 if ok else 1
 
 
@@ -346,19 +425,30 @@ def scale_out(fig: Figures, wh: Path) -> None:
     """The full recompute at local[1], local[2] (new processes) and on a standalone cluster of
     two 1-core workers (spark-submit of jobs/country_flows.py)."""
     from tests.e2e.standalone import build_py_files, standalone_cluster, submit
+
     args = ["--universe", ",".join(UNIVERSES), "--warehouse", str(wh)]
     for master in ("local[1]", "local[2]"):
         conf = wh.parent / f"bench-{master[6]}.yaml"
-        conf.write_text((ROOT / "conf" / "local.yaml").read_text().replace(
-            "master: local[2]", f"master: {master}"))
+        conf.write_text(
+            (ROOT / "conf" / "local.yaml")
+            .read_text()
+            .replace("master: local[2]", f"master: {master}")
+        )
         secs, _ = child([FLOWMOSAIC, "country-flows", "--conf", str(conf), *args])
         fig.add(f"scale_{master}", secs)
     work = wh.parent / "cluster"
     py_files = build_py_files(ROOT, work / "flowmosaic.zip")
     with standalone_cluster(work, worker_cores=1, workers=2) as (master, _ui):
         t0 = time.time()
-        submit(ROOT, master, ROOT / "jobs" / "country_flows.py", args, py_files,
-               executor_cores=1, cores_max=2)
+        submit(
+            ROOT,
+            master,
+            ROOT / "jobs" / "country_flows.py",
+            args,
+            py_files,
+            executor_cores=1,
+            cores_max=2,
+        )
         fig.add("scale_standalone_2x1", time.time() - t0)
 
 
@@ -390,12 +480,16 @@ def _ratio(fig: Figures, a: str, b: str | tuple[str, ...]) -> float | None:
 
 def render(fig: Figures) -> str:
     n = fig.notes
-    lines = [f"### Scale `{n['scale']}` ({dt.date.today()})", "",
-             f"Machine: {n['machine']}. Spark driver memory: {n['driver_memory']}. "
-             f"Load average at the start: {n['started']}; at the end: {n['ended']}.",
-             f"Data: {json.dumps(n['manifest'])}.", "",
-             "| step | median s | runs (s, load average when each ended) |",
-             "| --- | ---: | --- |"]
+    lines = [
+        f"### Scale `{n['scale']}` ({dt.date.today()})",
+        "",
+        f"Machine: {n['machine']}. Spark driver memory: {n['driver_memory']}. "
+        f"Load average at the start: {n['started']}; at the end: {n['ended']}.",
+        f"Data: {json.dumps(n['manifest'])}.",
+        "",
+        "| step | median s | runs (s, load average when each ended) |",
+        "| --- | ---: | --- |",
+    ]
     for label, key in ROWS:
         if key in fig.runs:
             runs = "; ".join(f"{s:.1f} ({ld})" for s, ld in fig.runs[key])
@@ -403,17 +497,25 @@ def render(fig: Figures) -> str:
     e2e = _ratio(fig, ("ingest", "country_flows_matrix"), ("duckdb_ingest", "duckdb_aggregate"))
     goals = [
         ("ingest / DuckDB ingest reference", _ratio(fig, "ingest", "duckdb_ingest"), "<= 3.0"),
-        ("country-flows full recompute (matrix) / DuckDB aggregation",
-         _ratio(fig, "country_flows_matrix", "duckdb_aggregate"), "<= 1.0"),
-        ("country-flows full recompute (join) / DuckDB aggregation",
-         _ratio(fig, "country_flows_join", "duckdb_aggregate"), "(the other design)"),
+        (
+            "country-flows full recompute (matrix) / DuckDB aggregation",
+            _ratio(fig, "country_flows_matrix", "duckdb_aggregate"),
+            "<= 1.0",
+        ),
+        (
+            "country-flows full recompute (join) / DuckDB aggregation",
+            _ratio(fig, "country_flows_join", "duckdb_aggregate"),
+            "(the other design)",
+        ),
         ("end to end raw -> gold / DuckDB end to end", e2e, "<= 2.0"),
     ]
     lines += ["", "| figure | measured | goal |", "| --- | ---: | --- |"]
     lines += [f"| {label} | {v:.2f} | {goal} |" for label, v, goal in goals if v is not None]
-    for key, label, goal in (("nightly_warm", "nightly one-day update, warm", "<= 10 s"),
-                             ("nightly_cold", "nightly one-day update, cold", "<= 25 s"),
-                             ("tiny_total", "tiny run, cold (ingest + country-flows)", "<= 30 s")):
+    for key, label, goal in (
+        ("nightly_warm", "nightly one-day update, warm", "<= 10 s"),
+        ("nightly_cold", "nightly one-day update, cold", "<= 25 s"),
+        ("tiny_total", "tiny run, cold (ingest + country-flows)", "<= 30 s"),
+    ):
         if key in fig.runs:
             lines.append(f"| {label} | {fig.median(key):.1f} s | {goal} |")
     lines.append(f"| spark.driver.memory | {n['driver_memory']} | <= 4g |")
@@ -421,26 +523,34 @@ def render(fig: Figures) -> str:
         one, two = fig.median("scale_local[1]"), fig.median("scale_local[2]")
         lines.append(f"| speed-up local[1] -> local[2] | {one / two:.2f} | (2 cores) |")
         if "scale_standalone_2x1" in fig.runs:
-            lines.append(f"| speed-up local[1] -> standalone 2 x 1 core | "
-                         f"{one / fig.median('scale_standalone_2x1'):.2f} | |")
-    lines += ["",
-              f"- Spark jobs: ingest {n.get('ingest_spark_jobs')}, country-flows "
-              f"{n.get('country_flows_matrix_jobs')} (matrix), "
-              f"{n.get('country_flows_join_jobs')} (join).",
-              "- Ingest counts, Spark vs DuckDB (read, accepted): "
-              + "; ".join(f"{s} {c['spark']} vs {c['duckdb']} "
-                          f"{'equal' if c['equal'] else 'DIFFERENT'}"
-                          for s, c in n["ingest_counts"].items()) + ".",
-              f"- Peak resident memory: Spark JVM + Python workers {n['spark_peak_rss_gib']} GiB; "
-              f"largest child process {n['children_peak_rss_gib']} GiB.",
-              f"- Nightly date: {n.get('nightly_date')}."]
+            lines.append(
+                f"| speed-up local[1] -> standalone 2 x 1 core | "
+                f"{one / fig.median('scale_standalone_2x1'):.2f} | |"
+            )
+    lines += [
+        "",
+        f"- Spark jobs: ingest {n.get('ingest_spark_jobs')}, country-flows "
+        f"{n.get('country_flows_matrix_jobs')} (matrix), "
+        f"{n.get('country_flows_join_jobs')} (join).",
+        "- Ingest counts, Spark vs DuckDB (read, accepted): "
+        + "; ".join(
+            f"{s} {c['spark']} vs {c['duckdb']} {'equal' if c['equal'] else 'DIFFERENT'}"
+            for s, c in n["ingest_counts"].items()
+        )
+        + ".",
+        f"- Peak resident memory: Spark JVM + Python workers {n['spark_peak_rss_gib']} GiB; "
+        f"largest child process {n['children_peak_rss_gib']} GiB.",
+        f"- Nightly date: {n.get('nightly_date')}.",
+    ]
     for e in ("matrix", "join"):
         q = n[f"equality_{e}"]
-        lines.append(f"- Equality Spark ({e}) vs DuckDB: {q['rows']:,} rows, "
-                     f"{q['unmatched_rows']} unmatched, fund counts "
-                     f"{'equal' if q['fund_counts_equal'] else 'DIFFERENT'}, worst difference "
-                     f"{q['worst_scaled_difference']:.2e} of the tolerance (1e-9 x the terms "
-                     f"summed): {'PASS' if q['pass'] else 'FAIL'}.")
+        lines.append(
+            f"- Equality Spark ({e}) vs DuckDB: {q['rows']:,} rows, "
+            f"{q['unmatched_rows']} unmatched, fund counts "
+            f"{'equal' if q['fund_counts_equal'] else 'DIFFERENT'}, worst difference "
+            f"{q['worst_scaled_difference']:.2e} of the tolerance (1e-9 x the terms "
+            f"summed): {'PASS' if q['pass'] else 'FAIL'}."
+        )
     if "generate_seconds" in n:
         lines.append(f"- Generating the universe took {n['generate_seconds']} s.")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 Same arguments as `flowmosaic country-flows`; the submitted session is used as it is.
 """
+
 import sys
 
 from flowmosaic.cli import main

@@ -1,5 +1,6 @@
 """spark-submit entry point: `spark-submit jobs/export.py --universe U --out DIR` (as
 `flowmosaic export`)."""
+
 import sys
 
 from flowmosaic.cli import main

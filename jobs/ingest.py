@@ -1,5 +1,6 @@
 """spark-submit entry point: `spark-submit jobs/ingest.py --input DIR ...` (as
 `flowmosaic ingest`)."""
+
 import sys
 
 from flowmosaic.cli import main

@@ -2,6 +2,7 @@
 seconds), tests/spark (transforms and Delta on one local session), tests/e2e (CLI, cluster,
 Connect, object storage; marked slow too). Every test that uses the `spark` fixture, and every
 test under tests/spark or tests/e2e, is marked `spark`."""
+
 from __future__ import annotations
 
 import os
@@ -50,6 +51,7 @@ def make_settings(repo):
 
     def make(warehouse, **kw):
         return load_settings(repo / "conf" / "local.yaml", warehouse=str(warehouse), **kw)
+
     return make
 
 
@@ -74,6 +76,7 @@ def warehouse(make_settings, tmp_path):
 @pytest.fixture(scope="session")
 def spark(settings):
     from flowmosaic.spark.session import get_spark
+
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     session = get_spark(settings, app_name="flowmosaic-tests", extra_conf=SESSION_CONF)
     yield session

@@ -4,6 +4,7 @@
 Pure Python: no Spark. spark/calendar.py expresses the same rules as Spark Columns, and
 tests/spark/test_calendar_columns.py checks the two agree on every day of several years.
 """
+
 from __future__ import annotations
 
 import datetime as dt

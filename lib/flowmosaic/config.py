@@ -1,4 +1,5 @@
 """YAML configuration -> frozen dataclasses, validated with errors that name the file and key."""
+
 from __future__ import annotations
 
 import os
@@ -45,17 +46,24 @@ class ObjectStorage:
     AWS_ENDPOINT_URL; region: AWS_REGION, AWS_DEFAULT_REGION); credentials left out come from
     S3A's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN], then
     the instance's role). See session.s3a_conf and docs/object-storage.md."""
-    endpoint: str | None = None          # http(s)://host:port of an S3-compatible server
+
+    endpoint: str | None = None  # http(s)://host:port of an S3-compatible server
     region: str | None = None
     path_style_access: bool | None = None  # default: true with an endpoint, else false
     access_key: str | None = None
     secret_key: str | None = None
     credentials_provider: str | None = None  # S3A's fs.s3a.aws.credentials.provider
-    configured: bool = False             # the section is present (the session gets S3A)
+    configured: bool = False  # the section is present (the session gets S3A)
 
 
-OBJECT_STORAGE_KEYS = ("endpoint", "region", "path_style_access", "access_key", "secret_key",
-                       "credentials_provider")
+OBJECT_STORAGE_KEYS = (
+    "endpoint",
+    "region",
+    "path_style_access",
+    "access_key",
+    "secret_key",
+    "credentials_provider",
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,10 @@ def _object_storage(data: Any, path: Path) -> ObjectStorage:
         raise ConfigError(f"{path}: 'object_storage' must be a mapping")
     unknown = set(data) - set(OBJECT_STORAGE_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) under 'object_storage': {sorted(unknown)} "
-                          f"(known: {', '.join(OBJECT_STORAGE_KEYS)})")
+        raise ConfigError(
+            f"{path}: unknown key(s) under 'object_storage': {sorted(unknown)} "
+            f"(known: {', '.join(OBJECT_STORAGE_KEYS)})"
+        )
 
     def text(key: str) -> str | None:
         v = data.get(key)
@@ -118,22 +128,32 @@ def _object_storage(data: Any, path: Path) -> ObjectStorage:
 
     endpoint = text("endpoint")
     if endpoint and not re.match(r"^https?://[^/]+", endpoint):
-        raise ConfigError(f"{path}: object_storage.endpoint must be http(s)://HOST[:PORT], "
-                          f"got {endpoint!r}")
+        raise ConfigError(
+            f"{path}: object_storage.endpoint must be http(s)://HOST[:PORT], got {endpoint!r}"
+        )
     style = data.get("path_style_access")
     if style is not None and not isinstance(style, bool):
         raise ConfigError(f"{path}: object_storage.path_style_access must be true or false")
     access, secret = text("access_key"), text("secret_key")
     if bool(access) != bool(secret):
-        raise ConfigError(f"{path}: object_storage needs both access_key and secret_key, or "
-                          "neither (then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
-    return ObjectStorage(endpoint=endpoint, region=text("region"), path_style_access=style,
-                         access_key=access, secret_key=secret,
-                         credentials_provider=text("credentials_provider"), configured=True)
+        raise ConfigError(
+            f"{path}: object_storage needs both access_key and secret_key, or "
+            "neither (then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+        )
+    return ObjectStorage(
+        endpoint=endpoint,
+        region=text("region"),
+        path_style_access=style,
+        access_key=access,
+        secret_key=secret,
+        credentials_provider=text("credentials_provider"),
+        configured=True,
+    )
 
 
-def load_settings(path: str | Path | None = None, warehouse: str | None = None,
-                  remote: str | None = None) -> Settings:
+def load_settings(
+    path: str | Path | None = None, warehouse: str | None = None, remote: str | None = None
+) -> Settings:
     """Settings from a YAML file (default conf/local.yaml, or $FLOWMOSAIC_CONF).
 
     `warehouse` (or $FLOWMOSAIC_WAREHOUSE) overrides the file's warehouse directory, `remote`
@@ -170,8 +190,9 @@ def _remote(value, path) -> str | None:
         return None
     url = str(value)
     if not url.startswith("sc://"):
-        raise ConfigError(f"{path}: remote must be a Spark Connect address sc://HOST:PORT, "
-                          f"got {url!r}")
+        raise ConfigError(
+            f"{path}: remote must be a Spark Connect address sc://HOST:PORT, got {url!r}"
+        )
     return url
 
 

@@ -6,6 +6,7 @@ synthetic universe -> silver Delta tables (+ the synthetic external series) -> c
 equity flows with total returns) with their reports -> two mosaic country pages (JP equity,
 US bonds). The data is synthetic and every page and report says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ from flowmosaic.mosaic.page import write_country_page
 from flowmosaic.mosaic.tables import external, gold
 
 UNIVERSES = ["FloPctCtry", "FloPctCtry-B"]
-MOSAIC = [("E-ALL", "JP"), ("B-ALL", "US")]   # (universe, country page)
+MOSAIC = [("E-ALL", "JP"), ("B-ALL", "US")]  # (universe, country page)
 STAGES = 7
 
 
@@ -37,13 +38,23 @@ def reusable(raw: Path, scale: str, seed: int) -> bool:
         m = json.loads((raw / "manifest.json").read_text())
     except (OSError, ValueError):
         return False
-    return (m.get("scale"), m.get("seed"), m.get("effect")) == (scale, seed,
-                                                                synth.SCALES[scale].effect)
+    return (m.get("scale"), m.get("seed"), m.get("effect")) == (
+        scale,
+        seed,
+        synth.SCALES[scale].effect,
+    )
 
 
-def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed: int = 7,
-             data: str = "data/demo", out: str = "out/demo", regenerate: bool = False,
-             say: Callable[[str], None] = print) -> list[Path]:
+def run_demo(
+    spark: SparkSession,
+    settings: Settings,
+    scale: str = "small",
+    seed: int = 7,
+    data: str = "data/demo",
+    out: str = "out/demo",
+    regenerate: bool = False,
+    say: Callable[[str], None] = print,
+) -> list[Path]:
     """Run every stage; returns the report paths."""
     t0 = time.time()
     raw = Path(data) / f"raw-{scale}-seed{seed}"
@@ -65,14 +76,16 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
         say(ingest_paths(spark, settings, external_series=str(series), progress=say).describe())
 
     views = [u for u, _ in MOSAIC]
-    stage(3, f"country flows for {', '.join(UNIVERSES + views)} -> gold country_flows; by "
-             f"investor domicile and type for {', '.join(views)} -> investor_country_flows")
+    stage(
+        3,
+        f"country flows for {', '.join(UNIVERSES + views)} -> gold country_flows; by "
+        f"investor domicile and type for {', '.join(views)} -> investor_country_flows",
+    )
     say(country_flows.run(spark, settings, UNIVERSES + views, progress=say).describe())
     say(country_flows.run(spark, settings, views, grain="investor", progress=say).describe())
 
     stage(4, f"strategy files -> {outp}")
-    for universe, group in (("FloPctCtry", None), ("FloPctCtry-B", None),
-                            ("FloPctCtry-B", "G10")):
+    for universe, group in (("FloPctCtry", None), ("FloPctCtry-B", None), ("FloPctCtry-B", "G10")):
         path, rows, _ = export_universe(spark, settings, universe, outp, group)
         say(f"  {universe}{' ' + group if group else ''}: {rows} flow dates -> {path}")
 
@@ -80,30 +93,46 @@ def run_demo(spark: SparkSession, settings: Settings, scale: str = "small", seed
     g10 = load_countries().groups["G10"]
     # (name, universe, countries, market file, backtest parameters)
     runs: list[tuple[str, str, tuple[str, ...] | None, Path, dict[str, Any]]] = [
-        ("g10-rates", "FloPctCtry-B", g10, raw / "market" / "yields_10y.csv",
-         {"spreads": True}),
-        ("country-52", "FloPctCtry", None, raw / "market" / "returns_daily.csv",
-         {"returns_kind": "pct"})]
+        ("g10-rates", "FloPctCtry-B", g10, raw / "market" / "yields_10y.csv", {"spreads": True}),
+        (
+            "country-52",
+            "FloPctCtry",
+            None,
+            raw / "market" / "returns_daily.csv",
+            {"returns_kind": "pct"},
+        ),
+    ]
     reports = []
     for name, universe, countries, market, params in runs:
-        flows, meta = load_flows_from_table(spark, settings, f"country_flows:{universe}",
-                                            countries)
+        flows, meta = load_flows_from_table(spark, settings, f"country_flows:{universe}", countries)
         meta.update(returns=str(market), synthetic=True)
-        result = bt.run(flows, read_market_file(market), params, outp / "backtests" / name,
-                        meta=meta, quiet=False)
+        result = bt.run(
+            flows,
+            read_market_file(market),
+            params,
+            outp / "backtests" / name,
+            meta=meta,
+            quiet=False,
+        )
         bt.record_run(spark, settings, result)
         h = result.horizons[0]
-        say(f"  {name}: TxB AnnMn {result.value(h, 'AnnMn', 'TxB'):.3f}, "
-            f"Sharpe {result.value(h, 'Sharpe', 'TxB'):.0f} at {h} days")
+        say(
+            f"  {name}: TxB AnnMn {result.value(h, 'AnnMn', 'TxB'):.3f}, "
+            f"Sharpe {result.value(h, 'Sharpe', 'TxB'):.0f} at {h} days"
+        )
         reports.append(Path(result.extras["paths"]["report.html"]).resolve())
 
     stage(6, "mosaic country pages")
     for universe, country in MOSAIC:
         page = write_country_page(
-            country, universe, gold(spark, settings, "investor_country_flows", universe),
+            country,
+            universe,
+            gold(spark, settings, "investor_country_flows", universe),
             gold(spark, settings, "country_flows", universe),
-            external(spark, settings, country), outp / "mosaic",
-            {"synthetic": True, "source": f"synthetic universe {raw.name}"})
+            external(spark, settings, country),
+            outp / "mosaic",
+            {"synthetic": True, "source": f"synthetic universe {raw.name}"},
+        )
         say(f"  {universe} into {country}: {page}")
         reports.append(page.resolve())
 

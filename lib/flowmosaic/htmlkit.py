@@ -3,6 +3,7 @@
 Inline CSS, a colour palette, matplotlib figures embedded as base64 PNGs, and small HTML
 builders for tables, key-value lists, cards and the page itself. No scripts, no network.
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,6 +70,7 @@ footer { margin-top:40px; color:var(--muted); font-size:12px; border-top:1px sol
 
 # --- formatting ---------------------------------------------------------------------------------
 
+
 def num(v, digits: int | None = None) -> str:
     """A number with thousands separators; digits by magnitude unless given; NaN/None -> dash."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -82,8 +84,14 @@ def num(v, digits: int | None = None) -> str:
 
 # --- HTML builders ------------------------------------------------------------------------------
 
-def table(header: list[str], rows: list[list[str]], classes: list[list[str]] | None = None,
-          head_classes: list[str] | None = None, cls: str = "") -> str:
+
+def table(
+    header: list[str],
+    rows: list[list[str]],
+    classes: list[list[str]] | None = None,
+    head_classes: list[str] | None = None,
+    cls: str = "",
+) -> str:
     """An HTML table. header is escaped; cells are inserted as given (already HTML).
     classes / head_classes: per-cell attribute strings such as ' class="neg"'."""
     hc = head_classes or [""] * len(header)
@@ -99,16 +107,19 @@ def table(header: list[str], rows: list[list[str]], classes: list[list[str]] | N
 
 def kv(pairs: Sequence[tuple[str, object]]) -> str:
     """A two-column key-value table (both sides escaped)."""
-    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
-                   for k, v in pairs)
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in pairs
+    )
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
 def cards(items: list[tuple[str, str, str]]) -> str:
     """Header cards from (title, value, description); the value is HTML, the rest escaped."""
-    return "".join(f'<div class="card"><div class="k">{html.escape(k)}</div>'
-                   f'<div class="v">{v}</div><div class="d">{html.escape(d)}</div></div>'
-                   for k, v, d in items)
+    return "".join(
+        f'<div class="card"><div class="k">{html.escape(k)}</div>'
+        f'<div class="v">{v}</div><div class="d">{html.escape(d)}</div></div>'
+        for k, v, d in items
+    )
 
 
 def synthetic_banner(meta) -> str:
@@ -120,13 +131,16 @@ def synthetic_banner(meta) -> str:
 
 def document(title: str, body: str, extra_css: str = "") -> str:
     """The whole page: head with inline CSS (shared + extra_css), body inside <main>."""
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(str(title))}</title><style>{CSS}{extra_css}</style></head>"
-            f"<body><main>{body}</main></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(str(title))}</title><style>{CSS}{extra_css}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
 
 
 # --- figures ------------------------------------------------------------------------------------
+
 
 def style_axes(ax):
     """Light grid behind the data, no top/right spines, grey axes and ticks."""
@@ -143,8 +157,9 @@ def margins(fig, left=0.065, right=0.99, top=0.93, bottom=None, **kw):
     """Fixed margins (faster than tight/constrained layout), in inches turned into fractions."""
     h = fig.get_figheight()
     bottom = 0.45 / h if bottom is None else bottom
-    fig.subplots_adjust(left=left, right=right, top=1 - 0.25 / h if top is None else top,
-                        bottom=bottom, **kw)
+    fig.subplots_adjust(
+        left=left, right=right, top=1 - 0.25 / h if top is None else top, bottom=bottom, **kw
+    )
 
 
 def png_base64(fig) -> str:
@@ -157,5 +172,7 @@ def png_base64(fig) -> str:
 
 def figure(fig, caption: str) -> str:
     """<figure> with the PNG inline and the caption (also the alt text)."""
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
-            f'{png_base64(fig)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
+        f'{png_base64(fig)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    )

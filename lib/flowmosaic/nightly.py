@@ -16,6 +16,7 @@ share class rebuilds fund_days over its history, a restated or late allocation m
 to dates already computed, a fund's attributes move it between universes), the summary says
 which dates' country rows are now stale and the command that recomputes them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,12 +43,12 @@ class NightlyRun:
     date: dt.date
     directory: str
     universes: list[str]
-    steps: list[tuple[str, float]] = field(default_factory=list)   # (step, seconds)
+    steps: list[tuple[str, float]] = field(default_factory=list)  # (step, seconds)
     ingest: IngestReport | None = None
     flows: list[CountryFlowsRun] = field(default_factory=list)
-    day_rows: int = 0             # rows on the date: of this batch's flows, else of fund_days
+    day_rows: int = 0  # rows on the date: of this batch's flows, else of fund_days
     day_rows_of: str = "share-class flow rows accepted"
-    stale: list[str] = field(default_factory=list)   # other dates whose inputs changed
+    stale: list[str] = field(default_factory=list)  # other dates whose inputs changed
 
     @property
     def seconds(self) -> float:
@@ -56,19 +57,24 @@ class NightlyRun:
     def describe(self) -> str:
         out = [f"nightly {self.date}: {self.directory} -> {', '.join(self.universes)}"]
         if self.ingest is not None:
-            srcs = ", ".join(f"{s} {r.accepted:,} accepted"
-                             + (f" / {r.quarantined:,} quarantined" if r.quarantined else "")
-                             for s, r in self.ingest.sources.items())
+            srcs = ", ".join(
+                f"{s} {r.accepted:,} accepted"
+                + (f" / {r.quarantined:,} quarantined" if r.quarantined else "")
+                for s, r in self.ingest.sources.items()
+            )
             out.append(f"  ingested      {srcs}")
         out.append(f"  {self.date}    {self.day_rows:,} {self.day_rows_of}")
         for r in self.flows:
             out.append(f"  {r.table:<13} {r.rows_written:,} rows (version {r.table_version})")
-        for w in (self.ingest.warnings if self.ingest else []):
+        for w in self.ingest.warnings if self.ingest else []:
             out.append(f"  warning: {w}")
         for w in self.stale:
             out.append(f"  stale: {w}")
-        out.append("  seconds       " + "".join(f"{n} {s:.1f}; " for n, s in self.steps)
-                   + f"total {self.seconds:.1f}")
+        out.append(
+            "  seconds       "
+            + "".join(f"{n} {s:.1f}; " for n, s in self.steps)
+            + f"total {self.seconds:.1f}"
+        )
         return "\n".join(out)
 
 
@@ -88,10 +94,14 @@ def day_rows(spark: SparkSession, settings: Settings, date: dt.date) -> int:
     path = settings.table_path("fund_days")
     if not storage.exists(spark, path):
         return 0
-    return (storage.read(spark, path)
-            .where((F.col("flow_month") == F.lit(cal.month_start(date)))
-                   & (F.col("flow_date") == F.lit(date)))
-            .count())
+    return (
+        storage.read(spark, path)
+        .where(
+            (F.col("flow_month") == F.lit(cal.month_start(date)))
+            & (F.col("flow_date") == F.lit(date))
+        )
+        .count()
+    )
 
 
 def _dates(window) -> tuple[dt.date, dt.date]:
@@ -105,8 +115,15 @@ def _metadata(spark: SparkSession, path: str, version: int) -> dict:
         return {}
 
 
-def stale_inputs(spark: SparkSession, settings: Settings, date: dt.date, report: IngestReport,
-                 fund_days_before: int, universes: list[str], mosaic: bool) -> list[str]:
+def stale_inputs(
+    spark: SparkSession,
+    settings: Settings,
+    date: dt.date,
+    report: IngestReport,
+    fund_days_before: int,
+    universes: list[str],
+    mosaic: bool,
+) -> list[str]:
     """What the ingest changed besides `date`'s inputs, from its commits: fund_days windows
     (the commits' userMetadata), replaced allocation months (their applicable flow dates up to
     `date`), funds with changed attributes. One line each, with the command to run."""
@@ -128,7 +145,7 @@ def stale_inputs(spark: SparkSession, settings: Settings, date: dt.date, report:
                 why = meta.get("reason") or "fund_days rewritten"
                 recompute(lo, hi, f"{why} (fund_days version {v})")
     alloc = report.sources.get("allocations")
-    for month in (alloc.months if alloc else []):
+    for month in alloc.months if alloc else []:
         lo, hi = cal.applicable_window(month)
         hi = min(hi, date - dt.timedelta(days=1))
         if lo <= hi:
@@ -138,15 +155,24 @@ def stale_inputs(spark: SparkSession, settings: Settings, date: dt.date, report:
         meta = _metadata(spark, settings.table_path("funds"), report.tables["funds"])
         if meta.get("updated"):
             run_ = "; ".join(f"flowmosaic {c} --universe {u}" for c in cmds)
-            out.append(f"{meta['updated']} fund(s) changed attributes (universe membership, "
-                       f"domicile): every date's country rows may change ({run_})")
+            out.append(
+                f"{meta['updated']} fund(s) changed attributes (universe membership, "
+                f"domicile): every date's country rows may change ({run_})"
+            )
     return out
 
 
-def run(spark: SparkSession, settings: Settings, date: dt.date, directory: str,
-        universes: str | list[str] | None = None, mosaic: bool = False,
-        engine: str = "matrix", session_seconds: float | None = None,
-        progress: Callable[[str], None] = print) -> NightlyRun:
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    date: dt.date,
+    directory: str,
+    universes: str | list[str] | None = None,
+    mosaic: bool = False,
+    engine: str = "matrix",
+    session_seconds: float | None = None,
+    progress: Callable[[str], None] = print,
+) -> NightlyRun:
     """Ingest `directory`, check fund_days holds `date`, recompute [date, date].
     session_seconds: the time the caller took to get `spark` (reported as a step)."""
     names = _universe_list(universes)
@@ -169,16 +195,32 @@ def run(spark: SparkSession, settings: Settings, date: dt.date, directory: str,
         result.day_rows, result.day_rows_of = day_rows(spark, settings, date), "fund-day rows"
         result.steps.append(("check", time.time() - t))
     if not result.day_rows:
-        held = ("holds no flows" if rep is None else
-                f"holds flows of {rep.window[0]}..{rep.window[1]}" if rep.window else
-                "holds no accepted flow row")
-        raise InputError(f"no fund-day rows on {date} after ingesting {directory} (it {held}): "
-                         "check --date and the day's files")
+        held = (
+            "holds no flows"
+            if rep is None
+            else f"holds flows of {rep.window[0]}..{rep.window[1]}"
+            if rep.window
+            else "holds no accepted flow row"
+        )
+        raise InputError(
+            f"no fund-day rows on {date} after ingesting {directory} (it {held}): "
+            "check --date and the day's files"
+        )
 
     grains = [("country", "country-flows")] + ([("investor", "mosaic-flows")] if mosaic else [])
     for grain, step in grains:
         t = time.time()
-        result.flows.append(country_flows.run(spark, settings, names, start=date, end=date,
-                                              engine=engine, grain=grain, progress=progress))
+        result.flows.append(
+            country_flows.run(
+                spark,
+                settings,
+                names,
+                start=date,
+                end=date,
+                engine=engine,
+                grain=grain,
+                progress=progress,
+            )
+        )
         result.steps.append((step, time.time() - t))
     return result

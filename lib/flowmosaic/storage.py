@@ -12,6 +12,7 @@ session's JVM (S3A for s3a://: one LIST for a table's _delta_log, one GET for a 
 
 Every write records what produced it in the commit's userMetadata (JSON).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,6 +62,7 @@ def _sql_path(path: str) -> str:
 
 
 # --- the JVM's Hadoop file system (classic sessions only) ----------------------------------------
+
 
 def _jvm(spark: SparkSession) -> Any:
     """The py4j view of a classic session's JVM."""
@@ -120,8 +122,8 @@ def read_text(spark: SparkSession, path: str) -> str | None:
 
 @dataclass(frozen=True)
 class FileEntry:
-    uri: str            # canonical URI
-    local: str | None   # local path, when the file is local
+    uri: str  # canonical URI
+    local: str | None  # local path, when the file is local
     size: int
     name: str
 
@@ -143,6 +145,7 @@ def path_exists(spark: SparkSession, path: str) -> bool:
 def list_files(spark: SparkSession, path: str) -> tuple[str, bool, list[FileEntry]]:
     """(canonical URI of path, is a directory, data files below it sorted by URI). Names and
     directories starting with '_' or '.' (_SUCCESS, _delta_log, .crc) are never data."""
+
     def hidden(rel: str) -> bool:
         return any(part.startswith(("_", ".")) for part in rel.split("/") if part)
 
@@ -151,24 +154,35 @@ def list_files(spark: SparkSession, path: str) -> tuple[str, bool, list[FileEntr
         local = os.path.abspath(local)
         base = canonical_uri("file://" + local)
         if not os.path.isdir(local):
-            return base, False, [FileEntry(base, local, os.path.getsize(local),
-                                           os.path.basename(local))]
+            return (
+                base,
+                False,
+                [FileEntry(base, local, os.path.getsize(local), os.path.basename(local))],
+            )
         out = []
         for root, dirs, files in os.walk(local):
             dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
             for f in files:
                 full = os.path.join(root, f)
                 if not hidden(os.path.relpath(full, local)):
-                    out.append(FileEntry(canonical_uri("file://" + full), full,
-                                         os.path.getsize(full), f))
+                    out.append(
+                        FileEntry(canonical_uri("file://" + full), full, os.path.getsize(full), f)
+                    )
         return base, True, sorted(out, key=lambda e: e.uri)
     if is_connect(spark):
-        rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
-                .select("path", "length").collect())
-        entries = [FileEntry(canonical_uri(r.path), None, int(r.length), r.path.rsplit("/", 1)[-1])
-                   for r in rows]
+        rows = (
+            spark.read.format("binaryFile")
+            .option("recursiveFileLookup", "true")
+            .load(path)
+            .select("path", "length")
+            .collect()
+        )
+        entries = [
+            FileEntry(canonical_uri(r.path), None, int(r.length), r.path.rsplit("/", 1)[-1])
+            for r in rows
+        ]
         base = path.rstrip("/")
-        entries = [e for e in entries if not hidden(e.uri[len(base):])]
+        entries = [e for e in entries if not hidden(e.uri[len(base) :])]
         is_dir = not (len(entries) == 1 and entries[0].uri.rstrip("/") == base)
         return base, is_dir, sorted(entries, key=lambda e: e.uri)
     fs, p = _hadoop(spark, path)
@@ -182,12 +196,13 @@ def list_files(spark: SparkSession, path: str) -> tuple[str, bool, list[FileEntr
     while it.hasNext():
         st = it.next()
         uri = canonical_uri(st.getPath().toUri().toString())
-        if not hidden(uri[len(base):]):
+        if not hidden(uri[len(base) :]):
             out.append(FileEntry(uri, None, int(st.getLen()), st.getPath().getName()))
     return base, True, sorted(out, key=lambda e: e.uri)
 
 
 # --- tables ------------------------------------------------------------------------------------
+
 
 def _log_versions(spark: SparkSession, path: str) -> list[int] | None:
     """Commit versions in _delta_log by listing it (None when the listing is not possible)."""
@@ -243,17 +258,21 @@ def commit_info(spark: SparkSession, path: str, version: int | None = None) -> d
         action = json.loads(line)
         if "commitInfo" in action:
             info = action["commitInfo"]
-            info["operationMetrics"] = {k: str(v) for k, v in
-                                        (info.get("operationMetrics") or {}).items()}
+            info["operationMetrics"] = {
+                k: str(v) for k, v in (info.get("operationMetrics") or {}).items()
+            }
             info["version"] = version
             return info
     rows = spark.sql(f"DESCRIBE HISTORY {_sql_path(path)}").where(f"version = {int(version)}")
     row = rows.first()
     if row is None:
         raise InputError(f"{path}: no version {version}")
-    return {"version": version, "operation": row["operation"],
-            "operationMetrics": dict(row["operationMetrics"] or {}),
-            "userMetadata": row["userMetadata"]}
+    return {
+        "version": version,
+        "operation": row["operation"],
+        "operationMetrics": dict(row["operationMetrics"] or {}),
+        "userMetadata": row["userMetadata"],
+    }
 
 
 def _ddl_type(field) -> str:
@@ -273,23 +292,30 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> str:
                     f"{name} at {path} has the layout of an older flowmosaic (no "
                     f"{', '.join(missing)} column; it is now partitioned by "
                     f"{', '.join(t.partition_by)}): it holds derived rows only, so delete "
-                    f"that directory and rerun the job that writes it")
+                    f"that directory and rerun the job that writes it"
+                )
         return path
-    cols = ", ".join([f"`{f.name}` {_ddl_type(f)}{'' if f.nullable else ' NOT NULL'}"
-                      for f in t.schema.fields]
-                     + [f"`{g.name}` {g.dtype.simpleString().upper()} GENERATED ALWAYS AS "
-                        f"({g.expression})" for g in t.generated])
+    cols = ", ".join(
+        [f"`{f.name}` {_ddl_type(f)}{'' if f.nullable else ' NOT NULL'}" for f in t.schema.fields]
+        + [
+            f"`{g.name}` {g.dtype.simpleString().upper()} GENERATED ALWAYS AS ({g.expression})"
+            for g in t.generated
+        ]
+    )
     props = {**t.properties, **{f"delta.constraints.{k}": v for k, v in t.constraints.items()}}
     props_sql = ", ".join(f"'{k}' = '{_escape(v)}'" for k, v in props.items())
     parts = f" PARTITIONED BY ({', '.join(t.partition_by)})" if t.partition_by else ""
-    ddl = (f"CREATE TABLE IF NOT EXISTS {_sql_path(path)} ({cols}) USING DELTA{parts} "
-           f"TBLPROPERTIES ({props_sql})")
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {_sql_path(path)} ({cols}) USING DELTA{parts} "
+        f"TBLPROPERTIES ({props_sql})"
+    )
 
     def create() -> None:
         # Two jobs creating the table at once: Delta fails the later commit of version 0
         # (DELTA_PROTOCOL_CHANGED) despite IF NOT EXISTS; the retry finds the table there.
         if not exists(spark, path):
             spark.sql(ddl)
+
     retrying(spark, path, create, {"window": "the table's creation"})
     return path
 
@@ -310,8 +336,9 @@ def read(spark: SparkSession, path: str, version: int | None = None) -> DataFram
     return reader.load(path)
 
 
-def read_table(spark: SparkSession, settings: Settings, name: str,
-               version: int | None = None) -> DataFrame:
+def read_table(
+    spark: SparkSession, settings: Settings, name: str, version: int | None = None
+) -> DataFrame:
     path = settings.table_path(name)
     if not exists(spark, path):
         raise InputError(f"table {name} not found at {path}")
@@ -322,6 +349,7 @@ def read_table(spark: SparkSession, settings: Settings, name: str,
 class Written:
     """What a commit did: version, rows written (new), rows copied from rewritten files,
     rows deleted (replaced), files added and removed."""
+
     version: int
     operation: str
     written: int
@@ -332,28 +360,45 @@ class Written:
 
     @classmethod
     def from_commit(cls, info: dict[str, Any]) -> Written:
-        m = {k: int(v) for k, v in (info.get("operationMetrics") or {}).items()
-             if str(v).lstrip("-").isdigit()}
+        m = {
+            k: int(v)
+            for k, v in (info.get("operationMetrics") or {}).items()
+            if str(v).lstrip("-").isdigit()
+        }
         copied = m.get("numCopiedRows", 0)
         if "numTargetRowsInserted" in m:  # MERGE
             written = m.get("numTargetRowsInserted", 0) + m.get("numTargetRowsUpdated", 0)
             copied = m.get("numTargetRowsCopied", 0)
         else:
             written = m.get("numOutputRows", 0) - copied
-        return cls(int(info["version"]), str(info.get("operation", "")), written, copied,
-                   m.get("numDeletedRows", m.get("numTargetRowsDeleted", 0)),
-                   m.get("numAddedFiles", m.get("numFiles", m.get("numTargetFilesAdded", 0))),
-                   m.get("numRemovedFiles", m.get("numTargetFilesRemoved", 0)))
+        return cls(
+            int(info["version"]),
+            str(info.get("operation", "")),
+            written,
+            copied,
+            m.get("numDeletedRows", m.get("numTargetRowsDeleted", 0)),
+            m.get("numAddedFiles", m.get("numFiles", m.get("numTargetFilesAdded", 0))),
+            m.get("numRemovedFiles", m.get("numTargetFilesRemoved", 0)),
+        )
 
 
 # Delta's concurrent-modification errors (error classes, and the exception names they come in)
-CONFLICTS = ("DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_READ",
-             "DELTA_CONCURRENT_DELETE_DELETE", "DELTA_METADATA_CHANGED",
-             "DELTA_CONCURRENT_TRANSACTION", "DELTA_CONCURRENT_WRITE", "DELTA_PROTOCOL_CHANGED",
-             "ConcurrentAppendException", "ConcurrentDeleteReadException",
-             "ConcurrentDeleteDeleteException", "MetadataChangedException",
-             "ConcurrentTransactionException", "ConcurrentWriteException",
-             "ProtocolChangedException")
+CONFLICTS = (
+    "DELTA_CONCURRENT_APPEND",
+    "DELTA_CONCURRENT_DELETE_READ",
+    "DELTA_CONCURRENT_DELETE_DELETE",
+    "DELTA_METADATA_CHANGED",
+    "DELTA_CONCURRENT_TRANSACTION",
+    "DELTA_CONCURRENT_WRITE",
+    "DELTA_PROTOCOL_CHANGED",
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "MetadataChangedException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "ProtocolChangedException",
+)
 RETRY_ATTEMPTS = 6
 RETRY_BACKOFF_S = 0.5
 
@@ -382,8 +427,9 @@ def retrying(spark: SparkSession, path: str, write, metadata: dict[str, Any] | N
             time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1) * (1 + random.random()))
 
 
-def _conflict_message(spark: SparkSession, path: str, metadata: dict[str, Any] | None,
-                      attempts: int) -> str:
+def _conflict_message(
+    spark: SparkSession, path: str, metadata: dict[str, Any] | None, attempts: int
+) -> str:
     meta = metadata or {}
     window = meta.get("window") or meta.get("replace_where") or "the whole table"
     try:
@@ -392,31 +438,57 @@ def _conflict_message(spark: SparkSession, path: str, metadata: dict[str, Any] |
         theirs = f"{other.get('operation', 'a write')} by {who} (version {other['version']})"
     except Exception:  # noqa: BLE001 - the message must not fail on a table it cannot read
         theirs = "another writer"
-    return (f"{path}: window {window} not written: {theirs} kept changing the same part of the "
-            f"table ({attempts} attempts); this run changed nothing: run it again")
+    return (
+        f"{path}: window {window} not written: {theirs} kept changing the same part of the "
+        f"table ({attempts} attempts); this run changed nothing: run it again"
+    )
 
 
-def replace_where(df: DataFrame, path: str, predicate: str,
-                  metadata: dict[str, Any] | None = None) -> None:
+def replace_where(
+    df: DataFrame, path: str, predicate: str, metadata: dict[str, Any] | None = None
+) -> None:
     """Atomically replace the rows matching `predicate` with df (whose rows must all match);
     retried on a concurrent writer's conflicting commit."""
+
     def write():
-        (df.write.format("delta").mode("overwrite")
-           .option("replaceWhere", predicate)
-           .option("userMetadata", _meta(metadata))
-           .save(path))
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", predicate)
+            .option("userMetadata", _meta(metadata))
+            .save(path)
+        )
+
     retrying(df.sparkSession, path, write, metadata)
 
 
 def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
-    retrying(df.sparkSession, path, lambda: df.write.format("delta").mode("append")
-             .option("userMetadata", _meta(metadata)).save(path), metadata)
+    retrying(
+        df.sparkSession,
+        path,
+        lambda: (
+            df.write.format("delta")
+            .mode("append")
+            .option("userMetadata", _meta(metadata))
+            .save(path)
+        ),
+        metadata,
+    )
 
 
 def overwrite(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
     """Replace the whole table's content (its schema and properties stay)."""
-    retrying(df.sparkSession, path, lambda: df.write.format("delta").mode("overwrite")
-             .option("userMetadata", _meta(metadata)).save(path), metadata)
+    retrying(
+        df.sparkSession,
+        path,
+        lambda: (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("userMetadata", _meta(metadata))
+            .save(path)
+        ),
+        metadata,
+    )
 
 
 @contextmanager
@@ -430,15 +502,17 @@ def commit_metadata(spark: SparkSession, metadata: dict[str, Any] | None) -> Ite
         spark.conf.unset(key)
 
 
-def delete_where(spark: SparkSession, path: str, predicate: str,
-                 metadata: dict[str, Any] | None = None) -> None:
+def delete_where(
+    spark: SparkSession, path: str, predicate: str, metadata: dict[str, Any] | None = None
+) -> None:
     with commit_metadata(spark, metadata):
         spark.sql(f"DELETE FROM {_sql_path(path)} WHERE {predicate}")
 
 
 def history(spark: SparkSession, path: str, limit: int | None = None) -> DataFrame:
-    return spark.sql(f"DESCRIBE HISTORY {_sql_path(path)}"
-                     + (f" LIMIT {int(limit)}" if limit else ""))
+    return spark.sql(
+        f"DESCRIBE HISTORY {_sql_path(path)}" + (f" LIMIT {int(limit)}" if limit else "")
+    )
 
 
 def table_detail(spark: SparkSession, path: str) -> dict[str, Any]:
@@ -457,8 +531,9 @@ VACUUM_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 RETAIN_IGNORED = "spark.databricks.delta.vacuum.retentionWindowIgnore.enabled"
 # Delta 4.4 refuses time travel to a version committed longer ago than the table's
 # delta.deletedFileRetentionDuration (unless it is the latest), whether its files are there or not.
-TIME_TRAVEL_CHECK = ("spark.databricks.delta.vacuum."
-                     "enforceTimeTravelWithinDeletedFileRetentionDuration")
+TIME_TRAVEL_CHECK = (
+    "spark.databricks.delta.vacuum.enforceTimeTravelWithinDeletedFileRetentionDuration"
+)
 
 
 def server_now_ms(spark: SparkSession) -> int:
@@ -516,8 +591,12 @@ def modification_times(spark: SparkSession, uris: list[str]) -> dict[str, int]:
         elif os.path.exists(local):
             out[_uri_key(uri)] = int(os.path.getmtime(local) * 1000)
     if remote and is_connect(spark):
-        rows = (spark.read.format("binaryFile").load(remote)
-                .selectExpr("path", "unix_millis(modificationTime) AS t").collect())
+        rows = (
+            spark.read.format("binaryFile")
+            .load(remote)
+            .selectExpr("path", "unix_millis(modificationTime) AS t")
+            .collect()
+        )
         out.update({_uri_key(r["path"]): int(r["t"]) for r in rows})
     elif remote:
         for uri in remote:
@@ -527,18 +606,28 @@ def modification_times(spark: SparkSession, uris: list[str]) -> dict[str, int]:
     return out
 
 
-def files_per_partition(spark: SparkSession, path: str,
-                        partition_by: tuple[str, ...]) -> list[tuple[tuple, int]]:
+def files_per_partition(
+    spark: SparkSession, path: str, partition_by: tuple[str, ...]
+) -> list[tuple[tuple, int]]:
     """[(partition values, number of data files)] of the current version (reads only the
     files' footers: no data column is selected)."""
-    df = (read(spark, path).select(F.col("_metadata.file_path").alias("_f"), *partition_by)
-          .distinct().groupBy(*partition_by).count())
+    df = (
+        read(spark, path)
+        .select(F.col("_metadata.file_path").alias("_f"), *partition_by)
+        .distinct()
+        .groupBy(*partition_by)
+        .count()
+    )
     return [(tuple(r[c] for c in partition_by), int(r["count"])) for r in df.collect()]
 
 
-def optimize(spark: SparkSession, path: str, where: str | None = None,
-             zorder_by: tuple[str, ...] = (), metadata: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
+def optimize(
+    spark: SparkSession,
+    path: str,
+    where: str | None = None,
+    zorder_by: tuple[str, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """OPTIMIZE (bin-packing compaction, or ZORDER BY the given columns) of the rows matching
     `where` (a predicate on partition columns); -> its metrics as a dict."""
     sql = f"OPTIMIZE {_sql_path(path)}"
@@ -552,17 +641,26 @@ def optimize(spark: SparkSession, path: str, where: str | None = None,
     return metrics.asDict(recursive=True) if metrics is not None else {}
 
 
-def vacuum(spark: SparkSession, path: str, retain_hours: int, dry_run: bool = False,
-           allow_short: bool = False, metadata: dict[str, Any] | None = None) -> list[str]:
+def vacuum(
+    spark: SparkSession,
+    path: str,
+    retain_hours: int,
+    dry_run: bool = False,
+    allow_short: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> list[str]:
     """VACUUM ... RETAIN retain_hours HOURS [DRY RUN]; -> the files a dry run would delete
     (canonical URIs), [] for a real run. The retention is the one given (RETAIN_IGNORED is
     lifted for the call). allow_short lifts Delta's safety check against a retention under the
     table's delta.deletedFileRetentionDuration, for this call only."""
-    sql = f"VACUUM {_sql_path(path)} RETAIN {int(retain_hours)} HOURS" + (" DRY RUN" if dry_run
-                                                                          else "")
-    with _session_conf(spark, RETAIN_IGNORED, "false"), \
-            _session_conf(spark, VACUUM_CHECK, "false" if allow_short else None), \
-            commit_metadata(spark, metadata):
+    sql = f"VACUUM {_sql_path(path)} RETAIN {int(retain_hours)} HOURS" + (
+        " DRY RUN" if dry_run else ""
+    )
+    with (
+        _session_conf(spark, RETAIN_IGNORED, "false"),
+        _session_conf(spark, VACUUM_CHECK, "false" if allow_short else None),
+        commit_metadata(spark, metadata),
+    ):
         rows = spark.sql(sql).collect()
     return [_uri_key(r["path"]) for r in rows] if dry_run else []
 

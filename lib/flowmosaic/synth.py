@@ -145,6 +145,7 @@ universe's foreign-domiciled equity flows into JP (true weights) and the market:
   x (1 - 0.5 (1 - factor(m))) with (c)'s drift factor, so it falls 20% over the window.
 With mosaic=False the file is still written, without the scenario's parts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -162,16 +163,31 @@ import pandas as pd
 from flowmosaic import calendar as cal
 from flowmosaic.config import load_countries
 
-K_RET = 0.10   # percent of daily return per unit cross-sectional z-score of lagged 20d flow
-K_YLD = 0.45   # basis points of daily yield change per unit z-score (opposite sign)
+K_RET = 0.10  # percent of daily return per unit cross-sectional z-score of lagged 20d flow
+K_YLD = 0.45  # basis points of daily yield change per unit z-score (opposite sign)
 EFFECT_LAG = 3  # flow-calendar rows between the flow signal and the return it moves
-BURN_IN = 60   # latent flow rows simulated before the first flow date
+BURN_IN = 60  # latent flow rows simulated before the first flow date
 LOOKBACK = 20
 
-FLOW_COLUMNS = ["ReportDate", "ShareId", "FundId", "Flow", "AssetsStart", "AssetsEnd",
-                "PortfolioChange", "ForexChange"]
-FUND_COLUMNS = ["FundId", "AssetClass", "GeographicFocus", "CrossBorder", "Domicile",
-                "ActivePassive", "Vehicle"]
+FLOW_COLUMNS = [
+    "ReportDate",
+    "ShareId",
+    "FundId",
+    "Flow",
+    "AssetsStart",
+    "AssetsEnd",
+    "PortfolioChange",
+    "ForexChange",
+]
+FUND_COLUMNS = [
+    "FundId",
+    "AssetClass",
+    "GeographicFocus",
+    "CrossBorder",
+    "Domicile",
+    "ActivePassive",
+    "Vehicle",
+]
 SHARE_CLASS_COLUMNS = ["ShareId", "FundId", "InvestorType"]
 
 
@@ -181,7 +197,7 @@ class ScaleSpec:
     start: dt.date
     end: dt.date
     fmt: str
-    effect: float              # planted effect on equity returns (and yields, unless below)
+    effect: float  # planted effect on equity returns (and yields, unless below)
     partitions: int
     bond_effect: float | None = None  # planted effect on yields; None: `effect`
 
@@ -202,8 +218,9 @@ SCALES: dict[str, ScaleSpec] = {
     # With these defaults `flowmosaic demo` shows TxB Sharpe 87/86/78 (t 1.5 at 5 days) for the
     # 52 countries and -75/-62/-43 (t -1.3) for G10 rates (the flows move a little with the
     # effect through the assets, hence 86 rather than 81 at 10 days).
-    "small": ScaleSpec(2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 0.02, 4,
-                       bond_effect=0.15),
+    "small": ScaleSpec(
+        2_000, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "csv", 0.02, 4, bond_effect=0.15
+    ),
     # 26,000 funds x ~2.7 share classes x 1,564 flow dates x ~0.9 (late starts, early stops)
     "medium": ScaleSpec(26_000, dt.date(2017, 1, 1), dt.date(2022, 12, 31), "parquet", 1.0, 52),
 }
@@ -211,76 +228,298 @@ SCALES: dict[str, ScaleSpec] = {
 # --------------------------------------------------------------------------------------------
 # Static universe description: rough market-cap shares (percent of world equity) and regions.
 CAP = {
-    "US": 58, "JP": 6, "GB": 4, "CN": 3.5, "FR": 3, "CA": 3, "CH": 2.6, "DE": 2.3, "AU": 2,
-    "IN": 1.5, "TW": 1.6, "KR": 1.3, "NL": 1.2, "SE": 0.9, "HK": 0.9, "DK": 0.8, "IT": 0.7,
-    "ES": 0.7, "BR": 0.6, "SA": 0.5, "SG": 0.4, "ZA": 0.4, "RU": 0.3, "FI": 0.3, "BE": 0.3,
-    "MX": 0.3, "IE": 0.3, "IL": 0.25, "NO": 0.25, "TH": 0.25, "ID": 0.25, "MY": 0.2, "AE": 0.15,
-    "QA": 0.1, "KW": 0.1, "PL": 0.1, "CL": 0.07, "NZ": 0.07, "AT": 0.07, "PH": 0.07, "TR": 0.07,
-    "PT": 0.05, "GR": 0.05, "HU": 0.03, "PE": 0.03, "CZ": 0.02, "CO": 0.02, "EG": 0.02,
-    "AR": 0.02, "PK": 0.01, "MA": 0.01, "JO": 0.005,
+    "US": 58,
+    "JP": 6,
+    "GB": 4,
+    "CN": 3.5,
+    "FR": 3,
+    "CA": 3,
+    "CH": 2.6,
+    "DE": 2.3,
+    "AU": 2,
+    "IN": 1.5,
+    "TW": 1.6,
+    "KR": 1.3,
+    "NL": 1.2,
+    "SE": 0.9,
+    "HK": 0.9,
+    "DK": 0.8,
+    "IT": 0.7,
+    "ES": 0.7,
+    "BR": 0.6,
+    "SA": 0.5,
+    "SG": 0.4,
+    "ZA": 0.4,
+    "RU": 0.3,
+    "FI": 0.3,
+    "BE": 0.3,
+    "MX": 0.3,
+    "IE": 0.3,
+    "IL": 0.25,
+    "NO": 0.25,
+    "TH": 0.25,
+    "ID": 0.25,
+    "MY": 0.2,
+    "AE": 0.15,
+    "QA": 0.1,
+    "KW": 0.1,
+    "PL": 0.1,
+    "CL": 0.07,
+    "NZ": 0.07,
+    "AT": 0.07,
+    "PH": 0.07,
+    "TR": 0.07,
+    "PT": 0.05,
+    "GR": 0.05,
+    "HU": 0.03,
+    "PE": 0.03,
+    "CZ": 0.02,
+    "CO": 0.02,
+    "EG": 0.02,
+    "AR": 0.02,
+    "PK": 0.01,
+    "MA": 0.01,
+    "JO": 0.005,
 }
-BOND_TILT = {"JP": 2.5, "DE": 2.5, "FR": 2.0, "IT": 3.0, "ES": 2.5, "BE": 2.0, "AT": 2.0,
-             "CN": 1.5, "GB": 1.3, "MX": 3.0, "BR": 2.0, "ID": 3.0, "ZA": 2.5, "TR": 3.0,
-             "PL": 3.0, "CO": 4.0, "PE": 4.0, "CL": 3.0, "HU": 3.0, "CZ": 3.0, "EG": 4.0,
-             "MY": 2.0, "PH": 3.0, "TH": 2.0, "US": 0.7}
+BOND_TILT = {
+    "JP": 2.5,
+    "DE": 2.5,
+    "FR": 2.0,
+    "IT": 3.0,
+    "ES": 2.5,
+    "BE": 2.0,
+    "AT": 2.0,
+    "CN": 1.5,
+    "GB": 1.3,
+    "MX": 3.0,
+    "BR": 2.0,
+    "ID": 3.0,
+    "ZA": 2.5,
+    "TR": 3.0,
+    "PL": 3.0,
+    "CO": 4.0,
+    "PE": 4.0,
+    "CL": 3.0,
+    "HU": 3.0,
+    "CZ": 3.0,
+    "EG": 4.0,
+    "MY": 2.0,
+    "PH": 3.0,
+    "TH": 2.0,
+    "US": 0.7,
+}
 REGION = {
     **dict.fromkeys(["US", "CA"], 0),
-    **dict.fromkeys(["GB", "FR", "DE", "CH", "NL", "SE", "DK", "IT", "ES", "FI", "BE", "IE",
-                     "NO", "AT", "PT"], 1),
+    **dict.fromkeys(
+        ["GB", "FR", "DE", "CH", "NL", "SE", "DK", "IT", "ES", "FI", "BE", "IE", "NO", "AT", "PT"],
+        1,
+    ),
     **dict.fromkeys(["JP", "AU", "NZ", "HK", "SG"], 2),
     **dict.fromkeys(["CN", "IN", "TW", "KR", "TH", "ID", "MY", "PH", "PK"], 3),
     **dict.fromkeys(["BR", "MX", "CL", "PE", "CO", "AR"], 4),
-    **dict.fromkeys(["SA", "ZA", "RU", "IL", "AE", "QA", "KW", "PL", "TR", "GR", "HU", "CZ",
-                     "EG", "MA", "JO"], 5),
+    **dict.fromkeys(
+        ["SA", "ZA", "RU", "IL", "AE", "QA", "KW", "PL", "TR", "GR", "HU", "CZ", "EG", "MA", "JO"],
+        5,
+    ),
 }
-EM = set(REGION) - {"US", "CA", "GB", "FR", "DE", "CH", "NL", "SE", "DK", "IT", "ES", "FI",
-                    "BE", "IE", "NO", "AT", "PT", "JP", "AU", "NZ", "HK", "SG", "IL"}
+EM = set(REGION) - {
+    "US",
+    "CA",
+    "GB",
+    "FR",
+    "DE",
+    "CH",
+    "NL",
+    "SE",
+    "DK",
+    "IT",
+    "ES",
+    "FI",
+    "BE",
+    "IE",
+    "NO",
+    "AT",
+    "PT",
+    "JP",
+    "AU",
+    "NZ",
+    "HK",
+    "SG",
+    "IL",
+}
 FOCUS = {
     "Global": None,  # all 52
-    "Developed Markets": ["AU", "CA", "JP", "NZ", "NO", "SE", "CH", "GB", "AT", "BE", "DK", "FI",
-                          "FR", "DE", "IE", "IT", "NL", "PT", "ES", "HK", "US", "SG", "IL"],
+    "Developed Markets": [
+        "AU",
+        "CA",
+        "JP",
+        "NZ",
+        "NO",
+        "SE",
+        "CH",
+        "GB",
+        "AT",
+        "BE",
+        "DK",
+        "FI",
+        "FR",
+        "DE",
+        "IE",
+        "IT",
+        "NL",
+        "PT",
+        "ES",
+        "HK",
+        "US",
+        "SG",
+        "IL",
+    ],
     "Global ex-US": "ex-US",
-    "Global Emerging Markets": ["BR", "CN", "ID", "IN", "KR", "MX", "MY", "PH", "RU", "TH", "TR",
-                                "TW", "ZA", "CL", "CO", "CZ", "EG", "HU", "PE", "PL", "GR", "AE",
-                                "QA", "SA", "KW"],
+    "Global Emerging Markets": [
+        "BR",
+        "CN",
+        "ID",
+        "IN",
+        "KR",
+        "MX",
+        "MY",
+        "PH",
+        "RU",
+        "TH",
+        "TR",
+        "TW",
+        "ZA",
+        "CL",
+        "CO",
+        "CZ",
+        "EG",
+        "HU",
+        "PE",
+        "PL",
+        "GR",
+        "AE",
+        "QA",
+        "SA",
+        "KW",
+    ],
     "Asia ex-Japan": ["CN", "HK", "IN", "ID", "KR", "MY", "PH", "SG", "TH", "TW"],
     "Asia Pacific": ["AU", "NZ", "JP", "HK", "SG", "CN", "KR", "TW", "IN"],
-    "Europe": ["GB", "FR", "DE", "CH", "NL", "SE", "DK", "ES", "IT", "FI", "BE", "NO", "IE", "AT",
-               "PT"],
+    "Europe": [
+        "GB",
+        "FR",
+        "DE",
+        "CH",
+        "NL",
+        "SE",
+        "DK",
+        "ES",
+        "IT",
+        "FI",
+        "BE",
+        "NO",
+        "IE",
+        "AT",
+        "PT",
+    ],
     "Latin America": ["BR", "MX", "CL", "CO", "PE", "AR"],
-    "EMEA": ["PL", "CZ", "HU", "TR", "RU", "GR", "ZA", "EG", "MA", "AE", "QA", "SA", "KW", "JO",
-             "IL"],
+    "EMEA": [
+        "PL",
+        "CZ",
+        "HU",
+        "TR",
+        "RU",
+        "GR",
+        "ZA",
+        "EG",
+        "MA",
+        "AE",
+        "QA",
+        "SA",
+        "KW",
+        "JO",
+        "IL",
+    ],
     "North America": ["US", "CA"],
     "Nordic": ["SE", "DK", "NO", "FI"],
     "Frontier Markets": ["AR", "EG", "JO", "KW", "MA", "PK"],
 }
 FOCUS_MIX = {  # per asset class: focus -> probability (cross-border funds)
-    "E": {"Global": .22, "Developed Markets": .08, "Global ex-US": .08,
-          "Global Emerging Markets": .15, "Asia ex-Japan": .10, "Europe": .14,
-          "Asia Pacific": .05, "Latin America": .05, "EMEA": .04, "North America": .03,
-          "Nordic": .03, "Frontier Markets": .03},
-    "B": {"Global": .35, "Developed Markets": .15, "Global Emerging Markets": .20, "Europe": .15,
-          "Asia ex-Japan": .07, "Latin America": .04, "North America": .04},
-    "M": {"Global": .50, "Developed Markets": .20, "Europe": .15, "Global Emerging Markets": .10,
-          "Asia Pacific": .05},
+    "E": {
+        "Global": 0.22,
+        "Developed Markets": 0.08,
+        "Global ex-US": 0.08,
+        "Global Emerging Markets": 0.15,
+        "Asia ex-Japan": 0.10,
+        "Europe": 0.14,
+        "Asia Pacific": 0.05,
+        "Latin America": 0.05,
+        "EMEA": 0.04,
+        "North America": 0.03,
+        "Nordic": 0.03,
+        "Frontier Markets": 0.03,
+    },
+    "B": {
+        "Global": 0.35,
+        "Developed Markets": 0.15,
+        "Global Emerging Markets": 0.20,
+        "Europe": 0.15,
+        "Asia ex-Japan": 0.07,
+        "Latin America": 0.04,
+        "North America": 0.04,
+    },
+    "M": {
+        "Global": 0.50,
+        "Developed Markets": 0.20,
+        "Europe": 0.15,
+        "Global Emerging Markets": 0.10,
+        "Asia Pacific": 0.05,
+    },
 }
 CROSS_BORDER_P = {"E": 0.5, "B": 0.65, "M": 0.6}
-XB_DOMICILES = {"LU": .35, "IE": .25, "US": .20, "GB": .05, "JP": .03, "DE": .03, "FR": .03,
-                "CA": .02, "AU": .02, "CH": .02}
+XB_DOMICILES = {
+    "LU": 0.35,
+    "IE": 0.25,
+    "US": 0.20,
+    "GB": 0.05,
+    "JP": 0.03,
+    "DE": 0.03,
+    "FR": 0.03,
+    "CA": 0.02,
+    "AU": 0.02,
+    "CH": 0.02,
+}
 BETA_AC = {"E": 1.0, "B": 0.15, "M": 0.55}
 SC_P = np.array([0.30, 0.22, 0.18, 0.13, 0.10, 0.07])  # 1..6 share classes, mean ~2.72
-Y0 = {"AU": 2.3, "CA": 1.9, "CH": 0.5, "DE": 0.6, "GB": 1.3, "JP": 0.2, "NO": 1.8, "NZ": 2.6,
-      "SE": 0.8, "US": 2.5}
+Y0 = {
+    "AU": 2.3,
+    "CA": 1.9,
+    "CH": 0.5,
+    "DE": 0.6,
+    "GB": 1.3,
+    "JP": 0.2,
+    "NO": 1.8,
+    "NZ": 2.6,
+    "SE": 0.8,
+    "US": 2.5,
+}
 
 # The mosaic scenario (module docstring, MOSAIC SCENARIO).
-MOSAIC_MONTHS = 12           # the window: the last 12 calendar months of the range
+MOSAIC_MONTHS = 12  # the window: the last 12 calendar months of the range
 FLOW_DAYS_PER_YEAR = 260
-JP_RETAIL_OUTFLOW = 0.08     # per year, fraction of a share class's assets at the window start
+JP_RETAIL_OUTFLOW = 0.08  # per year, fraction of a share class's assets at the window start
 FOREIGN_JP_INFLOW = 1_200.0  # US$ per flow day per fund of the (base) universe, into new funds
-FUNDS_PER_LAUNCH = 400       # one launched foreign Japan fund per 400 funds, at least one
-US_BOND_DRIFT = 0.6          # the US weight's factor in the window's last month (linear from 1)
+FUNDS_PER_LAUNCH = 400  # one launched foreign Japan fund per 400 funds, at least one
+US_BOND_DRIFT = 0.6  # the US weight's factor in the window's last month (linear from 1)
 OFFSHORE = ("LU", "IE", "KY")  # investor-domicile group of its own: neither domestic nor foreign
-LAUNCH_DOMICILES = {"US": .50, "GB": .15, "CH": .10, "DE": .10, "CA": .05, "AU": .05, "FR": .05}
+LAUNCH_DOMICILES = {
+    "US": 0.50,
+    "GB": 0.15,
+    "CH": 0.10,
+    "DE": 0.10,
+    "CA": 0.05,
+    "AU": 0.05,
+    "FR": 0.05,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,9 +558,12 @@ class GenerateSummary:
             f"{self.n_weekdays:,} market weekdays",
             f"  funds       {self.n_funds:,} ({self.n_cross_border:,} cross-border), "
             f"{self.n_share_classes:,} share classes",
-            "  scenario    " + (f"mosaic (last {MOSAIC_MONTHS} months; "
-                                f"{self.n_scenario_funds} launched funds)"
-                                if self.mosaic else "none"),
+            "  scenario    "
+            + (
+                f"mosaic (last {MOSAIC_MONTHS} months; {self.n_scenario_funds} launched funds)"
+                if self.mosaic
+                else "none"
+            ),
             f"  flows       {self.flow_rows:,} rows ({self.fmt}, {self.partitions} partitions), "
             f"{mb.get('flows', 0):,.1f} MB",
             f"  allocations {self.allocation_rows:,} fund-months, "
@@ -330,7 +572,8 @@ class GenerateSummary:
             f"series {mb.get('external_series', 0):,.2f} MB; total "
             f"{sum(mb.values()):,.1f} MB",
             f"  generated in {self.seconds:.1f} s ("
-            + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()) + ")",
+            + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items())
+            + ")",
         ]
         return "\n".join(lines)
 
@@ -339,28 +582,30 @@ class GenerateSummary:
 @dataclass
 class _Plan:
     """Everything a worker needs: small arrays shipped in the mapInPandas closure."""
+
     seed: int
     countries: tuple[str, ...]
-    flow_days: np.ndarray      # int32 unix days of the flow dates
-    month_of_day: np.ndarray   # int32 month index (into months) of each flow date
-    months_end: np.ndarray     # int32 unix day of each month end (months from first flow - 2)
-    latent: np.ndarray         # (n_days, 52) f(c,t) percent, incl. the common factor
+    flow_days: np.ndarray  # int32 unix days of the flow dates
+    month_of_day: np.ndarray  # int32 month index (into months) of each flow date
+    months_end: np.ndarray  # int32 unix day of each month end (months from first flow - 2)
+    latent: np.ndarray  # (n_days, 52) f(c,t) percent, incl. the common factor
     # None in a plan for the fund-profile pass only (made without the market)
     returns: np.ndarray | None  # (n_days, 52) country returns on flow dates, percent
-    usd: np.ndarray | None      # (n_days,) dollar factor, percent
-    cap: np.ndarray            # (52,) cap shares
-    bond_cap: np.ndarray       # (52,)
-    focus_idx: dict            # focus -> int array of country columns
+    usd: np.ndarray | None  # (n_days,) dollar factor, percent
+    cap: np.ndarray  # (52,) cap shares
+    bond_cap: np.ndarray  # (52,)
+    focus_idx: dict  # focus -> int array of country columns
     mosaic: _Mosaic | None = None  # None: no scenario
 
 
 @dataclass(frozen=True)
 class _Mosaic:
     """The scenario's parameters, shared by every pass (see mosaic_plan)."""
-    n_base: int                # funds 0..n_base-1 are the usual ones; then the launched funds
-    ws: int                    # first flow row of the window
-    drift: np.ndarray          # (n_months,) factor on the US weight: 1 before the window
-    launch_daily: np.ndarray   # (n_launch,) planted inflow of each launched fund, US$ a flow day
+
+    n_base: int  # funds 0..n_base-1 are the usual ones; then the launched funds
+    ws: int  # first flow row of the window
+    drift: np.ndarray  # (n_months,) factor on the US weight: 1 before the window
+    launch_daily: np.ndarray  # (n_launch,) planted inflow of each launched fund, US$ a flow day
 
     @property
     def n_launch(self) -> int:
@@ -392,13 +637,13 @@ def _ar1(rng: np.random.Generator, n: int, k: int, phi: float, sd) -> np.ndarray
     block = 64
     lags = np.arange(block)
     tri = np.tril(phi ** np.maximum(lags[:, None] - lags[None, :], 0))
-    decay = phi ** (lags + 1.0)          # weight of the previous block's last value
+    decay = phi ** (lags + 1.0)  # weight of the previous block's last value
     x = np.empty((n, k))
     carry = np.zeros(k)
     for b0 in range(0, n, block):
-        e = eps[b0:b0 + block]
+        e = eps[b0 : b0 + block]
         m = len(e)
-        x[b0:b0 + m] = tri[:m, :m] @ e + decay[:m, None] * carry
+        x[b0 : b0 + m] = tri[:m, :m] @ e + decay[:m, None] * carry
         carry = x[b0 + m - 1]
     return x
 
@@ -444,8 +689,9 @@ def mixing_matrix(weights: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return m
 
 
-def flow_signal(latent: np.ndarray, mix: np.ndarray | None = None,
-                cols: list[int] | None = None) -> np.ndarray:
+def flow_signal(
+    latent: np.ndarray, mix: np.ndarray | None = None, cols: list[int] | None = None
+) -> np.ndarray:
     """s: cross-sectional z-score (over `cols`, default all) of the 20-row compounded f M'."""
     g = latent if mix is None else latent @ mix.T
     c = compounded(g)
@@ -454,11 +700,17 @@ def flow_signal(latent: np.ndarray, mix: np.ndarray | None = None,
     return zscore_rows(c)
 
 
-def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
-                    start: dt.date, end: dt.date, effect: float,
-                    mix_equity: np.ndarray | None = None,
-                    mix_bond: np.ndarray | None = None,
-                    bond_effect: float | None = None) -> dict:
+def simulate_market(
+    seed: int,
+    countries: tuple[str, ...],
+    g10: tuple[str, ...],
+    start: dt.date,
+    end: dt.date,
+    effect: float,
+    mix_equity: np.ndarray | None = None,
+    mix_bond: np.ndarray | None = None,
+    bond_effect: float | None = None,
+) -> dict:
     """Driver-side market: latent flow factors, the signals, weekday returns and yields.
 
     mix_equity / mix_bond: mixing matrices (see mixing_matrix) of the cross-border equity and bond
@@ -467,20 +719,23 @@ def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
     """
     bond_effect = effect if bond_effect is None else bond_effect
     fdates = cal.flow_dates(start, end)
-    wdays = [d for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
-             if d.weekday() < 5]
+    wdays = [
+        d
+        for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+        if d.weekday() < 5
+    ]
     n, nc = len(fdates), len(countries)
     nb = n + BURN_IN
     latent = simulate_latent(seed, n, nc)
     gi = [countries.index(c) for c in g10]
     # s(c, t-3) at flow row t, for t = 0..n-1 (burn-in rows provide the first lags).
-    s_eq = flow_signal(latent, mix_equity)[BURN_IN - EFFECT_LAG:nb - EFFECT_LAG]
-    s_bd = flow_signal(latent, mix_bond, gi)[BURN_IN - EFFECT_LAG:nb - EFFECT_LAG]
+    s_eq = flow_signal(latent, mix_equity)[BURN_IN - EFFECT_LAG : nb - EFFECT_LAG]
+    s_bd = flow_signal(latent, mix_bond, gi)[BURN_IN - EFFECT_LAG : nb - EFFECT_LAG]
     latent = latent[BURN_IN:]
     # Country returns on flow rows, percent.
     r = _rng(seed, 0, 2)
     logvol = _ar1(r, n, 1, 0.98, 0.25)[:, 0]
-    vol = np.exp(logvol - 0.5 * 0.25 ** 2)
+    vol = np.exp(logvol - 0.5 * 0.25**2)
     region = np.array([REGION[c] for c in countries])
     is_em = np.array([c in EM for c in countries])
     beta = np.where(is_em, 1.1, 1.0) + r.normal(0, 0.15, nc)
@@ -492,7 +747,7 @@ def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
     # Yields: daily change in bp with a weak pull to the starting level, on flow rows.
     r = _rng(seed, 0, 3)
     ybeta = 1.0 + r.normal(0, 0.2, len(g10))
-    dy = (3.5 * ybeta * r.standard_normal(n)[:, None] + 2.5 * r.standard_normal((n, len(g10))))
+    dy = 3.5 * ybeta * r.standard_normal(n)[:, None] + 2.5 * r.standard_normal((n, len(g10)))
     dy = dy * vol[:, None] - bond_effect * K_YLD * s_bd
     y0 = np.array([Y0.get(c, 2.0) for c in g10])
     ylev = np.empty((n, len(g10)))
@@ -511,9 +766,18 @@ def simulate_market(seed: int, countries: tuple[str, ...], g10: tuple[str, ...],
             ret_w[i] = ret[j]
             last = ylev[j]
         y_w[i] = last
-    return {"flow_dates": fdates, "weekdays": wdays, "latent": latent, "s_equity": s_eq,
-            "s_bond": s_bd, "returns_flow": ret, "returns": ret_w, "yields_flow": ylev,
-            "yields": y_w, "usd": usd}
+    return {
+        "flow_dates": fdates,
+        "weekdays": wdays,
+        "latent": latent,
+        "s_equity": s_eq,
+        "s_bond": s_bd,
+        "returns_flow": ret,
+        "returns": ret_w,
+        "yields_flow": ylev,
+        "yields": y_w,
+        "usd": usd,
+    }
 
 
 def mosaic_window(fdates: list[dt.date]) -> int:
@@ -523,8 +787,9 @@ def mosaic_window(fdates: list[dt.date]) -> int:
     return next(i for i, d in enumerate(fdates) if d >= first)
 
 
-def mosaic_plan(seed: int, n_base: int, fdates: list[dt.date],
-                month_of_day: np.ndarray, n_months: int) -> _Mosaic:
+def mosaic_plan(
+    seed: int, n_base: int, fdates: list[dt.date], month_of_day: np.ndarray, n_months: int
+) -> _Mosaic:
     """Window, US-weight drift per month and the launched funds' inflows (stream [seed, 2, 0])."""
     ws = mosaic_window(fdates)
     w0, w1 = int(month_of_day[ws]), int(month_of_day[-1])
@@ -533,21 +798,29 @@ def mosaic_plan(seed: int, n_base: int, fdates: list[dt.date],
     drift[m] = 1.0 - (1.0 - US_BOND_DRIFT) * (m - w0 + 1) / (w1 - w0 + 1)
     n_launch = max(1, int(round(n_base / FUNDS_PER_LAUNCH)))
     shares = _rng(seed, 2, 0).dirichlet(np.full(n_launch, 2.0))
-    return _Mosaic(n_base=n_base, ws=ws, drift=drift,
-                   launch_daily=FOREIGN_JP_INFLOW * n_base * shares)
+    return _Mosaic(
+        n_base=n_base, ws=ws, drift=drift, launch_daily=FOREIGN_JP_INFLOW * n_base * shares
+    )
 
 
-def _make_plan(seed: int, countries: tuple[str, ...], fdates: list[dt.date],
-               latent: np.ndarray, market: dict | None = None,
-               n_base: int | None = None) -> _Plan:
+def _make_plan(
+    seed: int,
+    countries: tuple[str, ...],
+    fdates: list[dt.date],
+    latent: np.ndarray,
+    market: dict | None = None,
+    n_base: int | None = None,
+) -> _Plan:
     """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only.
     With `n_base` (the number of usual funds) it carries the mosaic scenario."""
     first_m = cal.add_months(cal.month_start(fdates[0]), -2)
     base = first_m.year * 12 + first_m.month - 1
     month_of_day = np.array([d.year * 12 + d.month - 1 - base for d in fdates], dtype=np.int32)
     n_months = int(month_of_day[-1]) + 1
-    months_end = np.array([_unix_day(cal.month_end(cal.add_months(first_m, k)))
-                           for k in range(n_months)], dtype=np.int32)
+    months_end = np.array(
+        [_unix_day(cal.month_end(cal.add_months(first_m, k))) for k in range(n_months)],
+        dtype=np.int32,
+    )
     cap = np.array([CAP[c] for c in countries], dtype=float)
     bond_cap = cap * np.array([BOND_TILT.get(c, 1.0) for c in countries])
     col = {c: i for i, c in enumerate(countries)}
@@ -560,14 +833,22 @@ def _make_plan(seed: int, countries: tuple[str, ...], fdates: list[dt.date],
         else:
             idx = np.array(sorted(col[c] for c in members))
         focus_idx[name] = idx
-    return _Plan(seed=seed, countries=countries,
-                 flow_days=np.array([_unix_day(d) for d in fdates], dtype=np.int32),
-                 month_of_day=month_of_day, months_end=months_end, latent=latent,
-                 returns=None if market is None else market["returns_flow"],
-                 usd=None if market is None else market["usd"],
-                 cap=cap, bond_cap=bond_cap, focus_idx=focus_idx,
-                 mosaic=None if n_base is None else mosaic_plan(seed, n_base, fdates,
-                                                                month_of_day, n_months))
+    return _Plan(
+        seed=seed,
+        countries=countries,
+        flow_days=np.array([_unix_day(d) for d in fdates], dtype=np.int32),
+        month_of_day=month_of_day,
+        months_end=months_end,
+        latent=latent,
+        returns=None if market is None else market["returns_flow"],
+        usd=None if market is None else market["usd"],
+        cap=cap,
+        bond_cap=bond_cap,
+        focus_idx=focus_idx,
+        mosaic=None
+        if n_base is None
+        else mosaic_plan(seed, n_base, fdates, month_of_day, n_months),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -603,7 +884,7 @@ def _fund_profile(plan: _Plan, idx: int):
         score = 0.7 * np.log(cap[members]) + rng.gumbel(size=m)
         held = np.sort(members[np.argsort(-score)[:k]])
     else:
-        p = cap ** 0.5
+        p = cap**0.5
         c = int(rng.choice(nc, p=p / p.sum()))
         focus = plan.countries[c]
         domicile = focus if u[4] < 0.8 else ("LU" if u[5] < 0.5 else "IE")
@@ -633,9 +914,21 @@ def _fund_profile(plan: _Plan, idx: int):
     else:
         pct = np.full((n_months, 1), 100.0)
     prof = {
-        "idx": idx, "ac": ac, "xb": xb, "passive": passive, "etf": etf, "focus": focus,
-        "domicile": domicile, "held": held, "size": size, "n_sc": n_sc, "sc_inst": sc_inst,
-        "sc_share": sc_share, "start_row": start_row, "end_row": end_row, "pct": pct,
+        "idx": idx,
+        "ac": ac,
+        "xb": xb,
+        "passive": passive,
+        "etf": etf,
+        "focus": focus,
+        "domicile": domicile,
+        "held": held,
+        "size": size,
+        "n_sc": n_sc,
+        "sc_inst": sc_inst,
+        "sc_share": sc_share,
+        "start_row": start_row,
+        "end_row": end_row,
+        "pct": pct,
     }
     return rng, prof
 
@@ -655,12 +948,23 @@ def _launch_profile(plan: _Plan, m: _Mosaic, j: int):
     sc_inst = rng.random(n_sc) < 0.4
     sc_share = rng.dirichlet(np.full(n_sc, 0.8))
     prof = {
-        "idx": m.n_base + j, "ac": "E", "xb": False, "passive": passive, "etf": etf,
-        "focus": "JP", "domicile": domicile, "held": np.array([plan.countries.index("JP")]),
-        "size": size, "n_sc": n_sc, "sc_inst": sc_inst, "sc_share": sc_share,
-        "start_row": m.ws, "end_row": len(plan.flow_days) - 1,
+        "idx": m.n_base + j,
+        "ac": "E",
+        "xb": False,
+        "passive": passive,
+        "etf": etf,
+        "focus": "JP",
+        "domicile": domicile,
+        "held": np.array([plan.countries.index("JP")]),
+        "size": size,
+        "n_sc": n_sc,
+        "sc_inst": sc_inst,
+        "sc_share": sc_share,
+        "start_row": m.ws,
+        "end_row": len(plan.flow_days) - 1,
         "pct": np.full((len(plan.months_end), 1), 100.0),
-        "plant_from": m.ws, "plant_usd": m.launch_daily[j] * sc_share,
+        "plant_from": m.ws,
+        "plant_usd": m.launch_daily[j] * sc_share,
     }
     return rng, prof
 
@@ -690,12 +994,16 @@ def drift_us(pct: np.ndarray, us: int, factor: np.ndarray) -> np.ndarray:
 def _apply_scenario(plan: _Plan, m: _Mosaic, prof: dict) -> None:
     """The scenario m's changes to a usual fund, made after all its draws (they stay the
     same)."""
-    if (prof["ac"] == "E" and not prof["xb"] and prof["focus"] == "JP"
-            and prof["domicile"] == "JP" and not prof["sc_inst"].all()
-            and prof["end_row"] >= m.ws):
+    if (
+        prof["ac"] == "E"
+        and not prof["xb"]
+        and prof["focus"] == "JP"
+        and prof["domicile"] == "JP"
+        and not prof["sc_inst"].all()
+        and prof["end_row"] >= m.ws
+    ):
         prof["plant_from"] = max(m.ws, prof["start_row"])
-        prof["plant_rate"] = np.where(prof["sc_inst"], 0.0,
-                                      -JP_RETAIL_OUTFLOW / FLOW_DAYS_PER_YEAR)
+        prof["plant_rate"] = np.where(prof["sc_inst"], 0.0, -JP_RETAIL_OUTFLOW / FLOW_DAYS_PER_YEAR)
     us = plan.countries.index("US")
     if prof["ac"] == "B" and prof["xb"] and prof["domicile"] != "US" and us in prof["held"]:
         prof["pct"] = drift_us(prof["pct"], int(np.flatnonzero(prof["held"] == us)[0]), m.drift)
@@ -727,8 +1035,8 @@ def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, 
     rows = np.arange(prof["start_row"], prof["end_row"] + 1)
     n = len(rows)
     held = prof["held"]
-    w = prof["pct"][plan.month_of_day[rows]] / 100.0                  # (n, h)
-    flow_sys = (w * plan.latent[rows][:, held]).sum(axis=1)           # percent
+    w = prof["pct"][plan.month_of_day[rows]] / 100.0  # (n, h)
+    flow_sys = (w * plan.latent[rows][:, held]).sum(axis=1)  # percent
     ret_sys = BETA_AC[prof["ac"]] * (w * plan.returns[rows][:, held]).sum(axis=1)
     noise_sd = float(np.clip(0.2 * (1e9 / prof["size"]) ** 0.15, 0.05, 1.0))
     fund_ar = _ar1(rng, n, 1, 0.95, 0.02)[:, 0]
@@ -740,7 +1048,7 @@ def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, 
     fx = fxb * plan.usd[rows]
     n_sc = prof["n_sc"]
     sc_e = rng.standard_normal((n_sc, n)) * np.where(prof["sc_inst"], 0.12, 0.05)[:, None]
-    rate = flow_sys + fund_ar + fund_e + sc_e                         # (n_sc, n) percent
+    rate = flow_sys + fund_ar + fund_e + sc_e  # (n_sc, n) percent
     active = None
     if prof["etf"]:
         active = rng.random((n_sc, n)) < 0.6
@@ -764,25 +1072,36 @@ def _fund_flows(plan: _Plan, rng: np.random.Generator, prof: dict) -> dict[str, 
             daily = prof["plant_usd"] * 100.0
         amount = np.zeros((n_sc, n))
         amount[:, t0:] = daily[:, None]
-        if active is not None:    # ETF share classes deal on their active days only
+        if active is not None:  # ETF share classes deal on their active days only
             amount = np.where(active, amount / 0.6, 0.0)
-        planted, start_c, end_c, flow_c, fx_c = _plant(amount, 1.0 + (ret + fx) / 100.0, fx,
-                                                      start_c, end_c, flow_c, fx_c)
+        planted, start_c, end_c, flow_c, fx_c = _plant(
+            amount, 1.0 + (ret + fx) / 100.0, fx, start_c, end_c, flow_c, fx_c
+        )
     pc_c = end_c - start_c - flow_c - fx_c
     out = {
         "day": np.tile(plan.flow_days[rows], n_sc),
         "fund": np.full(n * n_sc, prof["idx"], dtype=np.int32),
         "sc": np.repeat(np.arange(1, n_sc + 1, dtype=np.int32), n),
-        "flow": flow_c.ravel(), "assets_start": start_c.ravel(), "assets_end": end_c.ravel(),
-        "portfolio_change": pc_c.ravel(), "forex_change": fx_c.ravel(),
+        "flow": flow_c.ravel(),
+        "assets_start": start_c.ravel(),
+        "assets_end": end_c.ravel(),
+        "portfolio_change": pc_c.ravel(),
+        "forex_change": fx_c.ravel(),
     }
     if planted is not None:
         out["planted"] = planted.ravel()
     return out
 
 
-def _plant(amount: np.ndarray, growth: np.ndarray, fx: np.ndarray, start_c: np.ndarray,
-           end_c: np.ndarray, flow_c: np.ndarray, fx_c: np.ndarray):
+def _plant(
+    amount: np.ndarray,
+    growth: np.ndarray,
+    fx: np.ndarray,
+    start_c: np.ndarray,
+    end_c: np.ndarray,
+    flow_c: np.ndarray,
+    fx_c: np.ndarray,
+):
     """Add planted flows (amount: (n_sc, n) cents a day, whole cents added) on top of the
     scenario-free rows, which stay as they are: the planted money is a stock of its own that
     earns the fund's return and currency change (growth, fx) and is carried in the assets.
@@ -794,7 +1113,7 @@ def _plant(amount: np.ndarray, growth: np.ndarray, fx: np.ndarray, start_c: np.n
     n_sc, n = amount.shape
     planted = np.zeros((n_sc, n), dtype=np.int64)
     stock_c = np.zeros((n_sc, n), dtype=np.int64)
-    stock = np.zeros(n_sc)   # cents, unrounded
+    stock = np.zeros(n_sc)  # cents, unrounded
     first = int(np.flatnonzero(amount.any(axis=0))[0]) if amount.any() else n
     for t in range(first, n):
         pre = stock * growth[t]
@@ -810,14 +1129,18 @@ def _plant(amount: np.ndarray, growth: np.ndarray, fx: np.ndarray, start_c: np.n
     return planted, start_c + before, end_c + stock_c, flow_c + planted, fx_on
 
 
-FLOWS_SCHEMA = ("day int, fund int, sc int, flow long, assets_start long, assets_end long, "
-                "portfolio_change long, forex_change long")
+FLOWS_SCHEMA = (
+    "day int, fund int, sc int, flow long, assets_start long, assets_end long, "
+    "portfolio_change long, forex_change long"
+)
 
 
 def _funds_schema(n_countries: int) -> str:
-    return ("fund int, ac string, focus string, xb boolean, domicile string, ap string, "
-            "vehicle string, n_sc int, inst string, size double, flow_rows long, alloc_rows long, "
-            + ", ".join(f"w{i} double" for i in range(n_countries)))
+    return (
+        "fund int, ac string, focus string, xb boolean, domicile string, ap string, "
+        "vehicle string, n_sc int, inst string, size double, flow_rows long, alloc_rows long, "
+        + ", ".join(f"w{i} double" for i in range(n_countries))
+    )
 
 
 def _ids(batches):
@@ -844,6 +1167,7 @@ def _flows_fn(plan: _Plan, batch_rows: int = 200_000):
                 buf, size = [], 0
         if buf:
             yield _stack(buf)
+
     return fn
 
 
@@ -858,15 +1182,41 @@ def _funds_fn(plan: _Plan):
             _, p = _profile(plan, idx, scenario=False)
             first, last = _alloc_month_range(plan, p)
             w = np.zeros(nc)
-            w[p["held"]] = p["pct"][max(first, 0):last + 1].mean(axis=0) / 100.0
-            recs.append((idx, p["ac"], p["focus"], p["xb"], p["domicile"],
-                         "P" if p["passive"] else "A", "ETF" if p["etf"] else "MF", p["n_sc"],
-                         "".join("I" if x else "R" for x in p["sc_inst"]), p["size"],
-                         (p["end_row"] - p["start_row"] + 1) * p["n_sc"],
-                         last - first + 1 if p["xb"] else 0, *w))
-        cols = ["fund", "ac", "focus", "xb", "domicile", "ap", "vehicle", "n_sc", "inst", "size",
-                "flow_rows", "alloc_rows", *[f"w{i}" for i in range(nc)]]
+            w[p["held"]] = p["pct"][max(first, 0) : last + 1].mean(axis=0) / 100.0
+            recs.append(
+                (
+                    idx,
+                    p["ac"],
+                    p["focus"],
+                    p["xb"],
+                    p["domicile"],
+                    "P" if p["passive"] else "A",
+                    "ETF" if p["etf"] else "MF",
+                    p["n_sc"],
+                    "".join("I" if x else "R" for x in p["sc_inst"]),
+                    p["size"],
+                    (p["end_row"] - p["start_row"] + 1) * p["n_sc"],
+                    last - first + 1 if p["xb"] else 0,
+                    *w,
+                )
+            )
+        cols = [
+            "fund",
+            "ac",
+            "focus",
+            "xb",
+            "domicile",
+            "ap",
+            "vehicle",
+            "n_sc",
+            "inst",
+            "size",
+            "flow_rows",
+            "alloc_rows",
+            *[f"w{i}" for i in range(nc)],
+        ]
         yield pd.DataFrame.from_records(recs, columns=cols)
+
     return fn
 
 
@@ -893,6 +1243,7 @@ def _alloc_fn(plan: _Plan, batch_rows: int = 20_000):
                 buf, size = [], 0
         if buf:
             yield pd.concat(buf, ignore_index=True)
+
     return fn
 
 
@@ -911,13 +1262,20 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
     foreign_base = np.zeros(n)
     months = np.array([d.strftime("%Y-%m") for d in fdates])
     groups: dict = {}
-    retail: dict[str, Any] = {"funds": [], "share_classes": [],
-                              "cents": np.zeros(n, dtype=np.int64)}
-    launched: dict[str, Any] = {"funds": {}, "flow_cents": np.zeros(n, dtype=np.int64),
-                                "planted_cents": np.zeros(n, dtype=np.int64), "seed_cents": 0}
+    retail: dict[str, Any] = {
+        "funds": [],
+        "share_classes": [],
+        "cents": np.zeros(n, dtype=np.int64),
+    }
+    launched: dict[str, Any] = {
+        "funds": {},
+        "flow_cents": np.zeros(n, dtype=np.int64),
+        "planted_cents": np.zeros(n, dtype=np.int64),
+        "seed_cents": 0,
+    }
     dom = fs["domicile"]
     is_jp_eq = (fs["ac"] == "E") & (fs[f"w{jp}"] > 0)
-    pick = is_jp_eq & ~dom.isin(list(OFFSHORE) + ["JP"])                  # foreign, into JP
+    pick = is_jp_eq & ~dom.isin(list(OFFSHORE) + ["JP"])  # foreign, into JP
     pick |= is_jp_eq & ~fs["xb"] & (dom == "JP") & fs["inst"].str.contains("R")  # group (a)
     for idx in fs.loc[pick, "fund"].to_numpy():
         rng, prof = _profile(plan, int(idx))
@@ -928,7 +1286,7 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
         w_jp = prof["pct"][plan.month_of_day[rows], int(np.flatnonzero(prof["held"] == jp)[0])]
         fid = f"F{int(idx):06d}"
         if prof["domicile"] not in OFFSHORE and prof["domicile"] != "JP":
-            into = flow.sum(axis=0) * w_jp / 100.0 / 100.0      # cents x percent -> US$
+            into = flow.sum(axis=0) * w_jp / 100.0 / 100.0  # cents x percent -> US$
             foreign[rows] += into
             if m is None or idx < m.n_base:
                 foreign_base[rows] += into
@@ -937,8 +1295,9 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
         planted = out["planted"].reshape(k, len(rows))
         if prof["domicile"] == "JP":
             retail["funds"].append(fid)
-            retail["share_classes"] += [f"S{int(idx) * 10 + j + 1:07d}" for j in range(k)
-                                        if not prof["sc_inst"][j]]
+            retail["share_classes"] += [
+                f"S{int(idx) * 10 + j + 1:07d}" for j in range(k) if not prof["sc_inst"][j]
+            ]
             retail["cents"][rows] += planted.sum(axis=0)
         else:
             launched["funds"][fid] = prof["domicile"]
@@ -949,32 +1308,40 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
         return {"foreign": foreign, "foreign_base": foreign_base}, groups
 
     def usd(cents: np.ndarray) -> dict:
-        by_month = pd.Series(cents[m.ws:]).groupby(months[m.ws:]).sum()
-        return {"usd": int(cents.sum()) / 100, "cents": int(cents.sum()),
-                "usd_by_month": {k: int(v) / 100 for k, v in by_month.items()}}
+        by_month = pd.Series(cents[m.ws :]).groupby(months[m.ws :]).sum()
+        return {
+            "usd": int(cents.sum()) / 100,
+            "cents": int(cents.sum()),
+            "usd_by_month": {k: int(v) / 100 for k, v in by_month.items()},
+        }
 
     groups["jp_retail_outflow"] = {
         "definition": "Retail share classes of JP-domiciled JP single-country equity funds "
-                      "(CrossBorder false, GeographicFocus JP, AssetClass E): a steady planted "
-                      "outflow of JP_RETAIL_OUTFLOW a year of each share class's AssetsStart on "
-                      "the window's first flow date (or its first row in the window), in whole "
-                      "cents a flow day (ETF share classes: on their dealing days, /0.6)",
-        "rate_per_year": JP_RETAIL_OUTFLOW, "n_funds": len(retail["funds"]),
-        "funds": retail["funds"], "share_classes": retail["share_classes"],
-        "planted_flow": usd(retail["cents"])}
+        "(CrossBorder false, GeographicFocus JP, AssetClass E): a steady planted "
+        "outflow of JP_RETAIL_OUTFLOW a year of each share class's AssetsStart on "
+        "the window's first flow date (or its first row in the window), in whole "
+        "cents a flow day (ETF share classes: on their dealing days, /0.6)",
+        "rate_per_year": JP_RETAIL_OUTFLOW,
+        "n_funds": len(retail["funds"]),
+        "funds": retail["funds"],
+        "share_classes": retail["share_classes"],
+        "planted_flow": usd(retail["cents"]),
+    }
     groups["foreign_into_jp"] = {
         "definition": "Equity money from foreign-domiciled investors into JP: foreign-domiciled "
-                      "(not JP, not offshore) JP single-country equity funds launched on the "
-                      "window's first flow date, which exist only in the scenario. "
-                      "planted_inflow = the steady planted US$ a flow day (FOREIGN_JP_INFLOW x "
-                      "the base fund count, split over the funds); all_flows = every flow of "
-                      "these funds (planted + their own day-to-day flows), i.e. what the "
-                      "scenario adds to foreign flows into JP",
+        "(not JP, not offshore) JP single-country equity funds launched on the "
+        "window's first flow date, which exist only in the scenario. "
+        "planted_inflow = the steady planted US$ a flow day (FOREIGN_JP_INFLOW x "
+        "the base fund count, split over the funds); all_flows = every flow of "
+        "these funds (planted + their own day-to-day flows), i.e. what the "
+        "scenario adds to foreign flows into JP",
         "usd_per_flow_day_per_base_fund": FOREIGN_JP_INFLOW,
-        "n_funds": len(launched["funds"]), "funds": launched["funds"],
+        "n_funds": len(launched["funds"]),
+        "funds": launched["funds"],
         "seed_capital_usd": launched["seed_cents"] / 100,
         "planted_inflow": usd(launched["planted_cents"]),
-        "all_flows": usd(launched["flow_cents"])}
+        "all_flows": usd(launched["flow_cents"]),
+    }
     us = plan.countries.index("US")
     n_drift = 0
     w0 = int(plan.month_of_day[m.ws])
@@ -984,38 +1351,71 @@ def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tupl
     first_month = cal.add_months(cal.month_start(fdates[0]), -2)
     groups["us_bond_weight_drift"] = {
         "definition": "Cross-border bond funds domiciled outside the US that hold US: the US "
-                      "allocation (allocations.csv, and the true weights behind their flows and "
-                      "returns) is scaled by factor(month), linear to US_BOND_DRIFT in the "
-                      "window's last month; the freed weight goes to the fund's other holdings "
-                      "in proportion, so each row's total is unchanged",
-        "final_factor": US_BOND_DRIFT, "n_funds": int(n_drift),
-        "factor_by_month": {cal.add_months(first_month, i).strftime("%Y-%m"): float(f)
-                            for i, f in enumerate(m.drift) if f < 1.0}}
+        "allocation (allocations.csv, and the true weights behind their flows and "
+        "returns) is scaled by factor(month), linear to US_BOND_DRIFT in the "
+        "window's last month; the freed weight goes to the fund's other holdings "
+        "in proportion, so each row's total is unchanged",
+        "final_factor": US_BOND_DRIFT,
+        "n_funds": int(n_drift),
+        "factor_by_month": {
+            cal.add_months(first_month, i).strftime("%Y-%m"): float(f)
+            for i, f in enumerate(m.drift)
+            if f < 1.0
+        },
+    }
     return {"foreign": foreign, "foreign_base": foreign_base}, groups
 
 
 EXTERNAL_COLUMNS = ["date", "series", "country", "value", "unit", "frequency"]
 EXTERNAL_SERIES = [  # series, country, unit, frequency, description
-    ("foreign_portfolio_equity_flows", "JP", "USD bn", "monthly",
-     "balance-of-payments style net purchases of JP equities by non-residents: the universe's "
-     "foreign-domiciled equity flows into JP over the month, scaled up by 1/coverage, plus "
-     "noise (flows of investors outside the universe)"),
-    ("equity_futures_net_speculative_positions", "JP", "contracts", "weekly",
-     "net speculative positioning in JP equity index futures on Tuesdays: follows the "
-     "universe's trailing 20-flow-day foreign flows into JP, plus AR(1) noise"),
-    ("usdjpy_1m_25d_risk_reversal", "JP", "%", "daily",
-     "USDJPY 1-month 25-delta risk reversal on flow dates: about -0.7, AR(1) noise, moving "
-     "with the trailing 5-day JP return"),
-    ("official_holdings_us_treasuries_by_jp", "US", "USD bn", "monthly",
-     "JP official holdings of US Treasuries at month end: a random walk around 1,100, "
-     "scaled by 1 - 0.5 (1 - factor) with the scenario's US-weight drift factor"),
+    (
+        "foreign_portfolio_equity_flows",
+        "JP",
+        "USD bn",
+        "monthly",
+        "balance-of-payments style net purchases of JP equities by non-residents: the universe's "
+        "foreign-domiciled equity flows into JP over the month, scaled up by 1/coverage, plus "
+        "noise (flows of investors outside the universe)",
+    ),
+    (
+        "equity_futures_net_speculative_positions",
+        "JP",
+        "contracts",
+        "weekly",
+        "net speculative positioning in JP equity index futures on Tuesdays: follows the "
+        "universe's trailing 20-flow-day foreign flows into JP, plus AR(1) noise",
+    ),
+    (
+        "usdjpy_1m_25d_risk_reversal",
+        "JP",
+        "%",
+        "daily",
+        "USDJPY 1-month 25-delta risk reversal on flow dates: about -0.7, AR(1) noise, moving "
+        "with the trailing 5-day JP return",
+    ),
+    (
+        "official_holdings_us_treasuries_by_jp",
+        "US",
+        "USD bn",
+        "monthly",
+        "JP official holdings of US Treasuries at month end: a random walk around 1,100, "
+        "scaled by 1 - 0.5 (1 - factor) with the scenario's US-weight drift factor",
+    ),
 ]
 COVERAGE_FUNDS = 200_000  # the universe is taken to carry n_funds / 200,000 of foreign flows
 
 
-def external_series(seed: int, start: dt.date, end: dt.date, fdates: list[dt.date],
-                    foreign: np.ndarray, foreign_base: np.ndarray, jp_returns: np.ndarray,
-                    n_funds: int, us_drift: dict[str, float] | None = None) -> pd.DataFrame:
+def external_series(
+    seed: int,
+    start: dt.date,
+    end: dt.date,
+    fdates: list[dt.date],
+    foreign: np.ndarray,
+    foreign_base: np.ndarray,
+    jp_returns: np.ndarray,
+    n_funds: int,
+    us_drift: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """market/external_series.csv in long format (EXTERNAL_COLUMNS), from SeedSequence
     [seed, 3, k] streams. foreign / foreign_base: the universe's foreign-domiciled equity flows
     into JP a flow date (US$) with and without the scenario's launched funds (noise scales come
@@ -1031,9 +1431,18 @@ def external_series(seed: int, start: dt.date, end: dt.date, fdates: list[dt.dat
 
     def add(dates, name, values, fmt):
         spec = next(x for x in EXTERNAL_SERIES if x[0] == name)
-        frames.append(pd.DataFrame({
-            "date": [d.isoformat() for d in dates], "series": name, "country": spec[1],
-            "value": [fmt % v for v in values], "unit": spec[2], "frequency": spec[3]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": [d.isoformat() for d in dates],
+                    "series": name,
+                    "country": spec[1],
+                    "value": [fmt % v for v in values],
+                    "unit": spec[2],
+                    "frequency": spec[3],
+                }
+            )
+        )
 
     # Monthly foreign portfolio equity flows, US$ bn.
     scaled = pd.Series(foreign / coverage).groupby(ym).sum()
@@ -1041,11 +1450,18 @@ def external_series(seed: int, start: dt.date, end: dt.date, fdates: list[dt.dat
     keys = [d.strftime("%Y-%m") for d in month_ends]
     sd = float(scaled_base.std()) if len(scaled_base) > 1 else 0.0
     noise = _rng(seed, 3, 1).standard_normal(len(keys)) * 0.6 * (sd or 1e9)
-    add(month_ends, "foreign_portfolio_equity_flows",
-        (scaled.reindex(keys).fillna(0.0).to_numpy() + noise) / 1e9, "%.3f")
+    add(
+        month_ends,
+        "foreign_portfolio_equity_flows",
+        (scaled.reindex(keys).fillna(0.0).to_numpy() + noise) / 1e9,
+        "%.3f",
+    )
     # Weekly net speculative futures positions, contracts.
-    tuesdays = [d for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
-                if d.weekday() == 1]
+    tuesdays = [
+        d
+        for d in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+        if d.weekday() == 1
+    ]
     s20 = pd.Series(foreign).rolling(LOOKBACK, min_periods=1).sum().to_numpy()
     s20_base = pd.Series(foreign_base).rolling(LOOKBACK, min_periods=1).sum().to_numpy()
     scale = float(s20_base.std()) or 1.0
@@ -1053,8 +1469,12 @@ def external_series(seed: int, start: dt.date, end: dt.date, fdates: list[dt.dat
     ar = _ar1(_rng(seed, 3, 2), max(len(tuesdays), 1), 1, 0.9, 1.0)[:, 0]
     keep = last >= 0
     z = s20[last[keep]] / scale
-    add([d for d, k in zip(tuesdays, keep) if k], "equity_futures_net_speculative_positions",
-        np.rint(10_000 + 20_000 * z + 15_000 * ar[:len(tuesdays)][keep]), "%.0f")
+    add(
+        [d for d, k in zip(tuesdays, keep) if k],
+        "equity_futures_net_speculative_positions",
+        np.rint(10_000 + 20_000 * z + 15_000 * ar[: len(tuesdays)][keep]),
+        "%.0f",
+    )
     # Daily USDJPY risk reversal, percent.
     r5 = pd.Series(jp_returns).rolling(5, min_periods=1).sum().to_numpy()
     rr = -0.7 + _ar1(_rng(seed, 3, 3), len(fdates), 1, 0.98, 0.35)[:, 0] + 0.06 * r5
@@ -1062,8 +1482,7 @@ def external_series(seed: int, start: dt.date, end: dt.date, fdates: list[dt.dat
     # Monthly official holdings of US Treasuries by JP, US$ bn.
     walk = 1_100.0 * np.exp(np.cumsum(_rng(seed, 3, 4).normal(0.0, 0.012, len(month_ends))))
     f = np.array([us_drift.get(k, 1.0) for k in keys])
-    add(month_ends, "official_holdings_us_treasuries_by_jp", walk * (1.0 - 0.5 * (1.0 - f)),
-        "%.1f")
+    add(month_ends, "official_holdings_us_treasuries_by_jp", walk * (1.0 - 0.5 * (1.0 - f)), "%.1f")
     return pd.concat(frames, ignore_index=True)[EXTERNAL_COLUMNS]
 
 
@@ -1075,20 +1494,26 @@ def _money(name: str, fmt: str):
     double column would be written in scientific notation in CSV.)
     """
     from pyspark.sql import functions as F
+
     if fmt == "csv":
-        return F.concat(F.when(F.col(name) < 0, F.lit("-")).otherwise(F.lit("")),
-                        F.expr(f"cast(div(abs({name}), 100) as string)"), F.lit("."),
-                        F.lpad(F.expr(f"cast(abs({name}) % 100 as string)"), 2, "0"))
+        return F.concat(
+            F.when(F.col(name) < 0, F.lit("-")).otherwise(F.lit("")),
+            F.expr(f"cast(div(abs({name}), 100) as string)"),
+            F.lit("."),
+            F.lpad(F.expr(f"cast(abs({name}) % 100 as string)"), 2, "0"),
+        )
     return F.col(name) / F.lit(100.0)
 
 
 def _fund_id(col: str = "fund"):
     from pyspark.sql import functions as F
+
     return F.concat(F.lit("F"), F.lpad(F.col(col).cast("string"), 6, "0"))
 
 
 def _share_id(fund: str = "fund", sc: str = "sc"):
     from pyspark.sql import functions as F
+
     return F.concat(F.lit("S"), F.lpad((F.col(fund) * 10 + F.col(sc)).cast("string"), 7, "0"))
 
 
@@ -1114,21 +1539,37 @@ def _scenario_manifest(plan: _Plan, fdates: list[dt.date], groups: dict) -> dict
         return {"enabled": False}
     return {
         "enabled": True,
-        "window": {"start": fdates[m.ws].isoformat(), "end": fdates[-1].isoformat(),
-                   "flow_dates": len(fdates) - m.ws, "months": MOSAIC_MONTHS},
+        "window": {
+            "start": fdates[m.ws].isoformat(),
+            "end": fdates[-1].isoformat(),
+            "flow_dates": len(fdates) - m.ws,
+            "months": MOSAIC_MONTHS,
+        },
         "investor_domicile": f"the fund's Domicile: JP domestic, offshore ({', '.join(OFFSHORE)}) "
-                             "a group of its own, any other foreign",
+        "a group of its own, any other foreign",
         "flows_into_country": "sum of Flow x weight(c): allocation/100, or 1 for a "
-                              "single-country fund in its country",
-        "n_base_funds": m.n_base, "n_launched_funds": m.n_launch,
-        "groups": groups}
+        "single-country fund in its country",
+        "n_base_funds": m.n_base,
+        "n_launched_funds": m.n_launch,
+        "groups": groups,
+    }
 
 
-def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
-             fmt: str | None = None, effect: float | None = None, *,
-             n_funds: int | None = None, start: dt.date | None = None,
-             end: dt.date | None = None, partitions: int | None = None,
-             bond_effect: float | None = None, mosaic: bool = True) -> GenerateSummary:
+def generate(
+    spark,
+    out: str | os.PathLike,
+    scale: str = "tiny",
+    seed: int = 7,
+    fmt: str | None = None,
+    effect: float | None = None,
+    *,
+    n_funds: int | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    partitions: int | None = None,
+    bond_effect: float | None = None,
+    mosaic: bool = True,
+) -> GenerateSummary:
     """Write a synthetic universe under `out` (layout in the module docstring).
 
     fmt ('csv' | 'parquet') and effect default to the scale's; n_funds, start, end and partitions
@@ -1162,12 +1603,16 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     outp = Path(out).resolve()
     outp.mkdir(parents=True, exist_ok=True)
     (outp / "market").mkdir(exist_ok=True)
-    paths = {"funds": outp / "funds.csv", "share_classes": outp / "share_classes.csv",
-             "flows": outp / "flows", "allocations": outp / "allocations.csv",
-             "returns": outp / "market" / "returns_daily.csv",
-             "yields": outp / "market" / "yields_10y.csv",
-             "external_series": outp / "market" / "external_series.csv",
-             "manifest": outp / "manifest.json"}
+    paths = {
+        "funds": outp / "funds.csv",
+        "share_classes": outp / "share_classes.csv",
+        "flows": outp / "flows",
+        "allocations": outp / "allocations.csv",
+        "returns": outp / "market" / "returns_daily.csv",
+        "yields": outp / "market" / "yields_10y.csv",
+        "external_series": outp / "market" / "external_series.csv",
+        "manifest": outp / "manifest.json",
+    }
 
     stages: dict[str, float] = {}
     lap = [time.time()]
@@ -1188,17 +1633,28 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     fs = ids.mapInPandas(_funds_fn(base_plan), _funds_schema(len(order))).toPandas()
     fs = fs.sort_values("fund", kind="stable").reset_index(drop=True)
     fs["FundId"] = fs["fund"].map("F{:06d}".format)
-    funds = pd.DataFrame({
-        "FundId": fs["FundId"], "AssetClass": fs["ac"], "GeographicFocus": fs["focus"],
-        "CrossBorder": np.where(fs["xb"], "true", "false"), "Domicile": fs["domicile"],
-        "ActivePassive": fs["ap"], "Vehicle": fs["vehicle"]})
+    funds = pd.DataFrame(
+        {
+            "FundId": fs["FundId"],
+            "AssetClass": fs["ac"],
+            "GeographicFocus": fs["focus"],
+            "CrossBorder": np.where(fs["xb"], "true", "false"),
+            "Domicile": fs["domicile"],
+            "ActivePassive": fs["ap"],
+            "Vehicle": fs["vehicle"],
+        }
+    )
     funds.to_csv(paths["funds"], index=False)
     sc_fund = np.repeat(fs["fund"].to_numpy(), fs["n_sc"].to_numpy())
     sc_num = np.concatenate([np.arange(1, m + 1) for m in fs["n_sc"]])
     sc_inst = np.array(list("".join(fs["inst"])))
-    sc = pd.DataFrame({"ShareId": pd.Series(sc_fund * 10 + sc_num).map("S{:07d}".format),
-                       "FundId": pd.Series(sc_fund).map("F{:06d}".format),
-                       "InvestorType": np.where(sc_inst == "I", "Institutional", "Retail")})
+    sc = pd.DataFrame(
+        {
+            "ShareId": pd.Series(sc_fund * 10 + sc_num).map("S{:07d}".format),
+            "FundId": pd.Series(sc_fund).map("F{:06d}".format),
+            "InvestorType": np.where(sc_inst == "I", "Institutional", "Retail"),
+        }
+    )
     sc.to_csv(paths["share_classes"], index=False)
     flow_rows = int(fs["flow_rows"].sum())
     alloc_rows = int(fs["alloc_rows"].sum())
@@ -1211,8 +1667,9 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     for ac in ("E", "B"):
         sel = ((fs["ac"] == ac) & fs["xb"]).to_numpy()
         mixes[ac] = mixing_matrix(w[sel], size[sel])
-    market = simulate_market(seed, order, g10, start, end, effect, mixes["E"], mixes["B"],
-                             bond_effect)
+    market = simulate_market(
+        seed, order, g10, start, end, effect, mixes["E"], mixes["B"], bond_effect
+    )
     plan = _make_plan(seed, order, fdates, latent, market, n_base=n_base)
     wd = [cal.to_yyyymmdd(d) for d in market["weekdays"]]
     ret = pd.DataFrame(np.round(market["returns"], 6), columns=list(order))
@@ -1226,9 +1683,17 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     # The scenario's totals and the external series need a few funds' flows: on the driver.
     jp_flows, groups = _scenario_pass(plan, fs, fdates)
     drift = groups.get("us_bond_weight_drift", {}).get("factor_by_month")
-    ext = external_series(seed, start, end, fdates, jp_flows["foreign"],
-                          jp_flows["foreign_base"], market["returns_flow"][:, order.index("JP")],
-                          n_funds, drift)
+    ext = external_series(
+        seed,
+        start,
+        end,
+        fdates,
+        jp_flows["foreign"],
+        jp_flows["foreign_base"],
+        market["returns_flow"][:, order.index("JP")],
+        n_funds,
+        drift,
+    )
     ext.to_csv(paths["external_series"], index=False)
     stage("scenario")
 
@@ -1236,11 +1701,14 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
 
     # Allocations: Spark writes header-less parts, concatenated in order into one CSV.
     alloc_cols = ["ReportDate", "FundId", *order]
-    adf = ids.mapInPandas(_alloc_fn(plan), "day int, fund int, "
-                          + ", ".join(f"{c} double" for c in order))
-    adf = adf.select(F.expr("date_from_unix_date(day)").alias("ReportDate"),
-                     _fund_id().alias("FundId"),
-                     *[F.col(c).cast("decimal(8,4)").alias(c) for c in order])
+    adf = ids.mapInPandas(
+        _alloc_fn(plan), "day int, fund int, " + ", ".join(f"{c} double" for c in order)
+    )
+    adf = adf.select(
+        F.expr("date_from_unix_date(day)").alias("ReportDate"),
+        _fund_id().alias("FundId"),
+        *[F.col(c).cast("decimal(8,4)").alias(c) for c in order],
+    )
     tmp = outp / "_allocations_parts"
     adf.write.mode("overwrite").option("header", "false").csv(str(tmp))
     _concat_parts(tmp, paths["allocations"], ",".join(alloc_cols))
@@ -1250,11 +1718,14 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
     fdf = ids.mapInPandas(_flows_fn(plan), FLOWS_SCHEMA)
     fdf = fdf.select(
         F.expr("date_from_unix_date(day)").alias("ReportDate"),
-        _share_id().alias("ShareId"), _fund_id().alias("FundId"),
-        _money("flow", fmt).alias("Flow"), _money("assets_start", fmt).alias("AssetsStart"),
+        _share_id().alias("ShareId"),
+        _fund_id().alias("FundId"),
+        _money("flow", fmt).alias("Flow"),
+        _money("assets_start", fmt).alias("AssetsStart"),
         _money("assets_end", fmt).alias("AssetsEnd"),
         _money("portfolio_change", fmt).alias("PortfolioChange"),
-        _money("forex_change", fmt).alias("ForexChange"))
+        _money("forex_change", fmt).alias("ForexChange"),
+    )
     writer = fdf.write.mode("overwrite")
     if fmt == "csv":
         writer.option("header", "true").csv(str(paths["flows"]))
@@ -1264,33 +1735,67 @@ def generate(spark, out: str | os.PathLike, scale: str = "tiny", seed: int = 7,
 
     fd = fdates
     summary = GenerateSummary(
-        out=str(outp), scale=scale, seed=seed, effect=effect, bond_effect=bond_effect, fmt=fmt,
-        start=fd[0].isoformat(), end=fd[-1].isoformat(), n_flow_dates=len(fd),
-        n_weekdays=len(market["weekdays"]), n_funds=len(fs), mosaic=mosaic,
+        out=str(outp),
+        scale=scale,
+        seed=seed,
+        effect=effect,
+        bond_effect=bond_effect,
+        fmt=fmt,
+        start=fd[0].isoformat(),
+        end=fd[-1].isoformat(),
+        n_flow_dates=len(fd),
+        n_weekdays=len(market["weekdays"]),
+        n_funds=len(fs),
+        mosaic=mosaic,
         n_scenario_funds=n_extra,
-        n_cross_border=int(fs["xb"].sum()), n_share_classes=len(sc), flow_rows=flow_rows,
-        allocation_rows=alloc_rows, partitions=k,
+        n_cross_border=int(fs["xb"].sum()),
+        n_share_classes=len(sc),
+        flow_rows=flow_rows,
+        allocation_rows=alloc_rows,
+        partitions=k,
         paths={name: str(p) for name, p in paths.items()},
         bytes_on_disk={name: _du(p) for name, p in paths.items() if name != "manifest"},
-        stage_seconds=stages)
+        stage_seconds=stages,
+    )
     summary.seconds = round(time.time() - t0, 2)
     manifest = asdict(summary)
-    manifest.update({
-        "generator": "flowmosaic.synth", "planted_effect": {
-            "definition": "return(c,t) += effect*K_RET*s_E(c,t-3); dyield_bp(c,t) -= "
-                          "bond_effect*K_YLD*s_B(c,t-3); s_U = cross-sectional z-score of the "
-                          "20-row compounded latent flow factors mixed by the cross-border funds' "
-                          "AUM-weighted allocations of asset class U (see flowmosaic.synth)",
-            "K_RET_pct_per_day": K_RET, "K_YLD_bp_per_day": K_YLD, "lag_rows": EFFECT_LAG},
-        "single_country_funds": "no allocation rows; 100% in their GeographicFocus country",
-        "mosaic_scenario": _scenario_manifest(plan, fdates, groups),
-        "external_series": {
-            "path": "market/external_series.csv", "columns": EXTERNAL_COLUMNS,
-            "coverage": min(1.0, n_funds / COVERAGE_FUNDS),
-            "series": [{"series": a, "country": b, "unit": c, "frequency": d, "description": e,
-                        "rows": int((ext["series"] == a).sum())}
-                       for a, b, c, d, e in EXTERNAL_SERIES]},
-        "columns": {"flows": FLOW_COLUMNS, "funds": FUND_COLUMNS,
-                    "share_classes": SHARE_CLASS_COLUMNS, "allocations": alloc_cols}})
+    manifest.update(
+        {
+            "generator": "flowmosaic.synth",
+            "planted_effect": {
+                "definition": "return(c,t) += effect*K_RET*s_E(c,t-3); dyield_bp(c,t) -= "
+                "bond_effect*K_YLD*s_B(c,t-3); s_U = cross-sectional z-score of the "
+                "20-row compounded latent flow factors mixed by the cross-border funds' "
+                "AUM-weighted allocations of asset class U (see flowmosaic.synth)",
+                "K_RET_pct_per_day": K_RET,
+                "K_YLD_bp_per_day": K_YLD,
+                "lag_rows": EFFECT_LAG,
+            },
+            "single_country_funds": "no allocation rows; 100% in their GeographicFocus country",
+            "mosaic_scenario": _scenario_manifest(plan, fdates, groups),
+            "external_series": {
+                "path": "market/external_series.csv",
+                "columns": EXTERNAL_COLUMNS,
+                "coverage": min(1.0, n_funds / COVERAGE_FUNDS),
+                "series": [
+                    {
+                        "series": a,
+                        "country": b,
+                        "unit": c,
+                        "frequency": d,
+                        "description": e,
+                        "rows": int((ext["series"] == a).sum()),
+                    }
+                    for a, b, c, d, e in EXTERNAL_SERIES
+                ],
+            },
+            "columns": {
+                "flows": FLOW_COLUMNS,
+                "funds": FUND_COLUMNS,
+                "share_classes": SHARE_CLASS_COLUMNS,
+                "allocations": alloc_cols,
+            },
+        }
+    )
     paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return summary

@@ -5,6 +5,7 @@ nothing else creates tables. docs/methodology.md says what each column means.
 Layers: silver holds validated inputs (written by ingest), gold holds results (written by the
 country-flows and mosaic-flows jobs and the backtest).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ def _schema(*fields: tuple[str, DataType, bool]) -> StructType:
 @dataclass(frozen=True)
 class Generated:
     """A column Delta computes from the others on every write (writers do not supply it)."""
+
     name: str
     dtype: DataType
     expression: str
@@ -64,8 +66,8 @@ FLOW_MONTH = Generated("flow_month", DateType(), "trunc(flow_date, 'MM')")
 @dataclass(frozen=True)
 class Table:
     name: str
-    path: str                       # relative to the warehouse
-    schema: StructType              # the columns writers supply
+    path: str  # relative to the warehouse
+    schema: StructType  # the columns writers supply
     description: str
     partition_by: tuple[str, ...] = ()
     constraints: dict[str, str] = field(default_factory=dict)
@@ -79,8 +81,9 @@ class Table:
     @property
     def stored_schema(self) -> StructType:
         """The columns a reader sees: the written ones, then the generated ones."""
-        return StructType([*self.schema.fields,
-                           *[StructField(g.name, g.dtype, True) for g in self.generated]])
+        return StructType(
+            [*self.schema.fields, *[StructField(g.name, g.dtype, True) for g in self.generated]]
+        )
 
     @property
     def layer(self) -> str:
@@ -88,102 +91,200 @@ class Table:
 
 
 def _fund_day_schema() -> StructType:
-    measures = [(f"{m}_{TYPE_SUFFIX[t]}", DoubleType(), True)
-                for t in INVESTOR_TYPES for m in FUND_DAY_MEASURES]
-    return _schema(("flow_date", DateType(), False), ("fund_key", IntegerType(), False),
-                   *measures, ("flow_month", DateType(), False))
+    measures = [
+        (f"{m}_{TYPE_SUFFIX[t]}", DoubleType(), True)
+        for t in INVESTOR_TYPES
+        for m in FUND_DAY_MEASURES
+    ]
+    return _schema(
+        ("flow_date", DateType(), False),
+        ("fund_key", IntegerType(), False),
+        *measures,
+        ("flow_month", DateType(), False),
+    )
 
 
-FLOW_CALENDAR_SQL = ("dayofweek({c}) BETWEEN 2 AND 6 AND NOT (month({c}) = 1 AND day({c}) = 1) "
-                     "AND NOT (month({c}) = 12 AND day({c}) = 25)")
+FLOW_CALENDAR_SQL = (
+    "dayofweek({c}) BETWEEN 2 AND 6 AND NOT (month({c}) = 1 AND day({c}) = 1) "
+    "AND NOT (month({c}) = 12 AND day({c}) = 25)"
+)
 
 _TABLES = [
-    Table("funds", "silver/funds", _schema(
-        ("fund_key", IntegerType(), False), ("fund_id", StringType(), False),
-        ("asset_class", StringType(), True), ("geographic_focus", StringType(), True),
-        ("cross_border", BooleanType(), True), ("domicile", StringType(), True),
-        ("active_passive", StringType(), True), ("vehicle", StringType(), True)),
+    Table(
+        "funds",
+        "silver/funds",
+        _schema(
+            ("fund_key", IntegerType(), False),
+            ("fund_id", StringType(), False),
+            ("asset_class", StringType(), True),
+            ("geographic_focus", StringType(), True),
+            ("cross_border", BooleanType(), True),
+            ("domicile", StringType(), True),
+            ("active_passive", StringType(), True),
+            ("vehicle", StringType(), True),
+        ),
         "fund attributes, one row per fund; fund_key is the fund's integer surrogate key",
-        constraints={"fund_id_not_blank": "length(trim(fund_id)) > 0",
-                     "fund_key_non_negative": "fund_key >= 0"}),
-    Table("share_classes", "silver/share_classes", _schema(
-        ("share_key", IntegerType(), False), ("share_id", StringType(), False),
-        ("fund_key", IntegerType(), False), ("fund_id", StringType(), False),
-        ("investor_type", StringType(), True)),
+        constraints={
+            "fund_id_not_blank": "length(trim(fund_id)) > 0",
+            "fund_key_non_negative": "fund_key >= 0",
+        },
+    ),
+    Table(
+        "share_classes",
+        "silver/share_classes",
+        _schema(
+            ("share_key", IntegerType(), False),
+            ("share_id", StringType(), False),
+            ("fund_key", IntegerType(), False),
+            ("fund_id", StringType(), False),
+            ("investor_type", StringType(), True),
+        ),
         "share-class attributes, one row per share class, with its fund's key",
-        constraints={"ids_not_blank": "length(trim(share_id)) > 0 AND length(trim(fund_id)) > 0",
-                     "share_key_non_negative": "share_key >= 0"}),
-    Table("share_class_flows", "silver/share_class_flows", _schema(
-        ("flow_date", DateType(), False), ("share_key", IntegerType(), False),
-        ("fund_key", IntegerType(), False), ("flow", DoubleType(), False),
-        ("assets_start", DoubleType(), False), ("assets_end", DoubleType(), True),
-        ("portfolio_change", DoubleType(), True), ("forex_change", DoubleType(), True),
-        # AssetsEnd - (AssetsStart + Flow + PortfolioChange + ForexChange) beyond tolerance
-        ("identity_break", BooleanType(), False), ("flow_month", DateType(), False)),
+        constraints={
+            "ids_not_blank": "length(trim(share_id)) > 0 AND length(trim(fund_id)) > 0",
+            "share_key_non_negative": "share_key >= 0",
+        },
+    ),
+    Table(
+        "share_class_flows",
+        "silver/share_class_flows",
+        _schema(
+            ("flow_date", DateType(), False),
+            ("share_key", IntegerType(), False),
+            ("fund_key", IntegerType(), False),
+            ("flow", DoubleType(), False),
+            ("assets_start", DoubleType(), False),
+            ("assets_end", DoubleType(), True),
+            ("portfolio_change", DoubleType(), True),
+            ("forex_change", DoubleType(), True),
+            # AssetsEnd - (AssetsStart + Flow + PortfolioChange + ForexChange) beyond tolerance
+            ("identity_break", BooleanType(), False),
+            ("flow_month", DateType(), False),
+        ),
         "daily share-class flows and assets in US$ (keys: see share_classes and funds)",
         partition_by=("flow_month",),
-        constraints={"assets_start_non_negative": "assets_start >= 0",
-                     "flow_month_is_month_of_flow_date": "flow_month = trunc(flow_date, 'MM')",
-                     "flow_date_on_flow_calendar": FLOW_CALENDAR_SQL.format(c="flow_date")}),
-    Table("fund_days", "silver/fund_days", _fund_day_schema(),
-          "share-class flows summed to (fund, flow_date), one column set per investor type "
-          "(NULL: no share class of that type reported that day); maintained by ingest",
-          partition_by=("flow_month",),
-          constraints={"flow_month_is_month_of_flow_date": "flow_month = trunc(flow_date, 'MM')"}),
-    Table("fund_allocations", "silver/fund_allocations", _schema(
-        ("alloc_month", DateType(), False), ("report_date", DateType(), False),
-        ("fund_key", IntegerType(), False), ("country", StringType(), False),
-        ("allocation_pct", DoubleType(), False)),
+        constraints={
+            "assets_start_non_negative": "assets_start >= 0",
+            "flow_month_is_month_of_flow_date": "flow_month = trunc(flow_date, 'MM')",
+            "flow_date_on_flow_calendar": FLOW_CALENDAR_SQL.format(c="flow_date"),
+        },
+    ),
+    Table(
+        "fund_days",
+        "silver/fund_days",
+        _fund_day_schema(),
+        "share-class flows summed to (fund, flow_date), one column set per investor type "
+        "(NULL: no share class of that type reported that day); maintained by ingest",
+        partition_by=("flow_month",),
+        constraints={"flow_month_is_month_of_flow_date": "flow_month = trunc(flow_date, 'MM')"},
+    ),
+    Table(
+        "fund_allocations",
+        "silver/fund_allocations",
+        _schema(
+            ("alloc_month", DateType(), False),
+            ("report_date", DateType(), False),
+            ("fund_key", IntegerType(), False),
+            ("country", StringType(), False),
+            ("allocation_pct", DoubleType(), False),
+        ),
         "monthly country allocations in percent of the fund's assets (non-zero values only)",
         partition_by=("alloc_month",),
-        constraints={"allocation_pct_0_100": "allocation_pct > 0 AND allocation_pct <= 100",
-                     "alloc_month_is_month_of_report_date":
-                         "alloc_month = trunc(report_date, 'MM')",
-                     "country_iso2": "country RLIKE '^[A-Z]{2}$'"}),
-    Table("external_series", "silver/external_series", _schema(
-        ("date", DateType(), False), ("series", StringType(), False),
-        ("country", StringType(), False), ("value", DoubleType(), False),
-        ("unit", StringType(), True), ("frequency", StringType(), False)),
+        constraints={
+            "allocation_pct_0_100": "allocation_pct > 0 AND allocation_pct <= 100",
+            "alloc_month_is_month_of_report_date": "alloc_month = trunc(report_date, 'MM')",
+            "country_iso2": "country RLIKE '^[A-Z]{2}$'",
+        },
+    ),
+    Table(
+        "external_series",
+        "silver/external_series",
+        _schema(
+            ("date", DateType(), False),
+            ("series", StringType(), False),
+            ("country", StringType(), False),
+            ("value", DoubleType(), False),
+            ("unit", StringType(), True),
+            ("frequency", StringType(), False),
+        ),
         "other flow sources a user supplies (official flows, positioning, hedging indicators)",
-        constraints={"frequency_known":
-                     "frequency IN ('daily', 'weekly', 'monthly', 'quarterly')"}),
-    Table("quarantine", "silver/quarantine", _schema(
-        ("run_id", StringType(), False), ("source_table", StringType(), False),
-        ("source_file", StringType(), False), ("row_content", StringType(), False),
-        ("reason", StringType(), False), ("detail", StringType(), True),
-        ("quarantined_at", TimestampType(), False)),
+        constraints={"frequency_known": "frequency IN ('daily', 'weekly', 'monthly', 'quarterly')"},
+    ),
+    Table(
+        "quarantine",
+        "silver/quarantine",
+        _schema(
+            ("run_id", StringType(), False),
+            ("source_table", StringType(), False),
+            ("source_file", StringType(), False),
+            ("row_content", StringType(), False),
+            ("reason", StringType(), False),
+            ("detail", StringType(), True),
+            ("quarantined_at", TimestampType(), False),
+        ),
         "input rows that were not accepted, as read (JSON), with a reason code",
-        partition_by=("source_table",), constraints={"reason_not_blank": "length(reason) > 0"}),
-    Table("country_flows", "gold/country_flows", _schema(
-        ("universe", StringType(), False), ("flow_date", DateType(), False),
-        ("country", StringType(), False), ("flow_usd", DoubleType(), True),
-        ("assets_start_usd", DoubleType(), True), ("flow_pct", DoubleType(), True),
-        ("portfolio_change_usd", DoubleType(), True), ("pseudo_return_pct", DoubleType(), True),
-        ("fund_count", LongType(), False)),
+        partition_by=("source_table",),
+        constraints={"reason_not_blank": "length(reason) > 0"},
+    ),
+    Table(
+        "country_flows",
+        "gold/country_flows",
+        _schema(
+            ("universe", StringType(), False),
+            ("flow_date", DateType(), False),
+            ("country", StringType(), False),
+            ("flow_usd", DoubleType(), True),
+            ("assets_start_usd", DoubleType(), True),
+            ("flow_pct", DoubleType(), True),
+            ("portfolio_change_usd", DoubleType(), True),
+            ("pseudo_return_pct", DoubleType(), True),
+            ("fund_count", LongType(), False),
+        ),
         "daily country flows per universe: sums of fund flows and assets weighted by the "
-        "point-in-time allocations", partition_by=("universe", "flow_month"),
+        "point-in-time allocations",
+        partition_by=("universe", "flow_month"),
         generated=(FLOW_MONTH,),
         constraints={"fund_count_positive": "fund_count > 0"},
-        properties=dict(GOLD_PROPERTIES)),
-    Table("investor_country_flows", "gold/investor_country_flows", _schema(
-        ("universe", StringType(), False), ("flow_date", DateType(), False),
-        ("investor_domicile", StringType(), False), ("investor_type", StringType(), False),
-        ("country", StringType(), False), ("flow_usd", DoubleType(), True),
-        ("assets_start_usd", DoubleType(), True), ("portfolio_change_usd", DoubleType(), True),
-        ("fund_count", LongType(), False)),
+        properties=dict(GOLD_PROPERTIES),
+    ),
+    Table(
+        "investor_country_flows",
+        "gold/investor_country_flows",
+        _schema(
+            ("universe", StringType(), False),
+            ("flow_date", DateType(), False),
+            ("investor_domicile", StringType(), False),
+            ("investor_type", StringType(), False),
+            ("country", StringType(), False),
+            ("flow_usd", DoubleType(), True),
+            ("assets_start_usd", DoubleType(), True),
+            ("portfolio_change_usd", DoubleType(), True),
+            ("fund_count", LongType(), False),
+        ),
         "country_flows kept by investor domicile (the fund's domicile) and investor type "
-        "(the share class's)", partition_by=("universe", "flow_month"),
+        "(the share class's)",
+        partition_by=("universe", "flow_month"),
         generated=(FLOW_MONTH,),
         constraints={"fund_count_positive": "fund_count > 0"},
-        properties=dict(GOLD_PROPERTIES)),
-    Table("backtest_runs", "gold/backtest_runs", _schema(
-        ("run_id", StringType(), False), ("run_at", TimestampType(), False),
-        ("source", StringType(), False), ("source_version", LongType(), True),
-        ("parameters", StringType(), False), ("horizon", IntegerType(), False),
-        ("statistic", StringType(), False), ("column", StringType(), False),
-        ("value", DoubleType(), True)),
+        properties=dict(GOLD_PROPERTIES),
+    ),
+    Table(
+        "backtest_runs",
+        "gold/backtest_runs",
+        _schema(
+            ("run_id", StringType(), False),
+            ("run_at", TimestampType(), False),
+            ("source", StringType(), False),
+            ("source_version", LongType(), True),
+            ("parameters", StringType(), False),
+            ("horizon", IntegerType(), False),
+            ("statistic", StringType(), False),
+            ("column", StringType(), False),
+            ("value", DoubleType(), True),
+        ),
         "backtest summaries, one row per (run, horizon, statistic, column); source_version "
-        "is the country_flows version the run read"),
+        "is the country_flows version the run read",
+    ),
 ]
 TABLES: dict[str, Table] = {t.name: t for t in _TABLES}
 

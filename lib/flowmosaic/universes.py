@@ -4,6 +4,7 @@ A universe is an AND of filters on fund attributes (asset class, cross-border ma
 active/passive, vehicle, domicile in / not in), an optional share-class filter (investor type)
 and the `ex_domestic` switch (a fund domiciled in country c does not count toward c).
 """
+
 from __future__ import annotations
 
 import re
@@ -49,14 +50,19 @@ class Universe:
     def fund_filter(self) -> Column:
         """A Column over the funds table's columns: true for the universe's funds."""
         cond = F.lit(True)
-        for key, col in (("asset_class", "asset_class"), ("active_passive", "active_passive"),
-                         ("vehicle", "vehicle"), ("domicile_in", "domicile")):
+        for key, col in (
+            ("asset_class", "asset_class"),
+            ("active_passive", "active_passive"),
+            ("vehicle", "vehicle"),
+            ("domicile_in", "domicile"),
+        ):
             values = getattr(self, key)
             if values is not None:
                 cond = cond & F.col(col).isin(list(values))
         if self.domicile_not_in is not None:
-            cond = cond & ~F.coalesce(F.col("domicile").isin(list(self.domicile_not_in)),
-                                      F.lit(False))
+            cond = cond & ~F.coalesce(
+                F.col("domicile").isin(list(self.domicile_not_in)), F.lit(False)
+            )
         if self.cross_border is not None:
             cond = cond & (F.col("cross_border") == F.lit(self.cross_border))
         # NULL attributes never match a filter
@@ -87,9 +93,10 @@ def _parse_one(name: str, spec: Any, source: str) -> Universe:
             for v in values:
                 ok = (str(v) in allowed) if allowed else bool(_ISO2.match(str(v)))
                 if not ok:
-                    want = ", ".join(allowed) if allowed else "two-letter ISO codes, quoted \"NO\""
-                    raise ConfigError(f"{where}: key {key!r} has unknown value {v!r} "
-                                      f"(allowed: {want})")
+                    want = ", ".join(allowed) if allowed else 'two-letter ISO codes, quoted "NO"'
+                    raise ConfigError(
+                        f"{where}: key {key!r} has unknown value {v!r} (allowed: {want})"
+                    )
             kwargs[key] = tuple(str(v) for v in values)
         else:
             known = ", ".join([*TEXT_KEYS, *BOOL_KEYS, *LIST_KEYS])

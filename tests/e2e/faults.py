@@ -2,6 +2,7 @@
 one small synthetic universe ingested once per pytest session, the CLI in subprocesses (one
 process group each, so that a kill takes its JVM and Python workers with it), uncommitted
 Delta files, and table comparisons that ignore row order and the last bits of float sums."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,24 +29,40 @@ from tests.conftest import REPO
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
 START, END = dt.date(2020, 1, 1), dt.date(2020, 6, 30)
 SEED = 11
-SILVER = ("share_class_flows", "fund_days", "funds", "share_classes", "fund_allocations",
-          "quarantine")
-KEYS = {"country_flows": ["universe", "flow_date", "country"],
-        "investor_country_flows": ["universe", "flow_date", "investor_domicile",
-                                   "investor_type", "country"],
-        "share_class_flows": ["flow_date", "share_key"], "fund_days": ["flow_date", "fund_key"],
-        "funds": ["fund_key"], "share_classes": ["share_key"],
-        "fund_allocations": ["alloc_month", "fund_key", "country"]}
-VOLATILE = {"run_id", "quarantined_at"}      # differ between two runs of the same ingest
-RTOL = 1e-12                                 # sums of doubles in another order of addition
+SILVER = (
+    "share_class_flows",
+    "fund_days",
+    "funds",
+    "share_classes",
+    "fund_allocations",
+    "quarantine",
+)
+KEYS = {
+    "country_flows": ["universe", "flow_date", "country"],
+    "investor_country_flows": [
+        "universe",
+        "flow_date",
+        "investor_domicile",
+        "investor_type",
+        "country",
+    ],
+    "share_class_flows": ["flow_date", "share_key"],
+    "fund_days": ["flow_date", "fund_key"],
+    "funds": ["fund_key"],
+    "share_classes": ["share_key"],
+    "fund_allocations": ["alloc_month", "fund_key", "country"],
+}
+VOLATILE = {"run_id", "quarantined_at"}  # differ between two runs of the same ingest
+RTOL = 1e-12  # sums of doubles in another order of addition
 CLI = "import sys; from flowmosaic.cli import main; sys.exit(main())"
-Window = tuple[str, str]   # first and last flow date, yyyy-mm-dd
+Window = tuple[str, str]  # first and last flow date, yyyy-mm-dd
 
 
 @dataclass(frozen=True)
 class Universe:
     """The raw files, a warehouse they were ingested into (no gold table yet) and a settings
     file for the CLI subprocesses."""
+
     raw: Path
     base: Path
     conf: Path
@@ -55,12 +72,16 @@ def settings_file(path: Path) -> Path:
     """conf/local.yaml cut down for a test subprocess: small driver, 2 shuffle partitions,
     no UI (several run at once on 2 cores)."""
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update({"spark.ui.enabled": "false",
-                                  "spark.ui.showConsoleProgress": "false",
-                                  "spark.sql.shuffle.partitions": "2",
-                                  "spark.default.parallelism": "2",
-                                  "spark.driver.memory": "1g",
-                                  "spark.databricks.delta.snapshotPartitions": "1"})
+    conf["spark"]["conf"].update(
+        {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.driver.memory": "1g",
+            "spark.databricks.delta.snapshotPartitions": "1",
+        }
+    )
     path.write_text(yaml.safe_dump(conf))
     return path
 
@@ -100,9 +121,11 @@ def add_rejects(raw: Path) -> None:
     """One more flows part file, of rows ingest quarantines (an unknown share class, a
     Saturday, a date that is none), so that the quarantine takes part in every comparison."""
     header = "ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,PortfolioChange,ForexChange"
-    rows = ["2020-02-03,NO-SUCH-SHARE,F000000,10.0,1000.0,1010.0,0.0,0.0",
-            "2020-02-01,S0000001,F000000,10.0,1000.0,1010.0,0.0,0.0",
-            "2020-13-45,S0000001,F000000,10.0,1000.0,1010.0,0.0,0.0"]
+    rows = [
+        "2020-02-03,NO-SUCH-SHARE,F000000,10.0,1000.0,1010.0,0.0,0.0",
+        "2020-02-01,S0000001,F000000,10.0,1000.0,1010.0,0.0,0.0",
+        "2020-13-45,S0000001,F000000,10.0,1000.0,1010.0,0.0,0.0",
+    ]
     (raw / "flows" / "part-99999-rejects.csv").write_text("\n".join([header, *rows]) + "\n")
 
 
@@ -115,8 +138,14 @@ def serial_country_flows(spark, wh: Path, windows: list[Window]) -> None:
     """country_flows.run over each window, one after the other, in this process."""
     s = settings(wh)
     for lo, hi in windows:
-        country_flows.run(spark, s, UNIVERSES, start=dt.date.fromisoformat(lo),
-                          end=dt.date.fromisoformat(hi), progress=lambda _m: None)
+        country_flows.run(
+            spark,
+            s,
+            UNIVERSES,
+            start=dt.date.fromisoformat(lo),
+            end=dt.date.fromisoformat(hi),
+            progress=lambda _m: None,
+        )
 
 
 def copy_warehouse(src: Path, dst: Path) -> Path:
@@ -128,9 +157,11 @@ def copy_warehouse(src: Path, dst: Path) -> Path:
 
 # --- the CLI in a subprocess ---------------------------------------------------------------
 
+
 @dataclass
 class Proc:
     """A `flowmosaic` subprocess, the leader of its own process group; output in files."""
+
     popen: subprocess.Popen
     out: Path
     err: Path
@@ -172,8 +203,7 @@ def start(*args, conf: Path, logs: Path) -> Proc:
     env.pop("PYSPARK_GATEWAY_PORT", None)
     env.pop("PYSPARK_GATEWAY_SECRET", None)
     with open(out, "w") as o, open(err, "w") as e:
-        popen = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=o, stderr=e,
-                                 start_new_session=True)
+        popen = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=o, stderr=e, start_new_session=True)
     return Proc(popen, out, err)
 
 
@@ -188,6 +218,7 @@ def conflict_exit_is_clean(done: Done, command: str, table: str, window: Window)
 
 
 # --- Delta files ----------------------------------------------------------------------------
+
 
 def committed_files(table_dir: Path) -> set[str]:
     """Every data file a commit of the table ever added (paths relative to the table)."""
@@ -228,8 +259,9 @@ def uncommitted_files(table_dir: Path) -> set[str]:
     return data_files(table_dir) - committed_files(table_dir)
 
 
-def kill_mid_write(proc: Proc, table_dirs: list[Path], timeout: float = 300,
-                   poll_s: float = 0.005) -> tuple[bool, Path | None, set[str]]:
+def kill_mid_write(
+    proc: Proc, table_dirs: list[Path], timeout: float = 300, poll_s: float = 0.005
+) -> tuple[bool, Path | None, set[str]]:
     """Poll until a data file that no commit references appears under one of table_dirs
     (the process is writing it), then SIGKILL the process group. -> (killed, the table being
     written, its uncommitted files at the kill); (False, None, set()) when the process ended
@@ -250,6 +282,7 @@ def kill_mid_write(proc: Proc, table_dirs: list[Path], timeout: float = 300,
 
 
 # --- tables -------------------------------------------------------------------------------
+
 
 def frame(spark, s: Settings, name: str, version: int | None = None) -> pd.DataFrame:
     """A table as pandas, volatile columns left out, rows sorted by key, then by every other

@@ -6,6 +6,7 @@ The server's jar (about 55 MB) comes from Maven Central once and is kept in
 `with s3_server(workdir) as s3:` starts it on a free port, waits for the port, creates the
 bucket, and stops the server (and removes nothing but what it created under workdir) on exit.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,9 @@ def s3proxy_jar(version: str = S3PROXY_VERSION) -> Path:
 def java() -> str:
     home = os.environ.get("JAVA_HOME")
     if not home:
-        home = subprocess.run([str(REPO / "scripts" / "java_home.sh")], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        home = subprocess.run(
+            [str(REPO / "scripts" / "java_home.sh")], capture_output=True, text=True, check=True
+        ).stdout.strip()
     return str(Path(home) / "bin" / "java")
 
 
@@ -84,24 +86,33 @@ def _port_open(port: int) -> bool:
 
 @dataclass(frozen=True)
 class S3Server:
-    endpoint: str        # http://127.0.0.1:PORT
+    endpoint: str  # http://127.0.0.1:PORT
     bucket: str
     access_key: str
     secret_key: str
     region: str
-    basedir: Path        # the server's storage: one directory per bucket
+    basedir: Path  # the server's storage: one directory per bucket
 
     def env(self) -> dict[str, str]:
         """The standard AWS variables a client (S3A, delta-rs, the CLI) reads."""
-        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
-                "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": self.region}
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+        }
 
     def storage_options(self) -> dict[str, str]:
         """delta-rs (deltalake) options for s3://BUCKET/... on this server."""
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ALLOW_HTTP": "true",
-                "AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_REGION": self.region,
-                "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
-                "AWS_S3_ADDRESSING_STYLE": "path"}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_S3_ADDRESSING_STYLE": "path",
+        }
 
     def objects(self, prefix: str = "") -> list[str]:
         """Keys stored under a prefix of the bucket (read from the server's directory)."""
@@ -110,9 +121,14 @@ class S3Server:
 
 
 @contextmanager
-def s3_server(work: Path, bucket: str = "flowmosaic", access_key: str = "flowmosaic-test",
-              secret_key: str = "flowmosaic-test-secret", region: str = "us-east-1",
-              timeout: float = 90) -> Iterator[S3Server]:
+def s3_server(
+    work: Path,
+    bucket: str = "flowmosaic",
+    access_key: str = "flowmosaic-test",
+    secret_key: str = "flowmosaic-test-secret",
+    region: str = "us-east-1",
+    timeout: float = 90,
+) -> Iterator[S3Server]:
     """Start S3Proxy on 127.0.0.1 storing under work/data, with `bucket` created; stop it on
     exit whatever happened."""
     jar = s3proxy_jar()
@@ -124,27 +140,37 @@ def s3_server(work: Path, bucket: str = "flowmosaic", access_key: str = "flowmos
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     props = work / "s3proxy.properties"
-    props.write_text("\n".join([
-        f"s3proxy.endpoint={endpoint}",
-        "s3proxy.authorization=aws-v2-or-v4",
-        f"s3proxy.identity={access_key}",
-        f"s3proxy.credential={secret_key}",
-        "jclouds.provider=filesystem-nio2",
-        f"jclouds.filesystem.basedir={basedir}",
-        f"jclouds.region={region}",
-    ]) + "\n")
+    props.write_text(
+        "\n".join(
+            [
+                f"s3proxy.endpoint={endpoint}",
+                "s3proxy.authorization=aws-v2-or-v4",
+                f"s3proxy.identity={access_key}",
+                f"s3proxy.credential={secret_key}",
+                "jclouds.provider=filesystem-nio2",
+                f"jclouds.filesystem.basedir={basedir}",
+                f"jclouds.region={region}",
+            ]
+        )
+        + "\n"
+    )
     log = work / "s3proxy.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([java(), "-Xmx256m", "-XX:+UseSerialGC", "-jar", str(jar),
-                                 "--properties", str(props)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [java(), "-Xmx256m", "-XX:+UseSerialGC", "-jar", str(jar), "--properties", str(props)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         deadline = time.time() + timeout
         while not _port_open(port):
             if proc.poll() is not None:
-                raise RuntimeError(f"s3proxy exited with {proc.returncode}: "
-                                   f"{log.read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(
+                    f"s3proxy exited with {proc.returncode}: "
+                    f"{log.read_text(errors='replace')[-2000:]}"
+                )
             if time.time() > deadline:
                 raise TimeoutError(f"s3proxy did not open port {port} in {timeout:.0f} s")
             time.sleep(0.3)

@@ -1,5 +1,6 @@
 """Start and stop a real Spark standalone cluster (one master, one or more workers) on 127.0.0.1
 from the pyspark installation, and submit jobs to it with spark-submit."""
+
 from __future__ import annotations
 
 import json
@@ -64,6 +65,7 @@ def spark_env(java_home: str | None = None) -> dict[str, str]:
 class Worker:
     """A worker process, leader of its own process group: the executors it launches (and
     their JVMs) are in that group too."""
+
     process: subprocess.Popen
     ui_port: int
     log: Path
@@ -81,14 +83,15 @@ class Worker:
         except ProcessLookupError:
             pass
         self.process.wait()
-        _wait_for(lambda: not _group_alive(self.process.pid), "the worker's executors to die",
-                  timeout)
+        _wait_for(
+            lambda: not _group_alive(self.process.pid), "the worker's executors to die", timeout
+        )
 
 
 @dataclass
 class Cluster:
-    master: str          # spark://127.0.0.1:PORT
-    ui_port: int         # the master's web UI (and its /json/ page)
+    master: str  # spark://127.0.0.1:PORT
+    ui_port: int  # the master's web UI (and its /json/ page)
     workers: list[Worker]
 
 
@@ -110,8 +113,9 @@ def _group_alive(pgid: int) -> bool:
 
 
 @contextmanager
-def cluster(work: Path, workers: int = 1, worker_cores: int = 2,
-            worker_memory: str = "3g") -> Iterator[Cluster]:
+def cluster(
+    work: Path, workers: int = 1, worker_cores: int = 2, worker_memory: str = "3g"
+) -> Iterator[Cluster]:
     """A master and `workers` workers of worker_cores cores each; yields the Cluster once every
     worker has registered; kills them all on exit, whatever happened."""
     work.mkdir(parents=True, exist_ok=True)
@@ -120,11 +124,24 @@ def cluster(work: Path, workers: int = 1, worker_cores: int = 2,
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-             "--port", str(port), "--webui-port", str(ui)],
-            env=env, stdout=open(work / "master.log", "w"), stderr=subprocess.STDOUT,
-            start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    spark_class,
+                    "org.apache.spark.deploy.master.Master",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--webui-port",
+                    str(ui),
+                ],
+                env=env,
+                stdout=open(work / "master.log", "w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         url = f"spark://127.0.0.1:{port}"
         _wait_for(lambda: _can_connect(ui), "the master's web UI")
         started = []
@@ -132,15 +149,34 @@ def cluster(work: Path, workers: int = 1, worker_cores: int = 2,
             # the first worker keeps the names of the one-worker cluster (worker.log, worker/)
             name = "worker" if i == 0 else f"worker-{i + 1}"
             wui, log = free_port(), work / f"{name}.log"
-            procs.append(subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host",
-                 "127.0.0.1", "--cores", str(worker_cores), "--memory", worker_memory,
-                 "--webui-port", str(wui), "--work-dir", str(work / name)],
-                env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        spark_class,
+                        "org.apache.spark.deploy.worker.Worker",
+                        url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(worker_cores),
+                        "--memory",
+                        worker_memory,
+                        "--webui-port",
+                        str(wui),
+                        "--work-dir",
+                        str(work / name),
+                    ],
+                    env=env,
+                    stdout=open(log, "w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
             started.append(Worker(procs[-1], wui, log))
-        _wait_for(lambda: _alive_workers(ui) >= workers,
-                  "a worker to register" if workers == 1 else f"{workers} workers to register")
+        _wait_for(
+            lambda: _alive_workers(ui) >= workers,
+            "a worker to register" if workers == 1 else f"{workers} workers to register",
+        )
         yield Cluster(url, ui, started)
     finally:
         for p in reversed(procs):
@@ -158,8 +194,9 @@ def cluster(work: Path, workers: int = 1, worker_cores: int = 2,
 
 
 @contextmanager
-def standalone_cluster(work: Path, worker_cores: int = 2, worker_memory: str = "3g",
-                       workers: int = 1) -> Iterator[tuple[str, int]]:
+def standalone_cluster(
+    work: Path, worker_cores: int = 2, worker_memory: str = "3g", workers: int = 1
+) -> Iterator[tuple[str, int]]:
     """Yields (master_url, ui_port); kills master and workers on exit, whatever happened.
     (cluster() yields the worker processes too.)"""
     with cluster(work, workers, worker_cores, worker_memory) as c:
@@ -188,17 +225,26 @@ def packages(root: Path) -> list[str]:
     """The flowmosaic package and its subpackages as dotted names (directories with an
     __init__.py under lib/)."""
     lib = root / "lib"
-    return sorted(".".join(p.parent.relative_to(lib).parts)
-                  for p in (lib / "flowmosaic").rglob("__init__.py")
-                  if "__pycache__" not in p.parts)
+    return sorted(
+        ".".join(p.parent.relative_to(lib).parts)
+        for p in (lib / "flowmosaic").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    )
 
 
-def submit_command(root: Path, master: str, script: str | Path, args: list[str],
-                   py_files: Path, extra_conf: dict[str, str] | None = None,
-                   executor_cores: int | None = None, cores_max: int | None = None
-                   ) -> list[str]:
+def submit_command(
+    root: Path,
+    master: str,
+    script: str | Path,
+    args: list[str],
+    py_files: Path,
+    extra_conf: dict[str, str] | None = None,
+    executor_cores: int | None = None,
+    cores_max: int | None = None,
+) -> list[str]:
     """The spark-submit command line of jobs/<script> (or a script path) with Delta."""
     from flowmosaic.spark.session import DELTA_CATALOG, DELTA_EXTENSION, delta_package
+
     conf = {
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
@@ -211,34 +257,63 @@ def submit_command(root: Path, master: str, script: str | Path, args: list[str],
         **({"spark.cores.max": str(cores_max)} if cores_max else {}),
         **(extra_conf or {}),
     }
-    cmd = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", master,
-           "--packages", delta_package(), "--py-files", str(py_files)]
+    cmd = [
+        str(SPARK_HOME / "bin" / "spark-submit"),
+        "--master",
+        master,
+        "--packages",
+        delta_package(),
+        "--py-files",
+        str(py_files),
+    ]
     for k, v in conf.items():
         cmd += ["--conf", f"{k}={v}"]
     return cmd + [str(root / "jobs" / script), *args]
 
 
-def start_submit(root: Path, master: str, script: str | Path, args: list[str], py_files: Path,
-                 log: Path, **kw) -> subprocess.Popen:
+def start_submit(
+    root: Path, master: str, script: str | Path, args: list[str], py_files: Path, log: Path, **kw
+) -> subprocess.Popen:
     """spark-submit in the background (its own process group), output to `log`; kw as for
     submit_command."""
     env = spark_env()
     env["FLOWMOSAIC_CONF_DIR"] = str(root / "conf")
     with open(log, "w") as fh:
-        return subprocess.Popen(submit_command(root, master, script, args, py_files, **kw),
-                                env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=root,
-                                start_new_session=True)
+        return subprocess.Popen(
+            submit_command(root, master, script, args, py_files, **kw),
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            start_new_session=True,
+        )
 
 
-def submit(root: Path, master: str, script: str | Path, args: list[str], py_files: Path,
-           log: Path | None = None, extra_conf: dict[str, str] | None = None,
-           executor_cores: int | None = None, cores_max: int | None = None
-           ) -> subprocess.CompletedProcess:
+def submit(
+    root: Path,
+    master: str,
+    script: str | Path,
+    args: list[str],
+    py_files: Path,
+    log: Path | None = None,
+    extra_conf: dict[str, str] | None = None,
+    executor_cores: int | None = None,
+    cores_max: int | None = None,
+) -> subprocess.CompletedProcess:
     """spark-submit and wait (15 minutes at most); output to `log` (default: submit.log
     beside py_files)."""
     log = log or py_files.parent / "submit.log"
-    proc = start_submit(root, master, script, args, py_files, log, extra_conf=extra_conf,
-                        executor_cores=executor_cores, cores_max=cores_max)
+    proc = start_submit(
+        root,
+        master,
+        script,
+        args,
+        py_files,
+        log,
+        extra_conf=extra_conf,
+        executor_cores=executor_cores,
+        cores_max=cores_max,
+    )
     try:
         proc.wait(timeout=900)
     except BaseException:  # timed out, or interrupted: the job does not outlive the test

@@ -5,6 +5,7 @@ of the same commands gives. A writer that loses to the other is retried (storage
 retries ran out it would exit 3 with one line naming the table and the window, never a
 traceback, and change nothing. The exhausted-retries path is forced once with a real Delta
 conflict, through the CLI's main."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -71,17 +72,30 @@ def test_two_jobs_creating_a_table_at_once_both_go_on(spark, tmp_path):
         assert "flow_month" in storage.read(spark, path).columns
 
 
-def country_flows_at_once(uni: Universe, wh: Path, windows: list[Window], logs: Path
-                          ) -> list[Done]:
+def country_flows_at_once(uni: Universe, wh: Path, windows: list[Window], logs: Path) -> list[Done]:
     """`flowmosaic country-flows` over each window, all started at once; their results."""
-    procs = [start("country-flows", "--universe", UNIVERSES, "--start", lo, "--end", hi,
-                   "--warehouse", wh, conf=uni.conf, logs=logs / f"cf-{i}")
-             for i, (lo, hi) in enumerate(windows)]
+    procs = [
+        start(
+            "country-flows",
+            "--universe",
+            UNIVERSES,
+            "--start",
+            lo,
+            "--end",
+            hi,
+            "--warehouse",
+            wh,
+            conf=uni.conf,
+            logs=logs / f"cf-{i}",
+        )
+        for i, (lo, hi) in enumerate(windows)
+    ]
     return [p.wait() for p in procs]
 
 
-def check_outcomes(results: list[Done], windows: list[Window], command: str, table: str
-                   ) -> list[Window]:
+def check_outcomes(
+    results: list[Done], windows: list[Window], command: str, table: str
+) -> list[Window]:
     """Each run succeeded, or lost cleanly (status 3, one line, no traceback); at least one
     succeeded. -> the windows that were written."""
     written = []
@@ -156,11 +170,23 @@ def test_restated_flows_of_one_month_at_once_equal_a_serial_run(spark, universe,
     (same share_class_flows and fund_days partition, same quarantine table): every silver
     table as the two ingests one after the other leave it, both restatements in."""
     days = [dt.date(2020, 3, 10), dt.date(2020, 3, 20)]
-    files = [restated_flows(universe.raw, tmp_path / "in" / f"flows-{d}.csv", d, 1000.0 + i)
-             for i, d in enumerate(days)]
+    files = [
+        restated_flows(universe.raw, tmp_path / "in" / f"flows-{d}.csv", d, 1000.0 + i)
+        for i, d in enumerate(days)
+    ]
     wh = copy_warehouse(universe.base, tmp_path / "wh-concurrent")
-    procs = [start("ingest", "--flows", f, "--warehouse", wh, conf=universe.conf,
-                   logs=tmp_path / "logs" / f"ingest-{i}") for i, f in enumerate(files)]
+    procs = [
+        start(
+            "ingest",
+            "--flows",
+            f,
+            "--warehouse",
+            wh,
+            conf=universe.conf,
+            logs=tmp_path / "logs" / f"ingest-{i}",
+        )
+        for i, f in enumerate(files)
+    ]
     results = [p.wait() for p in procs]
     windows = [(str(d), str(d)) for d in days]
     written = check_outcomes(results, windows, "ingest", "silver/")
@@ -172,8 +198,9 @@ def test_restated_flows_of_one_month_at_once_equal_a_serial_run(spark, universe,
     for f, w in zip(files, windows):
         if w in written:
             ingest_paths(spark, settings(serial), flows=str(f))
-    assert_same_tables(spark, settings(serial), settings(wh),
-                       ("share_class_flows", "fund_days", "quarantine"))
+    assert_same_tables(
+        spark, settings(serial), settings(wh), ("share_class_flows", "fund_days", "quarantine")
+    )
     scf = frame(spark, settings(wh), "share_class_flows")
     base = frame(spark, settings(universe.base), "share_class_flows")
     for (day, _), bump in zip(written, (1000.0, 1001.0)):
@@ -183,12 +210,14 @@ def test_restated_flows_of_one_month_at_once_equal_a_serial_run(spark, universe,
         assert np.allclose(new["flow"].to_numpy() - old["flow"].to_numpy(), bump)
     q = frame(spark, settings(wh), "quarantine")
     unknown = q.loc[q["reason"] == "unknown_share_class", "source_file"]
-    assert sorted(Path(f).name for f in unknown if Path(f).name.startswith("flows-")) == \
-        sorted(f"flows-{d}.csv" for d, _ in written)
+    assert sorted(Path(f).name for f in unknown if Path(f).name.startswith("flows-")) == sorted(
+        f"flows-{d}.csv" for d, _ in written
+    )
 
 
-def test_exhausted_retries_exit_3_with_one_line_and_leave_the_table(spark, universe, tmp_path,
-                                                                    monkeypatch, capsys):
+def test_exhausted_retries_exit_3_with_one_line_and_leave_the_table(
+    spark, universe, tmp_path, monkeypatch, capsys
+):
     """The path the concurrent tests may not reach: a country-flows run whose commit keeps
     losing to another writer (a real Delta conflict: the same month committed while the run
     writes; one attempt allowed) ends through the CLI with status 3 and one line naming the
@@ -203,18 +232,23 @@ def test_exhausted_retries_exit_3_with_one_line_and_leave_the_table(spark, unive
 
     def other_writer() -> None:  # waits for the CLI's write job, then commits March again
         import time
+
         deadline = time.time() + 120
         while not (gate / "writing").exists() and time.time() < deadline:
             time.sleep(0.05)
         march = storage.read(spark, path).where(F.month("flow_date") == 3)
-        storage.replace_where(march.localCheckpoint(), path,
-                              "flow_date >= DATE'2020-03-01' AND flow_date <= DATE'2020-03-31'",
-                              {"job": "other-writer"})
+        storage.replace_where(
+            march.localCheckpoint(),
+            path,
+            "flow_date >= DATE'2020-03-01' AND flow_date <= DATE'2020-03-31'",
+            {"job": "other-writer"},
+        )
         (gate / "committed").touch()
 
     def hold(pdf_iter, gate_dir=str(gate)):
         import os
         import time
+
         try:  # the first task waits (the other writer needs the second core)
             os.close(os.open(os.path.join(gate_dir, "writing"), os.O_CREAT | os.O_EXCL))
         except FileExistsError:
@@ -226,22 +260,39 @@ def test_exhausted_retries_exit_3_with_one_line_and_leave_the_table(spark, unive
         yield from pdf_iter
 
     clustered = country_flows.job.clustered_by_month
-    monkeypatch.setattr(country_flows.job, "clustered_by_month",
-                        lambda df, *a: clustered(df, *a).mapInPandas(hold, df.schema))
+    monkeypatch.setattr(
+        country_flows.job,
+        "clustered_by_month",
+        lambda df, *a: clustered(df, *a).mapInPandas(hold, df.schema),
+    )
     monkeypatch.setattr(storage, "RETRY_ATTEMPTS", 1)
     thread = threading.Thread(target=other_writer)
     thread.start()
     try:
-        rc = cli_main(["country-flows", "--universe", UNIVERSES, "--start", "2020-03-01",
-                       "--end", "2020-03-31", "--warehouse", str(wh), "--conf",
-                       str(universe.conf)])
+        rc = cli_main(
+            [
+                "country-flows",
+                "--universe",
+                UNIVERSES,
+                "--start",
+                "2020-03-01",
+                "--end",
+                "2020-03-31",
+                "--warehouse",
+                str(wh),
+                "--conf",
+                str(universe.conf),
+            ]
+        )
     finally:
         (gate / "committed").touch()
         thread.join()
     err = capsys.readouterr().err
-    conflict_exit_is_clean(Done(rc, "", err), "country-flows", "country_flows",
-                           ("2020-03-01", "2020-03-31"))
+    conflict_exit_is_clean(
+        Done(rc, "", err), "country-flows", "country_flows", ("2020-03-01", "2020-03-31")
+    )
     assert "other-writer" in err
     assert storage.current_version(spark, path) == before + 1
-    assert_same(frame(spark, s, "country_flows"), frame(spark, s, "country_flows", before),
-                "country_flows")
+    assert_same(
+        frame(spark, s, "country_flows"), frame(spark, s, "country_flows", before), "country_flows"
+    )

@@ -4,6 +4,7 @@ the tables equal to a local-mode run of the same inputs; `nightly` changes only 
 
 The CLI runs in subprocesses: a Connect session in this process would switch pyspark into
 Connect mode for the local `spark` fixture as well."""
+
 import datetime as dt
 import os
 import subprocess
@@ -20,17 +21,22 @@ from flowmosaic.spark import connect_server
 from tests.conftest import REPO
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
-DAY = dt.date(2020, 3, 31)   # the last flow date of the generated range: the nightly's day
+DAY = dt.date(2020, 3, 31)  # the last flow date of the generated range: the nightly's day
 KEY = ["universe", "flow_date", "country"]
 
 
 def cli(*args, conf: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """`flowmosaic ARGS --conf CONF` in a subprocess (its output captured)."""
-    cmd = [sys.executable, "-c", "import sys; from flowmosaic.cli import main; sys.exit(main())",
-           *map(str, args), "--conf", str(conf)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from flowmosaic.cli import main; sys.exit(main())",
+        *map(str, args),
+        "--conf",
+        str(conf),
+    ]
     env = {**os.environ, "PYARROW_IGNORE_TIMEZONE": "1"}
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def ok(done: subprocess.CompletedProcess) -> str:
@@ -60,29 +66,39 @@ def split_day(raw: Path, base: Path, day_dir: Path, day: dt.date) -> None:
 def case(spark, tmp_path_factory):
     """Inputs, a settings file, and the local-mode reference warehouse after the base load."""
     d = tmp_path_factory.mktemp("connect")
-    synth.generate(spark, d / "raw", scale="tiny", seed=3, n_funds=40,
-                   start=dt.date(2020, 1, 1), end=DAY)
+    synth.generate(
+        spark, d / "raw", scale="tiny", seed=3, n_funds=40, start=dt.date(2020, 1, 1), end=DAY
+    )
     split_day(d / "raw", d / "base", d / "day", DAY)
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update({"spark.ui.enabled": "false",
-                                  "spark.ui.showConsoleProgress": "false",
-                                  "spark.sql.shuffle.partitions": "2",
-                                  "spark.driver.memory": "2g"})
+    conf["spark"]["conf"].update(
+        {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.driver.memory": "2g",
+        }
+    )
     conf["warehouse"] = str(d / "wh-server")
     (d / "settings.yaml").write_text(yaml.safe_dump(conf))
     local = load_settings(d / "settings.yaml", warehouse=str(d / "wh-local"))
     ingest.ingest_paths(spark, local, directory=str(d / "base"))
     country_flows.run(spark, local, UNIVERSES, progress=lambda _m: None)
-    return {"dir": d, "conf": d / "settings.yaml", "local": local,
-            "remote": load_settings(d / "settings.yaml", warehouse=str(d / "wh-remote"))}
+    return {
+        "dir": d,
+        "conf": d / "settings.yaml",
+        "local": local,
+        "remote": load_settings(d / "settings.yaml", warehouse=str(d / "wh-remote")),
+    }
 
 
 @pytest.fixture(scope="module")
 def server(case):
     port = connect_server.free_port()
     pid_file = case["dir"] / "server.pid"
-    out = ok(cli("serve", "--background", "--port", port, "--pid-file", pid_file,
-                 conf=case["conf"]))
+    out = ok(
+        cli("serve", "--background", "--port", port, "--pid-file", pid_file, conf=case["conf"])
+    )
     assert f"serving sc://127.0.0.1:{port}" in out
     try:
         yield f"sc://127.0.0.1:{port}"
@@ -114,8 +130,11 @@ def test_remote_ingest_and_country_flows_equal_local(spark, case, server):
         a = storage.read(spark, case["local"].table_path(name)).toPandas()
         b = storage.read(spark, remote.table_path(name)).toPandas()
         assert len(a) > 0 and list(b.columns) == list(a.columns)
-        same(a.sort_values(key).reset_index(drop=True),
-             b.sort_values(key).reset_index(drop=True), name)
+        same(
+            a.sort_values(key).reset_index(drop=True),
+            b.sort_values(key).reset_index(drop=True),
+            name,
+        )
     assert DAY not in set(b["flow_date"])
 
 
@@ -125,8 +144,20 @@ def test_nightly_over_remote_changes_only_its_date(spark, case, server):
     if not storage.exists(spark, path):
         pytest.skip("needs the remote base load of the test before")
     before = storage.current_version(spark, path)
-    out = ok(cli("nightly", "--date", DAY, "--input", case["dir"] / "day", "--remote", server,
-                 "--warehouse", wh, conf=case["conf"]))
+    out = ok(
+        cli(
+            "nightly",
+            "--date",
+            DAY,
+            "--input",
+            case["dir"] / "day",
+            "--remote",
+            server,
+            "--warehouse",
+            wh,
+            conf=case["conf"],
+        )
+    )
     assert f"nightly {DAY}" in out and "total" in out and "stale:" not in out
     after = storage.current_version(spark, path)
     assert after == before + 1
@@ -141,12 +172,25 @@ def test_nightly_over_remote_changes_only_its_date(spark, case, server):
     ingest.ingest_paths(spark, local, directory=str(case["dir"] / "day"))
     country_flows.run(spark, local, UNIVERSES, start=DAY, end=DAY, progress=lambda _m: None)
     want = frame(spark, local.table_path("country_flows"))
-    same(new[is_day].reset_index(drop=True),
-         want[want["flow_date"] == DAY].reset_index(drop=True), "the day's rows")
+    same(
+        new[is_day].reset_index(drop=True),
+        want[want["flow_date"] == DAY].reset_index(drop=True),
+        "the day's rows",
+    )
 
     # a date the day's files do not hold: a clear error, exit 2, country_flows untouched
-    wrong = cli("nightly", "--date", DAY + dt.timedelta(days=1), "--input",
-                case["dir"] / "day", "--remote", server, "--warehouse", wh, conf=case["conf"])
+    wrong = cli(
+        "nightly",
+        "--date",
+        DAY + dt.timedelta(days=1),
+        "--input",
+        case["dir"] / "day",
+        "--remote",
+        server,
+        "--warehouse",
+        wh,
+        conf=case["conf"],
+    )
     assert wrong.returncode == 2, wrong.stdout + wrong.stderr
     assert f"no fund-day rows on {DAY + dt.timedelta(days=1)}" in wrong.stderr
     assert storage.current_version(spark, path) == after

@@ -4,6 +4,7 @@ after the write's first data file appeared under the table and before its commit
 commits atomically, so the killed write is invisible: the table is readable and at its
 previous version and content (the files the kill left behind are referenced by no commit),
 and rerunning the same command converges to what an uninterrupted run leaves."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,8 +46,9 @@ def slower(conf: Path, out: Path) -> Path:
     return out
 
 
-def killed_mid_write(fresh, command: list, universe: Universe, watch: str, work: Path
-                     ) -> tuple[Path, set[str]]:
+def killed_mid_write(
+    fresh, command: list, universe: Universe, watch: str, work: Path
+) -> tuple[Path, set[str]]:
     """Run `flowmosaic COMMAND --warehouse W` on fresh() warehouses until one run is killed
     mid-write of the table `watch` (a run that ends first, having written everything, is
     retried on a new warehouse at local[1]). -> (that warehouse, the uncommitted files seen)."""
@@ -65,7 +67,8 @@ def killed_mid_write(fresh, command: list, universe: Universe, watch: str, work:
 
 
 def test_country_flows_killed_mid_write_leaves_the_table_and_a_rerun_converges(
-        spark, universe, tmp_path):
+    spark, universe, tmp_path
+):
     """country_flows holds January and February; a full-window run is killed while writing:
     the table is still at its version, with January and February only; the same command run
     again gives what an uninterrupted run gives."""
@@ -76,12 +79,13 @@ def test_country_flows_killed_mid_write_leaves_the_table_and_a_rerun_converges(
     content = frame(spark, s_before, "country_flows")
 
     command = ["country-flows", "--universe", UNIVERSES]
-    wh, files = killed_mid_write(lambda p: copy_warehouse(before, p), command, universe,
-                                 "gold/country_flows", tmp_path)
+    wh, files = killed_mid_write(
+        lambda p: copy_warehouse(before, p), command, universe, "gold/country_flows", tmp_path
+    )
     s = settings(wh)
     path = s.table_path("country_flows")
     assert storage.current_version(spark, path) == version
-    assert files <= uncommitted_files(Path(path))     # left behind, referenced by no commit
+    assert files <= uncommitted_files(Path(path))  # left behind, referenced by no commit
     assert_same(frame(spark, s, "country_flows"), content, "country_flows after the kill")
 
     # the same command again (through the CLI's main, in this process): the whole range,
@@ -93,24 +97,25 @@ def test_country_flows_killed_mid_write_leaves_the_table_and_a_rerun_converges(
 
 
 def test_ingest_killed_mid_write_and_rerun_equals_an_uninterrupted_ingest(
-        spark, universe, tmp_path):
+    spark, universe, tmp_path
+):
     """An ingest into an empty warehouse is killed while writing share_class_flows, after
     funds, share classes, allocations and fund_days were committed: every table is readable,
     share_class_flows holds no row; the same ingest run again leaves every silver table and
     the quarantine as one uninterrupted ingest into a fresh warehouse does."""
     command = ["ingest", "--input", universe.raw]
-    wh, files = killed_mid_write(lambda p: p, command, universe, "silver/share_class_flows",
-                                 tmp_path)
+    wh, files = killed_mid_write(
+        lambda p: p, command, universe, "silver/share_class_flows", tmp_path
+    )
     s = settings(wh)
     scf = s.table_path("share_class_flows")
     assert files <= uncommitted_files(Path(scf))
-    assert storage.read(spark, scf).count() == 0           # created, never written
+    assert storage.read(spark, scf).count() == 0  # created, never written
     assert storage.read(spark, s.table_path("fund_days")).count() > 0
     for name in SILVER:
         if storage.exists(spark, s.table_path(name)):
             storage.read(spark, s.table_path(name)).count()  # readable
 
-    assert cli_main([*map(str, command), "--warehouse", str(wh),
-                     "--conf", str(universe.conf)]) == 0
+    assert cli_main([*map(str, command), "--warehouse", str(wh), "--conf", str(universe.conf)]) == 0
     assert_same_tables(spark, settings(universe.base), s, SILVER)
     assert len(frame(spark, s, "quarantine")) == 3

@@ -9,6 +9,7 @@ Two ways of configuring the same thing are covered: the endpoint in the settings
 run), and the endpoint in AWS_ENDPOINT_URL with the keys in the section (the demo).
 The local `spark` fixture only generates the raw files: the CLI runs in subprocesses, whose
 sessions get Hadoop's S3 connector because their warehouse is s3a://."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,9 +32,14 @@ from tests.e2e.s3 import S3Server, s3_server
 pytestmark = pytest.mark.slow
 UNIVERSE = "FloPctCtry"
 KEY = ["universe", "flow_date", "country"]
-TEST_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
-             "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-             "spark.driver.memory": "1g", "spark.databricks.delta.snapshotPartitions": "1"}
+TEST_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "1g",
+    "spark.databricks.delta.snapshotPartitions": "1",
+}
 
 # Spark's side of the comparison, in its own process (one JVM: this one has no S3 connector):
 # the table as a Spark session with the s3a:// warehouse reads it, and what storage.py says.
@@ -70,8 +76,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(args: list, env: dict[str, str], timeout: float = 900) -> str:
-    done = subprocess.run([str(a) for a in args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [str(a) for a in args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     return done.stdout + done.stderr
 
@@ -106,10 +113,16 @@ def s3(tmp_path_factory):
 
 def test_cli_on_an_s3a_warehouse(spark, s3, tmp_path):
     raw = tmp_path / "raw"
-    synth.generate(spark, raw, scale="tiny", seed=5, n_funds=40,
-                   start=dt.date(2020, 1, 1), end=dt.date(2020, 9, 30))
-    conf = settings_file(tmp_path / "settings.yaml",
-                         {"endpoint": s3.endpoint, "region": s3.region})
+    synth.generate(
+        spark,
+        raw,
+        scale="tiny",
+        seed=5,
+        n_funds=40,
+        start=dt.date(2020, 1, 1),
+        end=dt.date(2020, 9, 30),
+    )
+    conf = settings_file(tmp_path / "settings.yaml", {"endpoint": s3.endpoint, "region": s3.region})
     env = clean_env(AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key)
     wh = f"s3a://{s3.bucket}/wh"
     common = ["--warehouse", wh]
@@ -117,20 +130,37 @@ def test_cli_on_an_s3a_warehouse(spark, s3, tmp_path):
     out = cli("ingest", "--input", raw, *common, conf=conf, env=env)
     assert "counts reconcile: yes" in out
     cli("country-flows", "--universe", UNIVERSE, *common, conf=conf, env=env)
-    out = cli("export", "--universe", UNIVERSE, "--out", tmp_path / "out", *common, conf=conf,
-              env=env)
+    out = cli(
+        "export", "--universe", UNIVERSE, "--out", tmp_path / "out", *common, conf=conf, env=env
+    )
     strategy = tmp_path / "out" / "Strategies" / "daily" / f"{UNIVERSE}-daily.csv"
     assert len(strategy.read_text().splitlines()) > 1
-    out = cli("backtest", "--flows", f"country_flows:{UNIVERSE}", "--returns",
-              raw / "market" / "returns_daily.csv", "--pct-returns", "--horizons", "5,10",
-              "--out", tmp_path / "bt", *common, conf=conf, env=env)
+    out = cli(
+        "backtest",
+        "--flows",
+        f"country_flows:{UNIVERSE}",
+        "--returns",
+        raw / "market" / "returns_daily.csv",
+        "--pct-returns",
+        "--horizons",
+        "5,10",
+        "--out",
+        tmp_path / "bt",
+        *common,
+        conf=conf,
+        env=env,
+    )
     assert f"read {wh}/gold/country_flows:{UNIVERSE} version" in out
     assert "recorded run" in out and (tmp_path / "bt" / "report.html").exists()
 
     # every table is on the server (its directory), none in a local warehouse
     keys = s3.objects("wh")
-    for table in ("silver/share_class_flows", "silver/funds", "gold/country_flows",
-                  "gold/backtest_runs"):
+    for table in (
+        "silver/share_class_flows",
+        "silver/funds",
+        "gold/country_flows",
+        "gold/backtest_runs",
+    ):
         assert any(k.startswith(f"wh/{table}/_delta_log/") for k in keys), table
     assert any(k.startswith("wh/gold/country_flows/") and k.endswith(".parquet") for k in keys)
 
@@ -154,11 +184,24 @@ def test_cli_on_an_s3a_warehouse(spark, s3, tmp_path):
 
 
 def test_demo_on_an_s3a_warehouse(s3, tmp_path):
-    conf = settings_file(tmp_path / "settings.yaml",
-                         {"access_key": s3.access_key, "secret_key": s3.secret_key})
+    conf = settings_file(
+        tmp_path / "settings.yaml", {"access_key": s3.access_key, "secret_key": s3.secret_key}
+    )
     env = clean_env(AWS_ENDPOINT_URL=s3.endpoint, AWS_REGION=s3.region)
-    out = cli("demo", "--scale", "tiny", "--data", tmp_path / "data", "--out", tmp_path / "out",
-              "--warehouse", f"s3a://{s3.bucket}/demo", conf=conf, env=env, timeout=1800)
+    out = cli(
+        "demo",
+        "--scale",
+        "tiny",
+        "--data",
+        tmp_path / "data",
+        "--out",
+        tmp_path / "out",
+        "--warehouse",
+        f"s3a://{s3.bucket}/demo",
+        conf=conf,
+        env=env,
+        timeout=1800,
+    )
     assert "demo finished" in out
     assert (tmp_path / "out" / "backtests" / "g10-rates" / "report.html").exists()
     gold = delta_rs(s3, "demo/gold/country_flows").to_pyarrow_table()
@@ -167,5 +210,6 @@ def test_demo_on_an_s3a_warehouse(s3, tmp_path):
     runs = delta_rs(s3, "demo/gold/backtest_runs").to_pyarrow_table()
     assert len(set(runs.column("run_id").to_pylist())) == 2
     # the upkeep stage ran on the server: a checkpoint in the gold table's log
-    assert any(k.endswith(".checkpoint.parquet")
-               for k in s3.objects("demo/gold/country_flows/_delta_log"))
+    assert any(
+        k.endswith(".checkpoint.parquet") for k in s3.objects("demo/gold/country_flows/_delta_log")
+    )

@@ -1,5 +1,6 @@
 """The backtest finds a planted effect through the whole pipeline, and finds none when there is
 none: tiny synthetic universe (same seed, effect 1 vs 0) -> ingest -> country flows -> backtest."""
+
 import pytest
 
 from flowmosaic import synth
@@ -26,11 +27,13 @@ def _txb_tstat(spark, make_settings, tmp_path_factory, effect: float) -> float:
     return result.value(HORIZON, "TStat", "TxB")
 
 
-def test_planted_effect_is_found_and_absent_effect_is_not(spark, make_settings,
-                                                          tmp_path_factory):
+def test_planted_effect_is_found_and_absent_effect_is_not(spark, make_settings, tmp_path_factory):
     # effect 2: at 1 the tiny universe (2 years, 80 funds) sits right at t = 3 for this seed
     with_effect = _txb_tstat(spark, make_settings, tmp_path_factory, 2.0)
     without = _txb_tstat(spark, make_settings, tmp_path_factory, 0.0)
-    print(f"TxB t-stat at {HORIZON} weekdays: effect 2 -> {with_effect:.2f}, effect 0 -> {without:.2f}")
+    print(
+        f"TxB t-stat at {HORIZON} weekdays: effect 2 -> {with_effect:.2f}, "
+        f"effect 0 -> {without:.2f}"
+    )
     assert with_effect > 3, with_effect
     assert without < 3, without

@@ -8,6 +8,7 @@ sums, the 23rd rule, single-country funds, ex-domestic and the universe filters 
 out below by hand. Every (universe, date, country) row must agree, with the tolerance rule of
 tests/support/tolerance.py (scaled by the absolute terms summed), and fund_count exactly.
 """
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,15 +29,24 @@ ALL_TYPES = {"Institutional", "Retail", "Other"}
 SPECS = {
     "FloPctCtry": dict(asset="E", cross_border=True, types=ALL_TYPES, xdom=False),
     "FloPctCtry-B": dict(asset="B", cross_border=True, types=ALL_TYPES, xdom=False),
-    "FloPctCtry-B-xdom-inst": dict(asset="B", cross_border=True, types={"Institutional"},
-                                   xdom=True),
+    "FloPctCtry-B-xdom-inst": dict(
+        asset="B", cross_border=True, types={"Institutional"}, xdom=True
+    ),
     "Eq-inst": dict(asset="E", cross_border=None, types={"Institutional"}, xdom=False),
 }
 UNIVERSES = list(SPECS)
-EXTRA_UNIVERSE = {"Eq-inst": {"description": "institutional share classes of equity funds",
-                              "asset_class": ["E"], "investor_type": ["Institutional"]}}
-SUMS = {"flow_usd": "flow", "assets_start_usd": "assets_start",
-        "portfolio_change_usd": "portfolio_change"}
+EXTRA_UNIVERSE = {
+    "Eq-inst": {
+        "description": "institutional share classes of equity funds",
+        "asset_class": ["E"],
+        "investor_type": ["Institutional"],
+    }
+}
+SUMS = {
+    "flow_usd": "flow",
+    "assets_start_usd": "assets_start",
+    "portfolio_change_usd": "portfolio_change",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +59,9 @@ def small(spark, make_settings, repo, tmp_path_factory):
     universes_path.write_text(yaml.safe_dump(declared, sort_keys=False))
     synth.generate(spark, base / "raw", scale="small", seed=11)
     ingest_paths(spark, settings, directory=str(base / "raw"))
-    country_flows_run(spark, settings, UNIVERSES, universes_path=str(universes_path),
-                      progress=lambda _m: None)
+    country_flows_run(
+        spark, settings, UNIVERSES, universes_path=str(universes_path), progress=lambda _m: None
+    )
     return settings
 
 
@@ -60,28 +71,38 @@ def _delta(settings, name, columns):
 
 def _silver(settings):
     countries = set(load_countries().published_order)
-    flows = _delta(settings, "share_class_flows",
-                   ["flow_date", "share_key", "fund_key", "flow", "assets_start",
-                    "portfolio_change"])
+    flows = _delta(
+        settings,
+        "share_class_flows",
+        ["flow_date", "share_key", "fund_key", "flow", "assets_start", "portfolio_change"],
+    )
     sc = _delta(settings, "share_classes", ["share_key", "fund_key", "investor_type"])
-    funds = _delta(settings, "funds", ["fund_key", "asset_class", "cross_border", "domicile",
-                                       "geographic_focus"])
-    alloc = _delta(settings, "fund_allocations",
-                   ["alloc_month", "fund_key", "country", "allocation_pct"])
+    funds = _delta(
+        settings,
+        "funds",
+        ["fund_key", "asset_class", "cross_border", "domicile", "geographic_focus"],
+    )
+    alloc = _delta(
+        settings, "fund_allocations", ["alloc_month", "fund_key", "country", "allocation_pct"]
+    )
     # investor types: exactly Institutional or Retail, anything else (blank too) is Other
     it = sc.investor_type.where(sc.investor_type.isin(["Institutional", "Retail"]), "Other")
     sc = sc.assign(itype=it)
-    flows = flows.merge(sc[["share_key", "itype"]], on="share_key", how="left",
-                        validate="many_to_one")
+    flows = flows.merge(
+        sc[["share_key", "itype"]], on="share_key", how="left", validate="many_to_one"
+    )
     assert flows.itype.notna().all()
     flows["flow_date"] = pd.to_datetime(flows.flow_date)
     xb = funds.cross_border.astype("boolean")
-    funds = funds.assign(xb_true=xb.fillna(False).astype(bool),
-                         xb_false=(~xb).fillna(False).astype(bool),
-                         focus=funds.geographic_focus.fillna("").str.upper())
+    funds = funds.assign(
+        xb_true=xb.fillna(False).astype(bool),
+        xb_false=(~xb).fillna(False).astype(bool),
+        focus=funds.geographic_focus.fillna("").str.upper(),
+    )
     # single-country funds: not cross-border, focus one of the 52, no allocation row ever
-    single = funds[funds.xb_false & funds.focus.isin(countries)
-                   & ~funds.fund_key.isin(alloc.fund_key)]
+    single = funds[
+        funds.xb_false & funds.focus.isin(countries) & ~funds.fund_key.isin(alloc.fund_key)
+    ]
     alloc = alloc[(alloc.allocation_pct > 0) & alloc.country.isin(countries)].copy()
     alloc["month"] = pd.PeriodIndex(pd.to_datetime(alloc.alloc_month), freq="M")
     alloc["w"] = alloc.allocation_pct / 100.0
@@ -102,15 +123,20 @@ def _universe(flows, funds, single, alloc, spec, types) -> pd.DataFrame:
     f = flows[flows.fund_key.isin(members.fund_key) & flows.itype.isin(types)]
     # fund-days: the selected share classes summed (a blank portfolio change counts 0)
     day = f.groupby(["fund_key", "flow_date"], as_index=False)[
-        ["flow", "assets_start", "portfolio_change"]].sum()
+        ["flow", "assets_start", "portfolio_change"]
+    ].sum()
     # the 23rd rule: from the 23rd the previous month's snapshot, before it two months back
     back = np.where(day.flow_date.dt.day >= 23, 1, 2)
     day["month"] = pd.PeriodIndex(day.flow_date, freq="M") - back
     snap = day.merge(alloc[["fund_key", "month", "country", "w"]], on=["fund_key", "month"])
-    one = day.merge(single[["fund_key", "focus"]], on="fund_key").rename(
-        columns={"focus": "country"}).assign(w=1.0)
+    one = (
+        day.merge(single[["fund_key", "focus"]], on="fund_key")
+        .rename(columns={"focus": "country"})
+        .assign(w=1.0)
+    )
     j = pd.concat([snap, one], ignore_index=True).merge(
-        members[["fund_key", "domicile"]], on="fund_key")
+        members[["fund_key", "domicile"]], on="fund_key"
+    )
     if spec["xdom"]:
         j = j[j.country != j.domicile]
     j = j[j.w > 0]
@@ -120,7 +146,8 @@ def _universe(flows, funds, single, alloc, spec, types) -> pd.DataFrame:
         terms[f"{m}_abs"] = (j[m] * j.w).abs()
     j = j.assign(**terms)
     g = j.groupby(["flow_date", "country"], as_index=False).agg(
-        **{c: (c, "sum") for c in terms}, fund_count=("fund_key", "nunique"))
+        **{c: (c, "sum") for c in terms}, fund_count=("fund_key", "nunique")
+    )
     return g
 
 
@@ -131,8 +158,7 @@ def reference(settings) -> tuple[pd.DataFrame, dict]:
         g = _universe(flows, funds, single, alloc, spec, spec["types"])
         out.append(g.assign(universe=name))
     # Eq-inst with every investor type: what the retail-only funds would add
-    facts = {"eq_all_types": _universe(flows, funds, single, alloc, SPECS["Eq-inst"],
-                                       ALL_TYPES)}
+    facts = {"eq_all_types": _universe(flows, funds, single, alloc, SPECS["Eq-inst"], ALL_TYPES)}
     types = sc.groupby("fund_key").itype.agg(set)
     retail_only = set(types[types.map(lambda s: s == {"Retail"})].index)
     facts["retail_only_in_eq"] = retail_only & set(_members(funds, SPECS["Eq-inst"]).fund_key)
@@ -143,13 +169,30 @@ def reference(settings) -> tuple[pd.DataFrame, dict]:
 @pytest.fixture(scope="module")
 def compared(small):
     ref, facts = reference(small)
-    got = _delta(small, "country_flows",
-                 ["universe", "flow_date", "country", "flow_usd", "assets_start_usd",
-                  "flow_pct", "portfolio_change_usd", "pseudo_return_pct", "fund_count"])
+    got = _delta(
+        small,
+        "country_flows",
+        [
+            "universe",
+            "flow_date",
+            "country",
+            "flow_usd",
+            "assets_start_usd",
+            "flow_pct",
+            "portfolio_change_usd",
+            "pseudo_return_pct",
+            "fund_count",
+        ],
+    )
     got = got[got.universe.isin(UNIVERSES)].copy()
     got["flow_date"] = pd.to_datetime(got.flow_date)
-    m = ref.merge(got, on=["universe", "flow_date", "country"], how="outer",
-                  suffixes=("_ref", ""), indicator=True)
+    m = ref.merge(
+        got,
+        on=["universe", "flow_date", "country"],
+        how="outer",
+        suffixes=("_ref", ""),
+        indicator=True,
+    )
     return m, facts
 
 
@@ -168,16 +211,16 @@ def test_sums_within_the_terms_tolerance(compared, column):
     tol.assert_within(m, column, f"{base}_w", tol.sum_tolerance(m[f"{base}_abs"]), what=column)
 
 
-@pytest.mark.parametrize("column, numerator", [("flow_pct", "flow"),
-                                               ("pseudo_return_pct", "portfolio_change")])
+@pytest.mark.parametrize(
+    "column, numerator", [("flow_pct", "flow"), ("pseudo_return_pct", "portfolio_change")]
+)
 def test_percentages_within_the_terms_tolerance(compared, column, numerator):
     m, _ = compared
     a = m.assets_start_w
     with np.errstate(divide="ignore", invalid="ignore"):
         want = np.where(a != 0, 100.0 * m[f"{numerator}_w"] / a, np.nan)
     m = m.assign(_want=want)
-    tol.assert_within(m, column, "_want", tol.pct_tolerance(m[f"{numerator}_abs"], a),
-                      what=column)
+    tol.assert_within(m, column, "_want", tol.pct_tolerance(m[f"{numerator}_abs"], a), what=column)
 
 
 def test_retail_only_funds_do_not_count_in_an_institutional_universe(compared):

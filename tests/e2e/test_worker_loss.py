@@ -2,6 +2,7 @@
 cluster of two 1-core workers survives SIGKILL of one worker and its executor JVM while that
 executor runs tasks: Spark reschedules the lost tasks (and recomputes the lost shuffle output)
 on the other worker, the job exits 0 and the table equals a local-mode run."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ from tests.e2e.standalone import Worker, build_py_files, cluster, free_port, sta
 
 # Executor loss is not the job's fault, but Spark may still count a lost task's attempt as a
 # failure: allow the default 4 attempts per task, and never exclude the surviving executor.
-LOSS_TOLERANT = {"spark.task.maxFailures": "4", "spark.excludeOnFailure.enabled": "false",
-                 "spark.executor.memory": "1g"}
+LOSS_TOLERANT = {
+    "spark.task.maxFailures": "4",
+    "spark.excludeOnFailure.enabled": "false",
+    "spark.executor.memory": "1g",
+}
 
 
 def _get(url: str):
@@ -42,8 +46,7 @@ def executor_busy(driver_ui: int, worker: Worker) -> dict | None:
         apps = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications")
         if not ids or not apps:
             return None
-        execs = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications/{apps[0]['id']}"
-                     "/executors")
+        execs = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications/{apps[0]['id']}/executors")
     except (OSError, ValueError):  # the driver's UI is not up yet, or says it is starting
         return None
     for e in execs:
@@ -52,14 +55,17 @@ def executor_busy(driver_ui: int, worker: Worker) -> dict | None:
     return None
 
 
-def kill_when_busy(proc: subprocess.Popen, driver_ui: int, victim: Worker,
-                   timeout: float = 600) -> dict:
+def kill_when_busy(
+    proc: subprocess.Popen, driver_ui: int, victim: Worker, timeout: float = 600
+) -> dict:
     """Wait until the victim's executor is busy, then SIGKILL the worker and its executor."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"the job ended (status {proc.returncode}) before the victim worker's "
-                        "executor ran a task with shuffle output")
+            pytest.fail(
+                f"the job ended (status {proc.returncode}) before the victim worker's "
+                "executor ran a task with shuffle output"
+            )
         busy = executor_busy(driver_ui, victim)
         if busy is not None:
             victim.kill()
@@ -68,8 +74,9 @@ def kill_when_busy(proc: subprocess.Popen, driver_ui: int, victim: Worker,
     pytest.fail("the victim worker's executor never got busy")
 
 
-def test_worker_killed_mid_job_is_survived_and_tables_equal_local(spark, repo, tmp_path,
-                                                                    tmp_path_factory):
+def test_worker_killed_mid_job_is_survived_and_tables_equal_local(
+    spark, repo, tmp_path, tmp_path_factory
+):
     """spark-submit of jobs/country_flows.py on two 1-core workers; one worker and its
     executor are SIGKILLed while the executor runs a task; exit 0, the loss seen by the
     driver, country_flows equal to a local run of the same command."""
@@ -80,12 +87,21 @@ def test_worker_killed_mid_job_is_survived_and_tables_equal_local(spark, repo, t
     driver_ui = free_port()
     log = tmp_path / "country_flows.log"
     with cluster(tmp_path / "cluster", workers=2, worker_cores=1, worker_memory="1536m") as c:
-        proc = start_submit(repo, c.master, "country_flows.py",
-                            ["--universe", UNIVERSES, "--warehouse", str(remote)], py_files, log,
-                            executor_cores=1, extra_conf={
-                                **LOSS_TOLERANT, "spark.ui.enabled": "true",
-                                "spark.ui.port": str(driver_ui),
-                                "spark.ui.showConsoleProgress": "false"})
+        proc = start_submit(
+            repo,
+            c.master,
+            "country_flows.py",
+            ["--universe", UNIVERSES, "--warehouse", str(remote)],
+            py_files,
+            log,
+            executor_cores=1,
+            extra_conf={
+                **LOSS_TOLERANT,
+                "spark.ui.enabled": "true",
+                "spark.ui.port": str(driver_ui),
+                "spark.ui.showConsoleProgress": "false",
+            },
+        )
         try:
             busy = kill_when_busy(proc, driver_ui, c.workers[1])
             rc = proc.wait(timeout=900)

@@ -1,6 +1,7 @@
 """A small warehouse for reader tests: synthetic rows for any table of tables.py that satisfy its
 CHECK constraints (flow calendar, month columns, ISO2 countries, positive counts...), and one
 write of every table."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,9 +21,15 @@ from flowmosaic.tables import TABLES, Table
 
 COUNTRIES = ("US", "JP", "DE")
 # names whose values must be one of a few (constraints, or what readers group by)
-CHOICES = {"country": COUNTRIES, "frequency": ("daily", "monthly"), "universe": ("U1", "U2"),
-           "investor_type": ("Retail", "Institutional"), "source_table": ("share_class_flows",),
-           "reason": ("bad_date", "duplicate"), "investor_domicile": ("LU", "IE")}
+CHOICES = {
+    "country": COUNTRIES,
+    "frequency": ("daily", "monthly"),
+    "universe": ("U1", "U2"),
+    "investor_type": ("Retail", "Institutional"),
+    "source_table": ("share_class_flows",),
+    "reason": ("bad_date", "duplicate"),
+    "investor_domicile": ("LU", "IE"),
+}
 MONTH_OF = {"flow_month": "flow_date", "alloc_month": "report_date"}
 
 
@@ -36,8 +43,9 @@ def flow_days(start: dt.date, n: int) -> list[dt.date]:
     return out
 
 
-def sample_rows(t: Table, n: int = 8, start: dt.date = dt.date(2024, 1, 29),
-                scale: float = 1.0) -> list[tuple]:
+def sample_rows(
+    t: Table, n: int = 8, start: dt.date = dt.date(2024, 1, 29), scale: float = 1.0
+) -> list[tuple]:
     """n rows for table t; row i falls on the i-th flow date from start (two months' worth)."""
     days = flow_days(start, n)
     rows = []
@@ -76,7 +84,8 @@ def write_every_table(spark, settings, n: int = 8) -> dict[str, str]:
     paths = {}
     for name, t in TABLES.items():
         path = storage.ensure(spark, settings, name)
-        storage.append(spark.createDataFrame(sample_rows(t, n), t.schema), path,
-                       metadata={"operation": "test"})
+        storage.append(
+            spark.createDataFrame(sample_rows(t, n), t.schema), path, metadata={"operation": "test"}
+        )
         paths[name] = path
     return paths

@@ -1,6 +1,7 @@
 """The calendar's Spark Columns (flowmosaic.spark.calendar) agree with the pure-Python rules
 (flowmosaic.calendar) on every calendar day from 2019-12-20 to 2025-01-10: two New Years and
 Christmases on weekdays and weekends, leap day 2020 and 2024, every 22nd/23rd."""
+
 import datetime as dt
 
 from pyspark.sql import functions as F
@@ -12,17 +13,24 @@ START, END = dt.date(2019, 12, 20), dt.date(2025, 1, 10)
 
 
 def test_is_flow_date_and_alloc_month_match_calendar_every_day(spark):
-    df = (spark.sql(f"SELECT explode(sequence(DATE'{START}', DATE'{END}', "
-                    "INTERVAL 1 DAY)) AS d")
-          .select("d", scal.is_flow_date(F.col("d")).alias("flow"),
-                  scal.alloc_month(F.col("d")).alias("alloc"),
-                  scal.month_start(F.col("d")).alias("month")))
+    df = spark.sql(
+        f"SELECT explode(sequence(DATE'{START}', DATE'{END}', INTERVAL 1 DAY)) AS d"
+    ).select(
+        "d",
+        scal.is_flow_date(F.col("d")).alias("flow"),
+        scal.alloc_month(F.col("d")).alias("alloc"),
+        scal.month_start(F.col("d")).alias("month"),
+    )
     rows = df.collect()
     assert len(rows) == (END - START).days + 1
     assert rows[0].d == START and rows[-1].d == END
-    bad = [(r.d, r.flow, r.alloc, r.month) for r in rows
-           if r.flow is not cal.is_flow_date(r.d) or r.alloc != cal.alloc_month(r.d)
-           or r.month != cal.month_start(r.d)]
+    bad = [
+        (r.d, r.flow, r.alloc, r.month)
+        for r in rows
+        if r.flow is not cal.is_flow_date(r.d)
+        or r.alloc != cal.alloc_month(r.d)
+        or r.month != cal.month_start(r.d)
+    ]
     assert not bad, bad[:5]
     # the days the check covers include the rules' edges
     flow = {r.d: r.flow for r in rows}
@@ -32,7 +40,11 @@ def test_is_flow_date_and_alloc_month_match_calendar_every_day(spark):
 
 
 def test_null_date_gives_null(spark):
-    row = (spark.sql("SELECT CAST(NULL AS DATE) AS d")
-           .select(scal.is_flow_date(F.col("d")).alias("flow"),
-                   scal.alloc_month(F.col("d")).alias("alloc")).first())
+    row = (
+        spark.sql("SELECT CAST(NULL AS DATE) AS d")
+        .select(
+            scal.is_flow_date(F.col("d")).alias("flow"), scal.alloc_month(F.col("d")).alias("alloc")
+        )
+        .first()
+    )
     assert row.flow is None and row.alloc is None

@@ -5,6 +5,7 @@ Delta writes a replaceWhere's changes as `delete` (every row the predicate match
 commit) and `insert` (every row written), never update_preimage/update_postimage (those come
 from UPDATE and MERGE). Rows outside the predicate that Delta copied while rewriting a file do
 not appear."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,12 @@ def _key(r) -> tuple:
 def rewrite(spark, make_settings, tmp_path_factory):
     s = make_settings(tmp_path_factory.mktemp("cdf") / "wh")
     path = storage.ensure(spark, s, "country_flows")
-    old = [_row(u, d, c, float(i)) for u in ("U1", "U2") for i, d in enumerate(DAYS)
-           for c in ("US", "JP", "DE")]
+    old = [
+        _row(u, d, c, float(i))
+        for u in ("U1", "U2")
+        for i, d in enumerate(DAYS)
+        for c in ("US", "JP", "DE")
+    ]
     storage.append(spark.createDataFrame(old, CF.schema).coalesce(1), path)  # one file: the
     # rewrite must copy the rows outside the window, which the feed must not show
     # the window again: new values for US and JP, DE gone, GB new
@@ -61,7 +66,13 @@ def test_deltalake_change_feed_of_a_window_rewrite(rewrite):
 
 def test_spark_reads_the_same_change_feed(spark, rewrite):
     path, v, replaced, new = rewrite
-    feed = (spark.read.format("delta").option("readChangeFeed", "true")
-            .option("startingVersion", v).option("endingVersion", v).load(path).collect())
+    feed = (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", v)
+        .option("endingVersion", v)
+        .load(path)
+        .collect()
+    )
     got = sorted((r["_change_type"], _key(r)) for r in feed)
     assert got == sorted([("delete", r) for r in replaced] + [("insert", r) for r in new])

@@ -3,6 +3,7 @@ second version a backtest_runs row records: the requested retention is raised so
 pinned version still time-travels (also when its tombstones have expired and VACUUM judges
 files by modification time), files are compacted, a checkpoint is written; with force the
 pinned version's files go and the report says so. The tests run in file order on one table."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,11 @@ COUNTRIES = ("US", "JP", "DE")
 
 
 def _rows(universe: str, days, scale: float) -> list[tuple]:
-    return [(universe, d, c, scale * (i + 1), 1e6, scale * (i + 1) / 1e4, 0.5, 0.1, 3)
-            for i, d in enumerate(days) for c in COUNTRIES]
+    return [
+        (universe, d, c, scale * (i + 1), 1e6, scale * (i + 1) / 1e4, 0.5, 0.1, 3)
+        for i, d in enumerate(days)
+        for c in COUNTRIES
+    ]
 
 
 def _window(days) -> str:
@@ -47,17 +51,24 @@ def history(spark, make_settings, tmp_path_factory):
     storage.append(first.repartition(3), path)  # several files per universe
     for k, (lo, hi) in enumerate(((0, 8), (8, 16), (4, 12)), start=2):
         days = DAYS[lo:hi]
-        new = spark.createDataFrame(_rows("U1", days, 10.0 * k) + _rows("U2", days, 5.0 * k),
-                                    CF.schema)
+        new = spark.createDataFrame(
+            _rows("U1", days, 10.0 * k) + _rows("U2", days, 5.0 * k), CF.schema
+        )
         storage.replace_where(new.repartition(2), path, _window(days))
     v_pinned = storage.current_version(spark, path) - 2  # the first window rewrite
     bt = storage.ensure(spark, s, "backtest_runs")
     at = dt.datetime(2026, 1, 5, 9, 30)
-    runs = [("pinned-run", f"{path}:U1", v_pinned),
-            ("csv-run", "/data/flows.csv", None),                    # no table: no pin
-            ("elsewhere-run", "/elsewhere/gold/country_flows:U1", 1)]  # another table
-    storage.append(spark.createDataFrame(
-        [(r, at, src, v, "{}", 5, "AnnMn", "TxB", 0.1) for r, src, v in runs], BT.schema), bt)
+    runs = [
+        ("pinned-run", f"{path}:U1", v_pinned),
+        ("csv-run", "/data/flows.csv", None),  # no table: no pin
+        ("elsewhere-run", "/elsewhere/gold/country_flows:U1", 1),
+    ]  # another table
+    storage.append(
+        spark.createDataFrame(
+            [(r, at, src, v, "{}", 5, "AnnMn", "TxB", 0.1) for r, src, v in runs], BT.schema
+        ),
+        bt,
+    )
     return s, path, v_pinned, _sorted(storage.read(spark, path, v_pinned))
 
 
@@ -69,8 +80,17 @@ def test_pins_come_from_backtest_runs_rows_that_point_at_the_table(spark, histor
 def test_maintain_raises_the_retention_to_keep_the_pinned_version(spark, history, capsys):
     s, path, v_pinned, want = history
     assert storage.table_detail(spark, path)["numFiles"] > 2
-    args = build_parser().parse_args(["maintain", "--warehouse", s.warehouse, "--tables",
-                                      "country_flows,backtest_runs", "--retain-hours", "0"])
+    args = build_parser().parse_args(
+        [
+            "maintain",
+            "--warehouse",
+            s.warehouse,
+            "--tables",
+            "country_flows,backtest_runs",
+            "--retain-hours",
+            "0",
+        ]
+    )
     ctx = Context(args)
     ctx.__dict__.update(settings=s, spark=spark)  # the test's session, as it is
     assert args.run is maintain_cmd.run and maintain_cmd.run(ctx) == 0
@@ -78,7 +98,7 @@ def test_maintain_raises_the_retention_to_keep_the_pinned_version(spark, history
     assert "raised from 0 h (requested)" in out and f"to keep version {v_pinned}" in out
     assert f"versions recorded by backtest runs, kept: {v_pinned} (runs pinned-run)" in out
     assert "ZORDER BY (flow_date) on 2 partition(s)" in out  # country_flows
-    assert "(compaction)" in out                              # backtest_runs
+    assert "(compaction)" in out  # backtest_runs
     assert "checkpoint at version" in out and "oldest version kept:" in out
     # compacted and z-ordered: one file per universe
     assert sorted(n for _, n in storage.files_per_partition(spark, path, ("universe",))) == [1, 1]
@@ -93,8 +113,10 @@ def test_a_pin_beyond_the_tombstones_is_kept_by_modification_time(spark, history
     s, path, v_pinned, want = history
     # Tombstones that expire at once, and data files written "three days ago": VACUUM now
     # judges removed files by modification time, so the pinned version's age is not enough.
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES "
-              "('delta.deletedFileRetentionDuration' = 'interval 1 seconds')")
+    spark.sql(
+        f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES "
+        "('delta.deletedFileRetentionDuration' = 'interval 1 seconds')"
+    )
     time.sleep(2)
     past = time.time() - 3 * 24 * 3600
     for root, dirs, files in os.walk(path):
@@ -102,7 +124,8 @@ def test_a_pin_beyond_the_tombstones_is_kept_by_modification_time(spark, history
         for f in files:
             os.utime(os.path.join(root, f), (past, past))
     rep = maintain(spark, s, ["country_flows"], retain_hours=0, progress=None).table(
-        "country_flows")
+        "country_flows"
+    )
     assert rep.retention_hours >= 72 and "modification time" in rep.retention_reason
     assert rep.pinned_kept == [v_pinned] and not rep.lost
     assert any("property delta.deletedFileRetentionDuration" in n for n in rep.notes)
@@ -121,8 +144,9 @@ def test_force_keeps_the_short_retention_and_says_what_no_longer_time_travels(sp
     s, path, v_pinned, _ = history
     current = _sorted(storage.read(spark, path))
     said: list[str] = []
-    rep = maintain(spark, s, ["country_flows"], retain_hours=0, force=True,
-                   progress=said.append).table("country_flows")
+    rep = maintain(
+        spark, s, ["country_flows"], retain_hours=0, force=True, progress=said.append
+    ).table("country_flows")
     assert rep.retention_hours == 0 and v_pinned in rep.lost and rep.vacuum_deleted > 0
     assert rep.storage_files_after < rep.storage_files_before
     assert f"NO LONGER TIME-TRAVELS: version {v_pinned}" in rep.describe()

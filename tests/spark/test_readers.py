@@ -2,6 +2,7 @@
 reads the same rows with Spark, deltalake (delta-rs, to_pandas) and polars (pl.read_delta);
 and a guard on what the tables ask of a reader: their protocol stays within what delta-rs
 reads, without deletion vectors, and the gold tables keep a change feed."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,15 +29,19 @@ ROWS = 8
 # before adding it. Deletion vectors stay off (tables.COMMON_PROPERTIES): not every reader the
 # tests use reads them.
 READER_VERSION = 1
-WRITER_FEATURES = {"appendOnly", "invariants", "checkConstraints", "changeDataFeed",
-                   "generatedColumns"}
+WRITER_FEATURES = {
+    "appendOnly",
+    "invariants",
+    "checkConstraints",
+    "changeDataFeed",
+    "generatedColumns",
+}
 
 
 def _protocol_name(member: str) -> str:
     """deltalake.TableFeatures member -> the protocol's feature name (CheckConstraints ->
     checkConstraints)."""
-    return {"TimestampWithoutTimezone": "timestampNtz"}.get(member,
-                                                            member[0].lower() + member[1:])
+    return {"TimestampWithoutTimezone": "timestampNtz"}.get(member, member[0].lower() + member[1:])
 
 
 DELTA_RS_FEATURES = {_protocol_name(m) for m in dir(TableFeatures) if m[:1].isupper()}
@@ -103,7 +108,8 @@ def test_protocol_stays_readable_by_delta_rs(sample, name):
     assert p.min_writer_version <= 7, p
     assert set(p.writer_features or ()) <= WRITER_FEATURES, (
         f"{name}: writer features {sorted(set(p.writer_features) - WRITER_FEATURES)} are new: "
-        "check that delta-rs reads such a table, then add them to WRITER_FEATURES")
+        "check that delta-rs reads such a table, then add them to WRITER_FEATURES"
+    )
     assert WRITER_FEATURES <= DELTA_RS_FEATURES  # delta-rs knows every feature allowed here
     assert table.to_pyarrow_table().num_rows == ROWS
 
@@ -116,6 +122,9 @@ def test_gold_tables_keep_a_change_feed(sample):
     # the retentions and the checkpoint interval come from tables.py, as set at creation
     for name, path in paths.items():
         conf = DeltaTable(path).metadata().configuration
-        for key in ("delta.checkpointInterval", "delta.logRetentionDuration",
-                    "delta.deletedFileRetentionDuration"):
+        for key in (
+            "delta.checkpointInterval",
+            "delta.logRetentionDuration",
+            "delta.deletedFileRetentionDuration",
+        ):
             assert conf.get(key) == TABLES[name].properties[key], (name, key)

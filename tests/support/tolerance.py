@@ -18,6 +18,7 @@ Where the denominator is 0 a percentage is NULL (NaN) on both sides.
 
 Used by tests/e2e/test_small_universe.py and by the benchmark's correctness check.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,11 @@ def sum_tolerance(abs_terms: np.ndarray | pd.Series, rel: float = REL) -> np.nda
     return rel * np.asarray(abs_terms, dtype=float)
 
 
-def pct_tolerance(abs_numerator_terms: np.ndarray | pd.Series,
-                  denominator: np.ndarray | pd.Series, rel: float = REL) -> np.ndarray:
+def pct_tolerance(
+    abs_numerator_terms: np.ndarray | pd.Series,
+    denominator: np.ndarray | pd.Series,
+    rel: float = REL,
+) -> np.ndarray:
     """Allowed |a - b| for 100 x numerator / denominator: rel x 100 x (sum of the
     numerator's absolute terms) / |denominator| (NaN where the denominator is 0)."""
     num = np.asarray(abs_numerator_terms, dtype=float)
@@ -53,8 +57,9 @@ def violations(got, want, tol) -> np.ndarray:
     return ~(both_nan | ok)
 
 
-def assert_within(frame: pd.DataFrame, got: str, want: str, tol, what: str | None = None,
-                  show: int = 5) -> None:
+def assert_within(
+    frame: pd.DataFrame, got: str, want: str, tol, what: str | None = None, show: int = 5
+) -> None:
     """Raise AssertionError naming the worst rows of `frame` where column `got` is farther
     from column `want` than `tol` (an array aligned with frame, or a column name)."""
     t = frame[tol].to_numpy(dtype=float) if isinstance(tol, str) else np.asarray(tol, float)
@@ -62,9 +67,12 @@ def assert_within(frame: pd.DataFrame, got: str, want: str, tol, what: str | Non
     if bad.any():
         rows = frame.loc[bad].assign(_diff=(frame[got] - frame[want]).abs()[bad], _tol=t[bad])
         rows = rows.assign(_excess=rows["_diff"] - rows["_tol"]).sort_values(
-            "_excess", ascending=False, na_position="first")
-        raise AssertionError(f"{what or got}: {int(bad.sum())} of {len(frame)} rows outside "
-                             f"the tolerance; worst:\n{rows.head(show).to_string()}")
+            "_excess", ascending=False, na_position="first"
+        )
+        raise AssertionError(
+            f"{what or got}: {int(bad.sum())} of {len(frame)} rows outside "
+            f"the tolerance; worst:\n{rows.head(show).to_string()}"
+        )
 
 
 def scaled_differences(got, want, tol) -> np.ndarray:
@@ -87,8 +95,14 @@ def worst_excess(frame: pd.DataFrame, spark_suffix: str, ref_suffix: str) -> flo
     if frame.empty:
         return 0.0
     ref = frame[f"assets_start_usd{ref_suffix}"]
-    checks = {"flow_usd": sum_tolerance(frame["flow_terms"]),
-              "assets_start_usd": sum_tolerance(frame["assets_terms"]),
-              "flow_pct": pct_tolerance(frame["flow_terms"], ref)}
-    return float(max(scaled_differences(frame[c + spark_suffix], frame[c + ref_suffix], t).max()
-                     for c, t in checks.items()))
+    checks = {
+        "flow_usd": sum_tolerance(frame["flow_terms"]),
+        "assets_start_usd": sum_tolerance(frame["assets_terms"]),
+        "flow_pct": pct_tolerance(frame["flow_terms"], ref),
+    }
+    return float(
+        max(
+            scaled_differences(frame[c + spark_suffix], frame[c + ref_suffix], t).max()
+            for c, t in checks.items()
+        )
+    )

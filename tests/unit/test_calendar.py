@@ -1,4 +1,5 @@
 """The flow calendar and the 23rd rule at their edges (methodology.md sections 2-3)."""
+
 import datetime as dt
 
 import pytest
@@ -8,18 +9,21 @@ from flowmosaic import calendar as cal
 D = dt.date
 
 
-@pytest.mark.parametrize("day,expected", [
-    (D(2022, 1, 1), False),   # 1 Jan (a Saturday anyway)
-    (D(2021, 1, 1), False),   # 1 Jan on a Friday
-    (D(2020, 12, 25), False),  # 25 Dec on a Friday
-    (D(2020, 12, 24), True),
-    (D(2020, 12, 28), True),  # Boxing Day observed elsewhere: still a flow date
-    (D(2022, 2, 5), False),   # Saturday
-    (D(2022, 2, 6), False),   # Sunday
-    (D(2022, 2, 7), True),
-    (D(2020, 2, 29), False),  # leap day on a Saturday
-    (D(2024, 2, 29), True),   # leap day on a Thursday
-])
+@pytest.mark.parametrize(
+    "day,expected",
+    [
+        (D(2022, 1, 1), False),  # 1 Jan (a Saturday anyway)
+        (D(2021, 1, 1), False),  # 1 Jan on a Friday
+        (D(2020, 12, 25), False),  # 25 Dec on a Friday
+        (D(2020, 12, 24), True),
+        (D(2020, 12, 28), True),  # Boxing Day observed elsewhere: still a flow date
+        (D(2022, 2, 5), False),  # Saturday
+        (D(2022, 2, 6), False),  # Sunday
+        (D(2022, 2, 7), True),
+        (D(2020, 2, 29), False),  # leap day on a Saturday
+        (D(2024, 2, 29), True),  # leap day on a Thursday
+    ],
+)
 def test_is_flow_date(day, expected):
     assert cal.is_flow_date(day) is expected
 
@@ -31,18 +35,21 @@ def test_flow_dates_of_a_year_count():
     assert len(cal.flow_dates(D(2020, 1, 1), D(2020, 12, 31))) == 260
 
 
-@pytest.mark.parametrize("day,month", [
-    (D(2022, 3, 22), D(2022, 1, 1)),   # 22nd: two months back
-    (D(2022, 3, 23), D(2022, 2, 1)),   # 23rd: previous month
-    (D(2022, 3, 31), D(2022, 2, 1)),
-    (D(2022, 3, 1), D(2022, 1, 1)),
-    (D(2022, 1, 22), D(2021, 11, 1)),  # January, year roll-back by two
-    (D(2022, 1, 23), D(2021, 12, 1)),  # January, year roll-back by one
-    (D(2022, 2, 3), D(2021, 12, 1)),   # February, day <= 22 -> December
-    (D(2022, 2, 23), D(2022, 1, 1)),
-    (D(2024, 2, 29), D(2024, 1, 1)),   # leap day
-    (D(2020, 12, 24), D(2020, 11, 1)),
-])
+@pytest.mark.parametrize(
+    "day,month",
+    [
+        (D(2022, 3, 22), D(2022, 1, 1)),  # 22nd: two months back
+        (D(2022, 3, 23), D(2022, 2, 1)),  # 23rd: previous month
+        (D(2022, 3, 31), D(2022, 2, 1)),
+        (D(2022, 3, 1), D(2022, 1, 1)),
+        (D(2022, 1, 22), D(2021, 11, 1)),  # January, year roll-back by two
+        (D(2022, 1, 23), D(2021, 12, 1)),  # January, year roll-back by one
+        (D(2022, 2, 3), D(2021, 12, 1)),  # February, day <= 22 -> December
+        (D(2022, 2, 23), D(2022, 1, 1)),
+        (D(2024, 2, 29), D(2024, 1, 1)),  # leap day
+        (D(2020, 12, 24), D(2020, 11, 1)),
+    ],
+)
 def test_alloc_month(day, month):
     assert cal.alloc_month(day) == month
 

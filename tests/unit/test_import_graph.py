@@ -7,6 +7,7 @@ module level, in a class body or under if/try/with, but not under `if TYPE_CHECK
 flowmosaic.a (its __init__). The parent packages Python imports on the way are not edges: a
 package's __init__ importing its own submodules is not a cycle.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,7 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> list[str]:
             for _ in range(node.level - 1):
                 pkg = pkg.rsplit(".", 1)[0]
             base = f"{pkg}.{base}" if base else pkg
-        names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
-                 for a in node.names]
+        names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
     return [n for n in names if n in MODULES]
 
 
@@ -46,7 +46,8 @@ def _type_checking(node: ast.AST) -> bool:
     test = getattr(node, "test", None)
     return isinstance(node, ast.If) and (
         (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
 
 
 def _scan() -> tuple[dict[str, set[str]], list[tuple[str, str, int]]]:
@@ -85,7 +86,7 @@ def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
         path.append(m)
         for t in sorted(edges[m]):
             if state.get(t) == 1:
-                return path[path.index(t):] + [t]
+                return path[path.index(t) :] + [t]
             if t not in state and (found := visit(t)):
                 return found
         path.pop()
@@ -115,8 +116,9 @@ def test_function_level_imports_are_listed_with_a_reason():
     _, deferred = _scan()
     found = {(m, t) for m, t, _ in deferred}
     unlisted = sorted(f"{m} -> {t} (line {n})" for m, t, n in deferred if (m, t) not in DEFERRED)
-    assert not unlisted, ("import at module level, or add to DEFERRED with the reason: "
-                          + "; ".join(unlisted))
+    assert not unlisted, "import at module level, or add to DEFERRED with the reason: " + "; ".join(
+        unlisted
+    )
     assert set(DEFERRED) <= found, f"no longer deferred: {sorted(set(DEFERRED) - found)}"
     assert all(reason.strip() for reason in DEFERRED.values())
 
@@ -127,8 +129,10 @@ def test_deferred_imports_dodge_no_cycle():
         with_it = {k: set(v) for k, v in edges.items()}
         with_it[m].add(t)
         cycle = _cycle(with_it)
-        assert cycle is None, (f"{m} line {line} imports {t} inside a function to avoid the "
-                               f"cycle {' -> '.join(cycle or [])}: break the cycle instead")
+        assert cycle is None, (
+            f"{m} line {line} imports {t} inside a function to avoid the "
+            f"cycle {' -> '.join(cycle or [])}: break the cycle instead"
+        )
 
 
 def test_a_cycle_is_found():

@@ -1,5 +1,6 @@
 """Object storage without Spark: warehouse URIs and table paths, the `object_storage:` section,
 the fs.s3a.* conf a local session gets, and which jars the recorded lists keep."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,15 +20,18 @@ def settings_file(tmp_path: Path, **data) -> Path:
     return p
 
 
-@pytest.mark.parametrize("warehouse, expected", [
-    ("s3a://bucket/wh", "s3a://bucket/wh/gold/country_flows"),
-    ("s3a://bucket/wh/", "s3a://bucket/wh/gold/country_flows"),
-    ("s3a://bucket//a//wh//", "s3a://bucket/a/wh/gold/country_flows"),
-    ("s3a://bucket", "s3a://bucket/gold/country_flows"),
-    ("s3a://bucket/", "s3a://bucket/gold/country_flows"),
-    ("hdfs:///data/fm", "hdfs:///data/fm/gold/country_flows"),
-    ("file:///tmp/wh", "file:///tmp/wh/gold/country_flows"),
-])
+@pytest.mark.parametrize(
+    "warehouse, expected",
+    [
+        ("s3a://bucket/wh", "s3a://bucket/wh/gold/country_flows"),
+        ("s3a://bucket/wh/", "s3a://bucket/wh/gold/country_flows"),
+        ("s3a://bucket//a//wh//", "s3a://bucket/a/wh/gold/country_flows"),
+        ("s3a://bucket", "s3a://bucket/gold/country_flows"),
+        ("s3a://bucket/", "s3a://bucket/gold/country_flows"),
+        ("hdfs:///data/fm", "hdfs:///data/fm/gold/country_flows"),
+        ("file:///tmp/wh", "file:///tmp/wh/gold/country_flows"),
+    ],
+)
 def test_table_paths_under_uri_warehouses(tmp_path, warehouse, expected):
     s = load_settings(settings_file(tmp_path), warehouse=warehouse)
     assert s.table_path("country_flows") == expected
@@ -45,38 +49,62 @@ def test_warehouse_uri_without_bucket_is_an_error(tmp_path):
 
 
 def test_object_storage_section(tmp_path):
-    s = load_settings(settings_file(tmp_path, object_storage={
-        "endpoint": "http://127.0.0.1:9000", "region": "eu-west-1", "access_key": "k",
-        "secret_key": "s"}))
+    s = load_settings(
+        settings_file(
+            tmp_path,
+            object_storage={
+                "endpoint": "http://127.0.0.1:9000",
+                "region": "eu-west-1",
+                "access_key": "k",
+                "secret_key": "s",
+            },
+        )
+    )
     o = s.object_storage
     assert (o.endpoint, o.region, o.access_key, o.secret_key, o.configured) == (
-        "http://127.0.0.1:9000", "eu-west-1", "k", "s", True)
+        "http://127.0.0.1:9000",
+        "eu-west-1",
+        "k",
+        "s",
+        True,
+    )
     assert not load_settings(settings_file(tmp_path)).object_storage.configured
 
 
-@pytest.mark.parametrize("section, message", [
-    ({"endpoint": "127.0.0.1:9000"}, "endpoint must be http"),
-    ({"bucket": "x"}, "unknown key"),
-    ({"access_key": "k"}, "both access_key and secret_key"),
-    ({"path_style_access": "yes"}, "true or false"),
-    ("http://x", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"endpoint": "127.0.0.1:9000"}, "endpoint must be http"),
+        ({"bucket": "x"}, "unknown key"),
+        ({"access_key": "k"}, "both access_key and secret_key"),
+        ({"path_style_access": "yes"}, "true or false"),
+        ("http://x", "must be a mapping"),
+    ],
+)
 def test_object_storage_errors_name_the_key(tmp_path, section, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(settings_file(tmp_path, object_storage=section))
 
 
 def test_s3a_conf_from_section_env_and_defaults(tmp_path):
-    s = load_settings(settings_file(tmp_path, object_storage={"endpoint": "http://h:9000"}),
-                      warehouse="s3a://b/wh")
+    s = load_settings(
+        settings_file(tmp_path, object_storage={"endpoint": "http://h:9000"}),
+        warehouse="s3a://b/wh",
+    )
     conf = s3a_conf(s, env={})
-    assert conf == {"spark.hadoop.fs.s3a.endpoint": "http://h:9000",
-                    "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
-                    "spark.hadoop.fs.s3a.path.style.access": "true",
-                    "spark.hadoop.fs.s3a.endpoint.region": "us-east-1"}
+    assert conf == {
+        "spark.hadoop.fs.s3a.endpoint": "http://h:9000",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
+    }
     # the environment fills what the section leaves out; keys stay with S3A's default chain
-    env = {"AWS_ENDPOINT_URL": "https://minio:9000", "AWS_REGION": "eu-central-1",
-           "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    env = {
+        "AWS_ENDPOINT_URL": "https://minio:9000",
+        "AWS_REGION": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
     bare = load_settings(settings_file(tmp_path), warehouse="s3a://b/wh")
     conf = s3a_conf(bare, env=env)
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "https://minio:9000"
@@ -86,12 +114,17 @@ def test_s3a_conf_from_section_env_and_defaults(tmp_path):
     # AWS itself: no endpoint, virtual-host addressing
     assert s3a_conf(bare, env={}) == {"spark.hadoop.fs.s3a.path.style.access": "false"}
     # static keys from the section
-    keyed = load_settings(settings_file(tmp_path, object_storage={
-        "access_key": "k", "secret_key": "s", "path_style_access": True}))
+    keyed = load_settings(
+        settings_file(
+            tmp_path,
+            object_storage={"access_key": "k", "secret_key": "s", "path_style_access": True},
+        )
+    )
     conf = s3a_conf(keyed, env={})
     assert conf["spark.hadoop.fs.s3a.access.key"] == "k"
     assert conf["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith(
-        "SimpleAWSCredentialsProvider")
+        "SimpleAWSCredentialsProvider"
+    )
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
 
 
@@ -105,17 +138,21 @@ def test_needs_s3(tmp_path):
 
 
 def test_recorded_lists_drop_what_pyspark_ships():
-    delta = ["/i/jars/io.delta_delta-spark_4.2_2.13-4.4.0.jar",
-             "/i/jars/org.apache.hadoop_hadoop-client-api-3.4.2.jar",
-             "/i/jars/org.apache.hadoop_hadoop-client-runtime-3.4.2.jar",
-             "/i/jars/org.apache.parquet_parquet-hadoop-1.16.0.jar",
-             "/i/jars/commons-logging_commons-logging-1.3.0.jar",
-             "/i/jars/io.delta_delta-storage-4.4.0.jar"]
+    delta = [
+        "/i/jars/io.delta_delta-spark_4.2_2.13-4.4.0.jar",
+        "/i/jars/org.apache.hadoop_hadoop-client-api-3.4.2.jar",
+        "/i/jars/org.apache.hadoop_hadoop-client-runtime-3.4.2.jar",
+        "/i/jars/org.apache.parquet_parquet-hadoop-1.16.0.jar",
+        "/i/jars/commons-logging_commons-logging-1.3.0.jar",
+        "/i/jars/io.delta_delta-storage-4.4.0.jar",
+    ]
     assert jars.not_shipped(delta) == [delta[0], delta[-1]]
-    cached = ["/c/org.apache.hadoop/hadoop-aws/jars/hadoop-aws-3.5.0.jar",
-              "/c/io.netty/netty-buffer/jars/netty-buffer-4.1.126.Final.jar",
-              "/c/org.apache.httpcomponents/httpclient/jars/httpclient-4.5.13.jar",
-              "/c/software.amazon.awssdk/s3/jars/s3-2.35.4.jar"]
+    cached = [
+        "/c/org.apache.hadoop/hadoop-aws/jars/hadoop-aws-3.5.0.jar",
+        "/c/io.netty/netty-buffer/jars/netty-buffer-4.1.126.Final.jar",
+        "/c/org.apache.httpcomponents/httpclient/jars/httpclient-4.5.13.jar",
+        "/c/software.amazon.awssdk/s3/jars/s3-2.35.4.jar",
+    ]
     assert jars.not_shipped(cached, ivy=False) == [cached[0], cached[-1]]
     assert jars.s3_package() == f"org.apache.hadoop:hadoop-aws:{jars.hadoop_version()}"
     assert jars.uses_s3("s3a://b/x") and not jars.uses_s3("/tmp/s3a", "s3://b")

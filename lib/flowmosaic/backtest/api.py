@@ -8,6 +8,7 @@ run() computes the backtest and the factor analytics, and when out_dir is given 
 bins.csv, returns.csv, summary.csv, calendar_years.csv, ic.csv (+ ic_summary.csv,
 quantile_means.csv, subperiods.csv) and report.html.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,16 +25,29 @@ from flowmosaic.backtest.engine import BacktestParams, BacktestResult, run_backt
 from flowmosaic.backtest.report import write_report
 from flowmosaic.tables import table
 
-OUTPUT_FILES = ("bins.csv", "returns.csv", "summary.csv", "calendar_years.csv", "ic.csv",
-                "ic_summary.csv", "quantile_means.csv", "subperiods.csv", "report.html")
+OUTPUT_FILES = (
+    "bins.csv",
+    "returns.csv",
+    "summary.csv",
+    "calendar_years.csv",
+    "ic.csv",
+    "ic_summary.csv",
+    "quantile_means.csv",
+    "subperiods.csv",
+    "report.html",
+)
 
 
 def _yyyymmdd(index: pd.DatetimeIndex) -> pd.Index:
     return pd.Index(index.strftime("%Y%m%d"), name="date")
 
 
-def write_outputs(result: BacktestResult, fac: factor_mod.FactorResult, out_dir: str | Path,
-                  meta: dict | None = None) -> dict[str, Path]:
+def write_outputs(
+    result: BacktestResult,
+    fac: factor_mod.FactorResult,
+    out_dir: str | Path,
+    meta: dict | None = None,
+) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first = result.params.horizons[0]
@@ -60,10 +74,17 @@ def write_outputs(result: BacktestResult, fac: factor_mod.FactorResult, out_dir:
     return paths
 
 
-def run(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
-        params: BacktestParams | dict | None = None, out_dir: str | Path | None = None,
-        meta: dict | None = None, *, membership: pd.DataFrame | None = None,
-        periods: str | list | None = None, quiet: bool = True) -> BacktestResult:
+def run(
+    flows_wide: pd.DataFrame,
+    returns_wide: pd.DataFrame,
+    params: BacktestParams | dict | None = None,
+    out_dir: str | Path | None = None,
+    meta: dict | None = None,
+    *,
+    membership: pd.DataFrame | None = None,
+    periods: str | list | None = None,
+    quiet: bool = True,
+) -> BacktestResult:
     """Backtest + factor analytics (+ files and report.html when out_dir is given).
 
     flows_wide: daily flow % (index flow dates, ISO2 columns); returns_wide: market series.
@@ -78,8 +99,10 @@ def run(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
     say = (lambda *_: None) if quiet else (lambda msg: print(f"[backtest] {msg}", flush=True))
     p = BacktestParams.coerce(params)
     result = run_backtest(flows_wide, returns_wide, p, membership=membership)
-    say(f"backtest: {len(result.signal)} trade dates, {len(p.horizons)} horizons "
-        f"({time.time() - t0:.1f}s)")
+    say(
+        f"backtest: {len(result.signal)} trade dates, {len(p.horizons)} horizons "
+        f"({time.time() - t0:.1f}s)"
+    )
     per = factor_mod.parse_periods(periods) if isinstance(periods, str) else periods
     t1 = time.time()
     fac = factor_mod.analyse(result, per)
@@ -89,8 +112,13 @@ def run(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
     meta = dict(meta or {})
     meta.setdefault("run_id", uuid.uuid4().hex[:16])
     meta.setdefault("run_at", run_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    result.extras.update(factor=fac, meta=meta, run_id=meta["run_id"], run_at=run_at,
-                         timings={"backtest": t1 - t0, "factor": t2 - t1})
+    result.extras.update(
+        factor=fac,
+        meta=meta,
+        run_id=meta["run_id"],
+        run_at=run_at,
+        timings={"backtest": t1 - t0, "factor": t2 - t1},
+    )
     if out_dir is not None:
         paths = write_outputs(result, fac, out_dir, meta)
         result.extras["paths"] = paths
@@ -103,8 +131,10 @@ def run(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
 def run_rows(result: BacktestResult, source: str, source_version: int | None) -> list[tuple]:
     """The backtest_runs rows of a result: one per summary row."""
     meta = result.extras.get("meta", {})
-    params = {**result.params.to_dict(),
-              **{k: v for k, v in meta.items() if k not in ("run_id", "run_at")}}
+    params = {
+        **result.params.to_dict(),
+        **{k: v for k, v in meta.items() if k not in ("run_id", "run_at")},
+    }
     run_id = result.extras.get("run_id") or uuid.uuid4().hex[:16]
     run_at = result.extras.get("run_at") or dt.datetime.now(dt.UTC)
     run_at = run_at.astimezone(dt.UTC).replace(tzinfo=None)
@@ -112,14 +142,29 @@ def run_rows(result: BacktestResult, source: str, source_version: int | None) ->
     rows = []
     for r in result.summary.itertuples(index=False):
         v = float(r.value)
-        rows.append((run_id, run_at, source,
-                     None if source_version is None else int(source_version), pjson,
-                     int(r.horizon), str(r.statistic), str(r.column), v if v == v else None))
+        rows.append(
+            (
+                run_id,
+                run_at,
+                source,
+                None if source_version is None else int(source_version),
+                pjson,
+                int(r.horizon),
+                str(r.statistic),
+                str(r.column),
+                v if v == v else None,
+            )
+        )
     return rows
 
 
-def record_run(spark, settings, result: BacktestResult, source: str | None = None,
-               source_version: int | None = None) -> str:
+def record_run(
+    spark,
+    settings,
+    result: BacktestResult,
+    source: str | None = None,
+    source_version: int | None = None,
+) -> str:
     """Append the run (one row per summary row) to the backtest_runs Delta table; -> run id.
 
     source / source_version default to the result's meta ('source', 'source_version').
@@ -132,6 +177,14 @@ def record_run(spark, settings, result: BacktestResult, source: str | None = Non
     rows = run_rows(result, source, source_version)
     df = spark.createDataFrame(rows, schema=table("backtest_runs").schema)
     run_id = rows[0][0] if rows else ""
-    storage.append(df, path, metadata={"operation": "backtest", "run_id": run_id,
-                                       "source": source, "source_version": source_version})
+    storage.append(
+        df,
+        path,
+        metadata={
+            "operation": "backtest",
+            "run_id": run_id,
+            "source": source,
+            "source_version": source_version,
+        },
+    )
     return run_id

@@ -4,6 +4,7 @@ Per date, among the countries with both a signal and a return: sort by signal de
 = highest flow), ties keep column order; with N names and n bins the boundary after bin k is
 N x k / n rounded half down (10 -> 2,2,2,2,2; 43 -> 9,8,9,8,9; 17 -> 3,4,3,4,3; 4 -> 1,1,0,1,1).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def bin_sizes(n_names: int, n_bins: int) -> list[int]:
     return [int(x) for x in np.diff(b)]
 
 
-def assign_bins(signal: pd.DataFrame, n_bins: int = 5,
-                valid: pd.DataFrame | np.ndarray | None = None) -> pd.DataFrame:
+def assign_bins(
+    signal: pd.DataFrame, n_bins: int = 5, valid: pd.DataFrame | np.ndarray | None = None
+) -> pd.DataFrame:
     """Bin numbers 1..n_bins (float, NaN where a country is not binned) per row.
 
     valid: optional boolean mask of the same shape (e.g. 'has a forward return'); a country
@@ -69,8 +71,9 @@ def bin_returns(bins: pd.DataFrame, returns: pd.DataFrame, n_bins: int = 5) -> p
         m = (b == q) & has
         k = m.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            cols[f"Q{q}"] = np.where(k > 0, np.where(m, x, 0.0).sum(axis=1) / np.maximum(k, 1),
-                                     np.nan)
+            cols[f"Q{q}"] = np.where(
+                k > 0, np.where(m, x, 0.0).sum(axis=1) / np.maximum(k, 1), np.nan
+            )
     cols["TxB"] = cols["Q1"] - cols[f"Q{n_bins}"]
     cols["uRet"] = u
     return pd.DataFrame(cols, index=bins.index)

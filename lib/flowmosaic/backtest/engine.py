@@ -7,6 +7,7 @@ flows_wide: daily country flow % indexed by flow date, one column per ISO2 count
 returns_wide: the market series (index levels, percent daily returns, or yields when
 params.spreads) indexed by date, same column codes.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,9 @@ class BacktestParams:
             known = {f.name for f in fields(cls)}
             unknown = set(obj) - known
             if unknown:
-                raise InputError(f"unknown backtest parameter(s) {sorted(unknown)}; "
-                                 f"known: {sorted(known)}")
+                raise InputError(
+                    f"unknown backtest parameter(s) {sorted(unknown)}; known: {sorted(known)}"
+                )
             return cls(**obj)
         raise InputError(f"backtest parameters must be BacktestParams or a dict, not {type(obj)}")
 
@@ -136,9 +138,12 @@ def _prepare(frame: pd.DataFrame, what: str) -> pd.DataFrame:
         raise InputError(f"{what}: values must be numeric: {exc}") from exc
 
 
-def run_backtest(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
-                 params: BacktestParams | dict | None = None,
-                 membership: pd.DataFrame | None = None) -> BacktestResult:
+def run_backtest(
+    flows_wide: pd.DataFrame,
+    returns_wide: pd.DataFrame,
+    params: BacktestParams | dict | None = None,
+    membership: pd.DataFrame | None = None,
+) -> BacktestResult:
     """The full backtest for every horizon. membership: optional country, from, to frame."""
     p = BacktestParams.coerce(params)
     flows = _prepare(flows_wide, "flows")
@@ -147,21 +152,24 @@ def run_backtest(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
     if not common:
         raise InputError(
             f"no country is in both the flows ({', '.join(flows.columns[:12])}...) and the "
-            f"returns ({', '.join(market.columns[:12])}...)")
+            f"returns ({', '.join(market.columns[:12])}...)"
+        )
     market = market.reindex(columns=flows.columns)  # countries without returns: never binned
 
     comp, signal = sig.build_signal(flows, p.lookback, p.compound, p.lag, p.delay, p.trade_day)
     if signal.empty:
         raise InputError(
             f"flows: {len(flows)} daily rows give no signal; the compounding window needs "
-            f"{p.lookback} rows and a complete trade week")
+            f"{p.lookback} rows and a complete trade week"
+        )
     # Every trade date is kept, those before the first bin and those after the last included
     # (as the reference does): uRet counts every date with a return, and the turnover counts
     # the transitions into and out of the portfolio.
     dates = sig.trade_dates(flows, signal, p.trade_day)
     full = signal.reindex(dates)
-    fwd = rets.trade_date_returns(market, dates, p.horizons, spreads=p.spreads,
-                                  kind=p.returns_kind, membership=membership)
+    fwd = rets.trade_date_returns(
+        market, dates, p.horizons, spreads=p.spreads, kind=p.returns_kind, membership=membership
+    )
 
     all_bins, tables, long = {}, {}, []
     for h in p.horizons:
@@ -174,6 +182,14 @@ def run_backtest(flows_wide: pd.DataFrame, returns_wide: pd.DataFrame,
     summary = pd.concat(long, ignore_index=True)
     first = p.horizons[0]
     cal = stats.calendar_years(tables[first], first)
-    return BacktestResult(params=p, flows=flows, compounded=comp, signal=signal, bins=all_bins,
-                          forward_returns=fwd, bin_returns=tables, summary=summary,
-                          calendar_years=cal)
+    return BacktestResult(
+        params=p,
+        flows=flows,
+        compounded=comp,
+        signal=signal,
+        bins=all_bins,
+        forward_returns=fwd,
+        bin_returns=tables,
+        summary=summary,
+        calendar_years=cal,
+    )

@@ -16,6 +16,7 @@ Conventions:
   overlapping daily portfolios are not counted k times.
 - Periods are assigned by trade date; a calendar year by the trade date's year too.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,10 +70,16 @@ def default_periods(dates: pd.DatetimeIndex) -> list[Period]:
     if len(years) < 2:
         return []
     mid = years[len(years) // 2]
-    return [Period(f"{years[0]}-{mid - 1}", pd.Timestamp(f"{years[0]}-01-01"),
-                   pd.Timestamp(f"{mid - 1}-12-31")),
-            Period(f"{mid}-{years[-1]}", pd.Timestamp(f"{mid}-01-01"),
-                   pd.Timestamp(f"{years[-1]}-12-31"))]
+    return [
+        Period(
+            f"{years[0]}-{mid - 1}",
+            pd.Timestamp(f"{years[0]}-01-01"),
+            pd.Timestamp(f"{mid - 1}-12-31"),
+        ),
+        Period(
+            f"{mid}-{years[-1]}", pd.Timestamp(f"{mid}-01-01"), pd.Timestamp(f"{years[-1]}-12-31")
+        ),
+    ]
 
 
 def _rank_rows(a: np.ndarray) -> np.ndarray:
@@ -96,8 +103,9 @@ def _row_corr(x: np.ndarray, y: np.ndarray, min_n: int = 3) -> np.ndarray:
 def spearman_rows(x: np.ndarray, y: np.ndarray, min_n: int = 3) -> np.ndarray:
     """Spearman correlation per row, ranking within the cells present in both."""
     both = np.isfinite(x) & np.isfinite(y)
-    return _row_corr(_rank_rows(np.where(both, x, np.nan)),
-                     _rank_rows(np.where(both, y, np.nan)), min_n)
+    return _row_corr(
+        _rank_rows(np.where(both, x, np.nan)), _rank_rows(np.where(both, y, np.nan)), min_n
+    )
 
 
 def tstat_overlap(x: np.ndarray, k: int) -> float:
@@ -140,8 +148,10 @@ class FactorResult:
 
 def _all_periods(dates: pd.DatetimeIndex, periods: list[Period]) -> list[Period]:
     out = [Period("All", dates.min(), dates.max())] if len(dates) else []
-    out += [Period(str(y), pd.Timestamp(f"{y}-01-01"), pd.Timestamp(f"{y}-12-31"))
-            for y in sorted(set(dates.year))]
+    out += [
+        Period(str(y), pd.Timestamp(f"{y}-01-01"), pd.Timestamp(f"{y}-12-31"))
+        for y in sorted(set(dates.year))
+    ]
     return out + list(periods)
 
 
@@ -157,8 +167,9 @@ def analyse(result, periods: list[Period] | None = None) -> FactorResult:
         s = result.signal.reindex(b.index).to_numpy(dtype=float)
         r = result.forward_returns[h].reindex(b.index).to_numpy(dtype=float)
         binned = b.notna().to_numpy()
-        ic_cols[h] = pd.Series(spearman_rows(np.where(binned, s, np.nan),
-                                             np.where(binned, r, np.nan)), index=b.index)
+        ic_cols[h] = pd.Series(
+            spearman_rows(np.where(binned, s, np.nan), np.where(binned, r, np.nan)), index=b.index
+        )
     ic = pd.DataFrame(ic_cols)
     ic.index.name = "date"
 
@@ -171,8 +182,10 @@ def analyse(result, periods: list[Period] | None = None) -> FactorResult:
     table = result.bin_returns[first]
     k1 = stats.n_subseries(first, p.step)
     cumulative = table.fillna(0.0).cumsum() / k1
-    turnover = pd.concat([turnover_series(result.bins[first], 1),
-                          turnover_series(result.bins[first], p.bins)], axis=1)
+    turnover = pd.concat(
+        [turnover_series(result.bins[first], 1), turnover_series(result.bins[first], p.bins)],
+        axis=1,
+    )
 
     ic_rows, q_rows, ac_rows, summ = [], [], [], []
     all_dates = table.index
@@ -186,17 +199,34 @@ def analyse(result, periods: list[Period] | None = None) -> FactorResult:
                 xs = x[np.isfinite(x)]
                 mean = xs.mean() if len(xs) else np.nan
                 sd = xs.std(ddof=1) if len(xs) > 1 else np.nan
-                ic_rows.append({"period": per.label, "horizon": h, "n": len(xs), "mean": mean,
-                                "sd": sd, "tstat": tstat_overlap(x, k),
-                                "ir": mean / sd if sd and sd > 0 else np.nan})
+                ic_rows.append(
+                    {
+                        "period": per.label,
+                        "horizon": h,
+                        "n": len(xs),
+                        "mean": mean,
+                        "sd": sd,
+                        "tstat": tstat_overlap(x, k),
+                        "ir": mean / sd if sd and sd > 0 else np.nan,
+                    }
+                )
                 t = result.bin_returns[h]
                 t = t.loc[per.mask(t.index)]
                 n, m, sd = stats._moments(t[cols].to_numpy(dtype=float))
                 se = sd / np.sqrt(np.maximum(n, 1) / k)
                 for j, c in enumerate(cols):
-                    q_rows.append({"period": per.label, "horizon": h, "column": c,
-                                   "n": int(n[j]), "mean": m[j], "se": se[j],
-                                   "lo": m[j] - 1.96 * se[j], "hi": m[j] + 1.96 * se[j]})
+                    q_rows.append(
+                        {
+                            "period": per.label,
+                            "horizon": h,
+                            "column": c,
+                            "n": int(n[j]),
+                            "mean": m[j],
+                            "se": se[j],
+                            "lo": m[j] - 1.96 * se[j],
+                            "hi": m[j] + 1.96 * se[j],
+                        }
+                    )
                 if per.label != "All" and len(t):
                     wide = stats.summarize(t, h, p.step, result.bins[h].loc[t.index], p.bins)
                     long = stats.to_long(wide, h)
@@ -204,12 +234,22 @@ def analyse(result, periods: list[Period] | None = None) -> FactorResult:
                     summ.append(long)
             v = rank_ac.to_numpy()[per.mask(rank_ac.index)]
             v = v[np.isfinite(v)]
-            ac_rows.append({"period": per.label, "n": len(v),
-                            "mean": v.mean() if len(v) else np.nan})
-    period_summary = (pd.concat(summ, ignore_index=True) if summ else
-                      pd.DataFrame(columns=["period", "horizon", "statistic", "column", "value"]))
-    return FactorResult(ic=ic, ic_summary=pd.DataFrame(ic_rows),
-                        quantile_means=pd.DataFrame(q_rows), cumulative=cumulative,
-                        turnover=turnover, rank_autocorr=rank_ac,
-                        rank_autocorr_summary=pd.DataFrame(ac_rows),
-                        period_summary=period_summary, periods=list(periods))
+            ac_rows.append(
+                {"period": per.label, "n": len(v), "mean": v.mean() if len(v) else np.nan}
+            )
+    period_summary = (
+        pd.concat(summ, ignore_index=True)
+        if summ
+        else pd.DataFrame(columns=["period", "horizon", "statistic", "column", "value"])
+    )
+    return FactorResult(
+        ic=ic,
+        ic_summary=pd.DataFrame(ic_rows),
+        quantile_means=pd.DataFrame(q_rows),
+        cumulative=cumulative,
+        turnover=turnover,
+        rank_autocorr=rank_ac,
+        rank_autocorr_summary=pd.DataFrame(ac_rows),
+        period_summary=period_summary,
+        periods=list(periods),
+    )

@@ -3,6 +3,7 @@
 Strategy and market files share one layout: the first column holds yyyymmdd dates (header
 usually `date`), then one column per ISO2 country; blanks (or NA) are missing values.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ def read_membership(path: str | Path) -> pd.DataFrame:
     raw.columns = [c.strip().lower() for c in raw.columns]
     missing = {"country", "from", "to"} - set(raw.columns)
     if missing:
-        raise InputError(f"{path}: membership file lacks column(s) {sorted(missing)}; "
-                         f"want country,from,to")
+        raise InputError(
+            f"{path}: membership file lacks column(s) {sorted(missing)}; want country,from,to"
+        )
     out = pd.DataFrame({"country": raw["country"].str.strip().str.upper()})
     for col in ("from", "to"):
         text = raw[col].str.strip()
@@ -51,6 +53,7 @@ def read_membership(path: str | Path) -> pd.DataFrame:
 
 
 # --- the country_flows Delta table ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FlowSpec:
@@ -74,8 +77,9 @@ def parse_flow_spec(spec: str) -> FlowSpec:
     table, _, rest = s.rpartition(":")
     universe, at, ver = rest.partition("@")
     if not table or not universe:
-        raise InputError(f"--flows {spec!r}: want TABLE:UNIVERSE[@VERSION], "
-                         "e.g. country_flows:FloPctCtry-B@3")
+        raise InputError(
+            f"--flows {spec!r}: want TABLE:UNIVERSE[@VERSION], e.g. country_flows:FloPctCtry-B@3"
+        )
     version = None
     if at:
         if not ver.isdigit():
@@ -89,9 +93,9 @@ def resolve_table_path(settings, table: str) -> str:
     return settings.table_path(table) if table in TABLES else table
 
 
-def load_flows_from_table(spark, settings, spec: str,
-                          countries: tuple[str, ...] | None = None
-                          ) -> tuple[pd.DataFrame, dict]:
+def load_flows_from_table(
+    spark, settings, spec: str, countries: tuple[str, ...] | None = None
+) -> tuple[pd.DataFrame, dict]:
     """Pivot one universe's flow_pct to wide (index flow_date, columns in published order).
 
     Returns (frame, meta) with meta = {source, table_path, universe, source_version}; the
@@ -99,10 +103,16 @@ def load_flows_from_table(spark, settings, spec: str,
     """
     fs = parse_flow_spec(spec)
     path = resolve_table_path(settings, fs.table)
-    wide, version = matrix_from_table(spark, path, fs.universe, fs.version, countries,
-                                      what=f"--flows {spec!r}")
+    wide, version = matrix_from_table(
+        spark, path, fs.universe, fs.version, countries, what=f"--flows {spec!r}"
+    )
     if countries:  # the countries that have data, in the order asked
         wide = wide.dropna(axis=1, how="all")
-    meta = {"source": f"{path}:{fs.universe}", "table_path": path, "universe": fs.universe,
-            "source_version": version, "spec": str(spec)}
+    meta = {
+        "source": f"{path}:{fs.universe}",
+        "table_path": path,
+        "universe": fs.universe,
+        "source_version": version,
+        "spec": str(spec),
+    }
     return wide, meta

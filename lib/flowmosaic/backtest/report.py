@@ -2,6 +2,7 @@
 
 write_report(result, factor_result, path, meta) -> path
 """
+
 from __future__ import annotations
 
 import html
@@ -30,6 +31,7 @@ TXB_COLOR = "#111827"
 
 
 # --- formatting --------------------------------------------------------------------------------
+
 
 def _date(v) -> str:
     if v is None or not np.isfinite(v):
@@ -60,19 +62,24 @@ def _cls(col: str, v=None) -> str:
 
 # --- figures -------------------------------------------------------------------------------------
 
+
 def fig_cumulative(cum: pd.DataFrame, n_bins: int, unit: str) -> str:
     fig, ax = plt.subplots(figsize=(11.5, 4.0))
     for q in range(1, n_bins + 1):
-        ax.plot(cum.index, cum[f"Q{q}"], color=PALETTE[(q - 1) % len(PALETTE)], lw=1.3,
-                label=f"Q{q}")
+        ax.plot(
+            cum.index, cum[f"Q{q}"], color=PALETTE[(q - 1) % len(PALETTE)], lw=1.3, label=f"Q{q}"
+        )
     ax.plot(cum.index, cum["TxB"], color=TXB_COLOR, lw=2.0, label=f"TxB (Q1 - Q{n_bins})")
     ax.axhline(0, color="#6b7280", lw=0.8)
     ax.set_ylabel(f"cumulative excess return ({unit})", fontsize=9)
     ax.legend(ncol=n_bins + 1, fontsize=8.5, frameon=False, loc="upper left")
     _style(ax)
     _margins(fig, top=0.97)
-    return _figure(fig, "Cumulative bin returns in excess of the equal-weight universe "
-                        "(running sum of the first horizon's returns; missing = 0).")
+    return _figure(
+        fig,
+        "Cumulative bin returns in excess of the equal-weight universe "
+        "(running sum of the first horizon's returns; missing = 0).",
+    )
 
 
 def fig_drawdown(txb: pd.Series, unit: str) -> str:
@@ -90,33 +97,55 @@ def fig_drawdown(txb: pd.Series, unit: str) -> str:
 def fig_ic(ic: pd.DataFrame, horizons: tuple[int, ...], window: int) -> str:
     fig, ax = plt.subplots(figsize=(11.5, 3.3))
     first = horizons[0]
-    ax.vlines(ic.index, 0, np.nan_to_num(ic[first].to_numpy()), color="#cbd5e1", lw=1.2,
-              label=f"IC h={first}")
+    ax.vlines(
+        ic.index,
+        0,
+        np.nan_to_num(ic[first].to_numpy()),
+        color="#cbd5e1",
+        lw=1.2,
+        label=f"IC h={first}",
+    )
     show = [h for h in horizons if h in (first, 20, 65)][:3]
     for i, h in enumerate(show):
         roll = ic[h].rolling(window, min_periods=max(4, window // 2)).mean()
-        ax.plot(ic.index, roll, lw=1.6, color=PALETTE[[0, 4, 5][i]],
-                label=f"h={h}: {window}-period rolling mean")
+        ax.plot(
+            ic.index,
+            roll,
+            lw=1.6,
+            color=PALETTE[[0, 4, 5][i]],
+            label=f"h={h}: {window}-period rolling mean",
+        )
     ax.axhline(0, color="#6b7280", lw=0.8)
     ax.set_ylabel("Spearman rank IC", fontsize=9)
     ax.legend(ncol=4, fontsize=8.5, frameon=False, loc="upper left")
     _style(ax)
     _margins(fig, top=0.97)
-    return _figure(fig, "Per-date rank IC between the signal and forward returns (bars: first "
-                        "horizon) with rolling means.")
+    return _figure(
+        fig,
+        "Per-date rank IC between the signal and forward returns (bars: first "
+        "horizon) with rolling means.",
+    )
 
 
 def fig_turnover(to: pd.DataFrame, window: int) -> str:
     fig, ax = plt.subplots(figsize=(11.5, 2.8))
     for i, c in enumerate(to.columns):
-        ax.plot(to.index, to[c].rolling(window, min_periods=1).mean(), lw=1.4,
-                color=[PALETTE[0], PALETTE[4]][i % 2], label=f"{c}")
+        ax.plot(
+            to.index,
+            to[c].rolling(window, min_periods=1).mean(),
+            lw=1.4,
+            color=[PALETTE[0], PALETTE[4]][i % 2],
+            label=f"{c}",
+        )
     ax.set_ylabel("turnover per rebalance (%)", fontsize=9)
     ax.legend(fontsize=8.5, frameon=False, loc="upper left", ncol=2)
     _style(ax)
     _margins(fig, top=0.96)
-    return _figure(fig, f"Bin turnover per rebalance, {window}-period rolling mean: "
-                        "100 - 100 x kept / max(old size, new size).")
+    return _figure(
+        fig,
+        f"Bin turnover per rebalance, {window}-period rolling mean: "
+        "100 - 100 x kept / max(old size, new size).",
+    )
 
 
 def fig_quantiles(qm: pd.DataFrame, horizons: tuple[int, ...], n_bins: int, unit: str) -> str:
@@ -133,8 +162,9 @@ def fig_quantiles(qm: pd.DataFrame, horizons: tuple[int, ...], n_bins: int, unit
         x = np.arange(len(cols))
         ax.bar(x, m.to_numpy(), color=colors, alpha=0.85)
         err = np.vstack([(m - lo).to_numpy(), (hi - m).to_numpy()])
-        ax.errorbar(x, m.to_numpy(), yerr=np.nan_to_num(err), fmt="none", ecolor="#374151",
-                    capsize=3, lw=1)
+        ax.errorbar(
+            x, m.to_numpy(), yerr=np.nan_to_num(err), fmt="none", ecolor="#374151", capsize=3, lw=1
+        )
         ax.axhline(0, color="#6b7280", lw=0.8)
         ax.set_xticks(x, cols)
         ax.set_title(f"h = {h} weekdays", fontsize=10)
@@ -143,8 +173,11 @@ def fig_quantiles(qm: pd.DataFrame, horizons: tuple[int, ...], n_bins: int, unit
         axes[j // ncol][j % ncol].axis("off")
     fig.supylabel(f"annualised mean ({unit} a year)", fontsize=9)
     _margins(fig, left=0.06, top=1 - 0.3 / fig.get_figheight(), wspace=0.18, hspace=0.45)
-    return _figure(fig, "Mean return by quantile in excess of the universe, annualised, with "
-                        "95% bands (standard error from non-overlapping periods).")
+    return _figure(
+        fig,
+        "Mean return by quantile in excess of the universe, annualised, with "
+        "95% bands (standard error from non-overlapping periods).",
+    )
 
 
 def fig_heatmap(flows: pd.DataFrame) -> str:
@@ -159,8 +192,14 @@ def fig_heatmap(flows: pd.DataFrame) -> str:
     ax = fig.add_axes((0.04, 0.35 / height, 0.86, 1 - 0.5 / height))
     pad = 0.1 if n > 20 else 0.0
     cax = fig.add_axes((0.91, 0.35 / height + pad, 0.012, 1 - 0.5 / height - 2 * pad))
-    im = ax.imshow(np.ma.masked_invalid(a), aspect="auto", cmap="RdBu", vmin=-lim, vmax=lim,
-                   interpolation="nearest")
+    im = ax.imshow(
+        np.ma.masked_invalid(a),
+        aspect="auto",
+        cmap="RdBu",
+        vmin=-lim,
+        vmax=lim,
+        interpolation="nearest",
+    )
     ax.set_yticks(np.arange(n), monthly.columns, fontsize=7.5 if n > 20 else 9)
     years = monthly.index.year
     months = monthly.index.month
@@ -173,8 +212,11 @@ def fig_heatmap(flows: pd.DataFrame) -> str:
     cb = fig.colorbar(im, cax=cax)
     cb.set_label("mean daily flow (% of assets)", fontsize=8.5)
     cb.ax.tick_params(labelsize=8)
-    return _figure(fig, "Country flow %: monthly mean of the daily input (blue = inflows, "
-                        "red = outflows; colour scale clipped at the 98th percentile of |value|).")
+    return _figure(
+        fig,
+        "Country flow %: monthly mean of the daily input (blue = inflows, "
+        "red = outflows; colour scale clipped at the 98th percentile of |value|).",
+    )
 
 
 def fig_years(cal: pd.DataFrame, unit: str) -> str:
@@ -191,6 +233,7 @@ def fig_years(cal: pd.DataFrame, unit: str) -> str:
 
 # --- sections ------------------------------------------------------------------------------------
 
+
 def _binned_dates(table: pd.DataFrame) -> pd.DatetimeIndex:
     """Trade dates with a bin return (the tables also hold the dates before the first bin and
     after the last, where only uRet may have a value)."""
@@ -205,8 +248,9 @@ def _summary_table(result, h: int) -> str:
     for stat in wide.index:
         vals = wide.loc[stat]
         rows.append([stat] + [_stat_cell(stat, vals[c]) for c in cols])
-        classes.append([' class="lbl"'] + [_cls(c, None if stat == "DDnBeg" else vals[c])
-                                           for c in cols])
+        classes.append(
+            [' class="lbl"'] + [_cls(c, None if stat == "DDnBeg" else vals[c]) for c in cols]
+        )
     return _table(["statistic", *cols], rows, classes, [""] + [_cls(c) for c in cols])
 
 
@@ -224,11 +268,17 @@ def _txb_by_horizon(result, fac, period: str = "All", summary: pd.DataFrame | No
         vals = [get.get((st, "TxB"), np.nan) for st in stats_shown]
         extra = [get.get(("AnnMn", "Q1"), np.nan), get.get(("AnnMn", f"Q{n}"), np.nan), icm, ict]
         allv = vals + extra
-        rows.append([str(h)] + [_stat_cell(st, v) for st, v in zip(stats_shown, vals)]
-                    + [_num(extra[0]), _num(extra[1]), _num(icm, 3), _num(ict, 2)])
+        rows.append(
+            [str(h)]
+            + [_stat_cell(st, v) for st, v in zip(stats_shown, vals)]
+            + [_num(extra[0]), _num(extra[1]), _num(icm, 3), _num(ict, 2)]
+        )
         classes.append([' class="lbl"'] + [_cls("", v) for v in allv])
-    head = ["horizon"] + [f"TxB {st}" for st in stats_shown] + ["Q1 AnnMn", f"Q{n} AnnMn",
-                                                                   "IC mean", "IC t-stat"]
+    head = (
+        ["horizon"]
+        + [f"TxB {st}" for st in stats_shown]
+        + ["Q1 AnnMn", f"Q{n} AnnMn", "IC mean", "IC t-stat"]
+    )
     return _table(head, rows, classes)
 
 
@@ -241,11 +291,13 @@ def _calendar_table(result, fac) -> str:
     for r in cal.itertuples(index=False):
         d = r._asdict()
         icm = ic["mean"].get(str(d["year"]), np.nan)
-        rows.append([str(d["year"])] + [_num(d[c]) for c in cols] + [str(int(d["N"])),
-                                                                       _num(icm, 3)])
+        rows.append(
+            [str(d["year"])] + [_num(d[c]) for c in cols] + [str(int(d["N"])), _num(icm, 3)]
+        )
         classes.append([' class="lbl"'] + [_cls(c, d[c]) for c in cols] + ["", _cls("", icm)])
-    return _table(["year", *cols, "N", "IC mean"], rows, classes,
-                  [""] + [_cls(c) for c in cols] + ["", ""])
+    return _table(
+        ["year", *cols, "N", "IC mean"], rows, classes, [""] + [_cls(c) for c in cols] + ["", ""]
+    )
 
 
 def _period_sections(result, fac) -> str:
@@ -263,8 +315,11 @@ def _period_sections(result, fac) -> str:
         per = next(p for p in fac.periods if p.label == label)
         dates = _binned_dates(t)
         dates = dates[per.mask(dates)]
-        span = (f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, {len(dates)} trade dates"
-                if len(dates) else "no trade dates with bins")
+        span = (
+            f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, {len(dates)} trade dates"
+            if len(dates)
+            else "no trade dates with bins"
+        )
         out.append(f"<h3>{html.escape(label)} <span class='note'>({span})</span></h3>")
         out.append(f'<div class="panel">{_txb_by_horizon(result, fac, label, ps)}</div>')
     return "".join(out)
@@ -279,7 +334,7 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     table = result.bin_returns[first]
     n_countries = int(result.signal.notna().any(axis=0).sum())
     dates = _binned_dates(table)
-    span = (f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else "no trade dates")
+    span = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else "no trade dates"
 
     def val(stat, col="TxB", h=first):
         s = result.summary
@@ -310,11 +365,14 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     details = []
     for i, h in enumerate(p.horizons):
         k = stats.n_subseries(h, p.step)
-        note = (f"{len(_binned_dates(result.bin_returns[h]))} trade dates with bins" +
-                (f"; {k} interleaved sub-series averaged" if k > 1 else ""))
-        details.append(f'<details{" open" if i == 0 else ""}><summary>Horizon {h} weekdays '
-                       f'<span class="note">({note})</span></summary>'
-                       f'<div class="panel">{_summary_table(result, h)}</div></details>')
+        note = f"{len(_binned_dates(result.bin_returns[h]))} trade dates with bins" + (
+            f"; {k} interleaved sub-series averaged" if k > 1 else ""
+        )
+        details.append(
+            f"<details{' open' if i == 0 else ''}><summary>Horizon {h} weekdays "
+            f'<span class="note">({note})</span></summary>'
+            f'<div class="panel">{_summary_table(result, h)}</div></details>'
+        )
 
     ac = fac.rank_autocorr_summary
     ac_all = ac[ac.period == "All"]["mean"]
@@ -325,29 +383,44 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
         ("bins", p.bins),
         ("trade day", "Friday (weekly)" if p.trade_day == "fri" else "every flow date (daily)"),
         ("horizons (weekdays)", ", ".join(map(str, p.horizons))),
-        ("returns", "spreads: Y(F+h) - Y(F), pp of yield" if p.spreads else
-         ("index levels" if p.returns_kind == "level" else "percent daily returns, compounded")),
+        (
+            "returns",
+            "spreads: Y(F+h) - Y(F), pp of yield"
+            if p.spreads
+            else (
+                "index levels" if p.returns_kind == "level" else "percent daily returns, compounded"
+            ),
+        ),
     ]
     source_rows = [(k, v) for k, v in meta.items() if v not in (None, "")]
     source_rows += [
-        ("daily flow rows", f"{len(result.flows)} ({result.flows.index.min():%Y-%m-%d} to "
-                            f"{result.flows.index.max():%Y-%m-%d})"),
+        (
+            "daily flow rows",
+            f"{len(result.flows)} ({result.flows.index.min():%Y-%m-%d} to "
+            f"{result.flows.index.max():%Y-%m-%d})",
+        ),
         ("countries with a signal", n_countries),
         ("trade dates with bins (first horizon)", f"{len(dates)}: {span}"),
         ("signal rank autocorrelation", _num(float(ac_all.iloc[0]) if len(ac_all) else np.nan, 3)),
     ]
-    sign_note = ("Spreads mode: returns are yield changes, so a negative TxB means the high-inflow "
-                 "markets' yields fell relative to the low-inflow ones (the profitable direction "
-                 "for a bond long/short)." if p.spreads else
-                 "Index mode: a positive TxB means high-inflow markets outperformed.")
+    sign_note = (
+        "Spreads mode: returns are yield changes, so a negative TxB means the high-inflow "
+        "markets' yields fell relative to the low-inflow ones (the profitable direction "
+        "for a bond long/short)."
+        if p.spreads
+        else "Index mode: a positive TxB means high-inflow markets outperformed."
+    )
     title = meta.get("title") or "Flow-rotation backtest"
-    version_html = ("&middot; version " + html.escape(str(meta["source_version"]))
-                    if meta.get("source_version") is not None else "")
+    version_html = (
+        "&middot; version " + html.escape(str(meta["source_version"]))
+        if meta.get("source_version") is not None
+        else ""
+    )
     body = f"""
 {htmlkit.synthetic_banner(meta)}
 <header>
   <h1>{html.escape(str(title))}</h1>
-  <p class="sub">{html.escape(str(meta.get('source', 'in-memory data')))}
+  <p class="sub">{html.escape(str(meta.get("source", "in-memory data")))}
   {version_html}
   &middot; {n_countries} countries &middot; {html.escape(span)}</p>
 </header>
@@ -362,7 +435,7 @@ including those before the first bin. AnnTo counts a bin's transition from the e
 before its first names (100%), and into an empty one after its last. Beta and Alpha regress a
 column on uRet over the dates where both have a value: the one intended difference from the
 reference library, which gives NA as soon as a column lacks a date that uRet has.</p>
-{''.join(details)}
+{"".join(details)}
 
 <h2>Cumulative returns and drawdown</h2>
 <div class="panel">{figs_top}</div>
@@ -395,8 +468,9 @@ reference library, which gives NA as soon as a column lacks a date that uRet has
 <div class="panel"><h3>Data source</h3>{_kv(source_rows)}</div>
 </div>
 <footer>Methodology: docs section 5 (the reference quintile backtest) and section 6 (factor
-analytics). Statistics with overlapping horizons average {', '.join(
-        f'{stats.n_subseries(h, p.step)} (h={h})' for h in p.horizons)} interleaved sub-series.
+analytics). Statistics with overlapping horizons average {
+        ", ".join(f"{stats.n_subseries(h, p.step)} (h={h})" for h in p.horizons)
+    } interleaved sub-series.
 Generated by flowmosaic.</footer>
 """
     doc = document(str(title), body)

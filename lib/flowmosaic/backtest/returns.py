@@ -8,6 +8,7 @@ return over h is measured from trade date F to the weekday h rows later:
 |R| < 1e-6 counts as missing (a flat series means no data). Returns outside an optional
 membership window are missing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,9 @@ def to_level(market: pd.DataFrame, kind: str) -> pd.DataFrame:
         if len(weekend):
             # A weekend return still happened: book it on the next weekday.
             logs = np.log1p(market / 100.0)
-            market = 100.0 * np.expm1(logs.groupby(market.index + pd.offsets.BDay(0))
-                                      .sum(min_count=1))
+            market = 100.0 * np.expm1(
+                logs.groupby(market.index + pd.offsets.BDay(0)).sum(min_count=1)
+            )
         r = market.reindex(grid).to_numpy(dtype=float)
         has = np.isfinite(r)
         level = 100.0 * np.cumprod(1.0 + np.where(has, r, 0.0) / 100.0, axis=0)
@@ -63,8 +65,9 @@ def to_level(market: pd.DataFrame, kind: str) -> pd.DataFrame:
     return both.reindex(grid)
 
 
-def forward_returns(level: pd.DataFrame, trade_dates: pd.DatetimeIndex, horizon: int,
-                    spreads: bool = False) -> pd.DataFrame:
+def forward_returns(
+    level: pd.DataFrame, trade_dates: pd.DatetimeIndex, horizon: int, spreads: bool = False
+) -> pd.DataFrame:
     """Forward returns from each trade date over `horizon` weekday rows of `level`'s grid.
 
     Trade dates off the grid or whose end point is beyond it get missing returns.
@@ -84,8 +87,9 @@ def forward_returns(level: pd.DataFrame, trade_dates: pd.DatetimeIndex, horizon:
     return pd.DataFrame(r, index=trade_dates, columns=level.columns)
 
 
-def membership_mask(membership: pd.DataFrame, dates: pd.DatetimeIndex,
-                    columns: pd.Index) -> np.ndarray:
+def membership_mask(
+    membership: pd.DataFrame, dates: pd.DatetimeIndex, columns: pd.Index
+) -> np.ndarray:
     """Boolean (dates x columns): True where the country is a member on that date.
 
     membership has columns country, from, to (Timestamps; to may be NaT = still a member).
@@ -107,9 +111,14 @@ def membership_mask(membership: pd.DataFrame, dates: pd.DatetimeIndex,
     return mask
 
 
-def trade_date_returns(market: pd.DataFrame, trade_dates: pd.DatetimeIndex,
-                       horizons: tuple[int, ...], spreads: bool = False, kind: str = "level",
-                       membership: pd.DataFrame | None = None) -> dict[int, pd.DataFrame]:
+def trade_date_returns(
+    market: pd.DataFrame,
+    trade_dates: pd.DatetimeIndex,
+    horizons: tuple[int, ...],
+    spreads: bool = False,
+    kind: str = "level",
+    membership: pd.DataFrame | None = None,
+) -> dict[int, pd.DataFrame]:
     """{horizon: forward returns at the trade dates}, with the zero and membership rules."""
     level = to_level(market, "level" if spreads else kind)
     mask = None

@@ -4,6 +4,7 @@
 All functions take and return pandas frames indexed by a DatetimeIndex (named ``date``) with one
 column per ISO2 country; values are percent. Nothing here touches returns.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,10 +52,10 @@ def compound_flows(x: pd.DataFrame, lookback: int = 20, compound: bool = True) -
         filled = np.nan_to_num(a, nan=0.0)
         if compound:
             win = np.lib.stride_tricks.sliding_window_view(1.0 + filled / 100.0, lookback, axis=0)
-            out[lookback - 1:] = 100.0 * (win.prod(axis=-1) - 1.0)
+            out[lookback - 1 :] = 100.0 * (win.prod(axis=-1) - 1.0)
         else:
             cs = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(filled, axis=0)])
-            out[lookback - 1:] = cs[lookback:] - cs[:-lookback]
+            out[lookback - 1 :] = cs[lookback:] - cs[:-lookback]
         out[np.isnan(a)] = np.nan
     return pd.DataFrame(out, index=x.index, columns=x.columns)
 
@@ -77,7 +78,8 @@ def check_flow_calendar(index: pd.DatetimeIndex, what: str = "flow rows") -> Non
         if not is_flow_date(d):
             raise CalendarGapError(
                 f"{what}: {d:%Y-%m-%d} ({d:%A}) is not a flow date "
-                "(flow dates are weekdays except 1 January and 25 December)")
+                "(flow dates are weekdays except 1 January and 25 December)"
+            )
         if i and d <= days[i - 1]:
             kind = "repeated" if d == days[i - 1] else "out of order"
             raise CalendarGapError(f"{what}: date {d:%Y-%m-%d} is {kind} (row {i + 1})")
@@ -89,7 +91,8 @@ def check_flow_calendar(index: pd.DatetimeIndex, what: str = "flow rows") -> Non
                     f"{what}: flow date {want:%Y-%m-%d} is missing or empty "
                     f"(rows jump from {days[i - 1]:%Y-%m-%d} to {got:%Y-%m-%d}); "
                     f"{len(expected) - len(days)} flow date(s) missing in all between "
-                    f"{days[0]:%Y-%m-%d} and {days[-1]:%Y-%m-%d}")
+                    f"{days[0]:%Y-%m-%d} and {days[-1]:%Y-%m-%d}"
+                )
 
 
 def lag_rows(x: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -146,8 +149,9 @@ def sample_weekly(x: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def trade_dates(flows: pd.DataFrame, signal: pd.DataFrame,
-                trade_day: str = "fri") -> pd.DatetimeIndex:
+def trade_dates(
+    flows: pd.DataFrame, signal: pd.DataFrame, trade_day: str = "fri"
+) -> pd.DatetimeIndex:
     """Every trade date from the first flow row on: the signal's dates preceded by the trade
     dates of the first flow rows, where the compounding window and lag + delay leave no value
     yet (weekly: the Fridays of their weeks). These are the rows of the reference's bins
@@ -161,8 +165,14 @@ def trade_dates(flows: pd.DataFrame, signal: pd.DataFrame,
     return lead.append(signal.index).rename("date")
 
 
-def build_signal(flows: pd.DataFrame, lookback: int = 20, compound: bool = True, lag: int = 0,
-                 delay: int = 2, trade_day: str = "fri") -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_signal(
+    flows: pd.DataFrame,
+    lookback: int = 20,
+    compound: bool = True,
+    lag: int = 0,
+    delay: int = 2,
+    trade_day: str = "fri",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 1-4: (compounded daily matrix after dropping empty rows, trade-date signal).
 
     trade_day 'fri' samples weekly (Friday labels); 'none' keeps every (lagged) flow date.

@@ -33,6 +33,7 @@ Statistics per column:
           overlapping horizons it is the average over the non-overlapping sub-series (each
           sub-series has independent-period returns, so this is the overlap-corrected t-stat).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,19 @@ import pandas as pd
 
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
-STATISTICS = ("AnnMn", "AnnSd", "Sharpe", "HitRate", "Beta", "Alpha", "DrawDn", "DDnBeg",
-              "DDnN", "AnnTo", "TStat")
+STATISTICS = (
+    "AnnMn",
+    "AnnSd",
+    "Sharpe",
+    "HitRate",
+    "Beta",
+    "Alpha",
+    "DrawDn",
+    "DDnBeg",
+    "DDnN",
+    "AnnTo",
+    "TStat",
+)
 
 
 def periods_per_year(horizon: int) -> float:
@@ -66,7 +78,7 @@ def _moments(a: np.ndarray):
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, np.nansum(a, axis=0) / np.maximum(n, 1), np.nan)
         dev = np.where(np.isfinite(a), a - mean, 0.0)
-        sd = np.where(n > 1, np.sqrt((dev ** 2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
+        sd = np.where(n > 1, np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
     return n, mean, sd
 
 
@@ -115,9 +127,14 @@ def turnover(bins: np.ndarray, n_bins: int) -> np.ndarray:
         return np.where(cnt > 0, np.nansum(to, axis=0) / np.maximum(cnt, 1), np.nan)
 
 
-def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str], A: float,
-                 bins: np.ndarray | None = None,
-                 n_bins: int | None = None) -> dict[str, np.ndarray]:
+def series_stats(
+    values: np.ndarray,
+    dates: pd.DatetimeIndex,
+    columns: list[str],
+    A: float,
+    bins: np.ndarray | None = None,
+    n_bins: int | None = None,
+) -> dict[str, np.ndarray]:
     """Every statistic on one (non-overlapping) series; values is rows x columns."""
     a = np.asarray(values, dtype=float)
     ncol = a.shape[1]
@@ -149,8 +166,9 @@ def series_stats(values: np.ndarray, dates: pd.DatetimeIndex, columns: list[str]
     res["Beta"], res["Alpha"] = beta, alpha
 
     v, i, m = drawdowns(a)
-    ordinals = np.asarray(dates.to_numpy().astype("datetime64[D]").astype(np.int64)
-                          + _EPOCH_ORDINAL, dtype=float)
+    ordinals = np.asarray(
+        dates.to_numpy().astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL, dtype=float
+    )
     beg = np.where(i >= 0, ordinals[np.maximum(i, 0)] if len(ordinals) else np.nan, np.nan)
     empty = n == 0
     res["DrawDn"] = np.where(empty, np.nan, v)
@@ -179,9 +197,13 @@ def ordinal_to_yyyymmdd(x: float) -> float:
     return float(d.year * 10000 + d.month * 100 + d.day)
 
 
-def summarize_reference(table: pd.DataFrame, horizon: int, step: int = 5,
-                        bins: pd.DataFrame | None = None,
-                        n_bins: int | None = None) -> pd.DataFrame:
+def summarize_reference(
+    table: pd.DataFrame,
+    horizon: int,
+    step: int = 5,
+    bins: pd.DataFrame | None = None,
+    n_bins: int | None = None,
+) -> pd.DataFrame:
     """summarize() written as a plain loop over the sub-series (series_stats on each).
 
     Kept as the readable reference; a test checks summarize() agrees with it.
@@ -198,8 +220,11 @@ def summarize_reference(table: pd.DataFrame, horizon: int, step: int = 5,
             idx = np.arange(i, len(table), k)
             if len(idx) == 0:
                 continue
-            parts.append(series_stats(a[idx], table.index[idx], cols, A,
-                                      None if b is None else b[idx], n_bins))
+            parts.append(
+                series_stats(
+                    a[idx], table.index[idx], cols, A, None if b is None else b[idx], n_bins
+                )
+            )
         out = {}
         for stat in STATISTICS:
             if not parts:
@@ -216,12 +241,14 @@ def summarize_reference(table: pd.DataFrame, horizon: int, step: int = 5,
 def to_long(wide: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Wide summary (statistic x column) -> long rows (horizon, statistic, column, value)."""
     ns, nc = wide.shape
-    return pd.DataFrame({
-        "horizon": np.full(ns * nc, int(horizon)),
-        "statistic": np.repeat(np.asarray(wide.index, dtype=object), nc),
-        "column": np.tile(np.asarray(wide.columns, dtype=object), ns),
-        "value": wide.to_numpy(dtype=float).ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "horizon": np.full(ns * nc, int(horizon)),
+            "statistic": np.repeat(np.asarray(wide.index, dtype=object), nc),
+            "column": np.tile(np.asarray(wide.columns, dtype=object), ns),
+            "value": wide.to_numpy(dtype=float).ravel(),
+        }
+    )
 
 
 def window_end(dates: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
@@ -248,8 +275,13 @@ def calendar_years(table: pd.DataFrame, horizon: int) -> pd.DataFrame:
     return out.reset_index()
 
 
-def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
-              bins: pd.DataFrame | None = None, n_bins: int | None = None) -> pd.DataFrame:
+def summarize(
+    table: pd.DataFrame,
+    horizon: int,
+    step: int = 5,
+    bins: pd.DataFrame | None = None,
+    n_bins: int | None = None,
+) -> pd.DataFrame:
     """Wide summary: index = statistic (STATISTICS order), columns = table's columns.
 
     bins (rows aligned with table) gives the bin membership for AnnTo. All sub-series are
@@ -262,8 +294,9 @@ def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
     T = len(table)
     k = min(n_subseries(horizon, step), T)  # sub-series that hold at least one row
     if T == 0:
-        return pd.DataFrame({st: np.full(ncol, np.nan) for st in STATISTICS},
-                            index=cols).T.rename_axis("statistic")
+        return pd.DataFrame(
+            {st: np.full(ncol, np.nan) for st in STATISTICS}, index=cols
+        ).T.rename_axis("statistic")
     m = math.ceil(T / k)
     pad = m * k - T
     a = np.vstack([table.to_numpy(dtype=float), np.full((pad, ncol), np.nan)])
@@ -281,9 +314,13 @@ def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
                 "AnnMn": ann_mn,
                 "AnnSd": ann_sd,
                 "Sharpe": np.where(ann_sd > 0, 100.0 * ann_mn / ann_sd, np.nan),
-                "HitRate": np.where(n > 0, 50.0 * np.where(np.isfinite(flat), np.sign(flat),
-                                                             0.0).sum(axis=0) / np.maximum(n, 1),
-                                    np.nan),
+                "HitRate": np.where(
+                    n > 0,
+                    50.0
+                    * np.where(np.isfinite(flat), np.sign(flat), 0.0).sum(axis=0)
+                    / np.maximum(n, 1),
+                    np.nan,
+                ),
                 "TStat": np.where(sd > 0, mean / sd * np.sqrt(n), np.nan),
             }
             per = {key: v.reshape(k, ncol) for key, v in per.items()}
@@ -309,8 +346,9 @@ def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
             v, i, length = drawdowns(flat)
             v, i, length = v.reshape(k, ncol), i.reshape(k, ncol), length.reshape(k, ncol)
             rows = np.maximum(i, 0) * k + np.arange(k)[:, None]  # table row of the start
-            ordinals = (table.index.to_numpy().astype("datetime64[D]").astype(np.int64)
-                        + _EPOCH_ORDINAL).astype(float)
+            ordinals = (
+                table.index.to_numpy().astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL
+            ).astype(float)
             empty = n.reshape(k, ncol) == 0
             per["DrawDn"] = np.where(empty, np.nan, v)
             per["DDnBeg"] = np.where(empty | (i < 0), np.nan, ordinals[np.minimum(rows, T - 1)])
@@ -342,8 +380,9 @@ def summarize(table: pd.DataFrame, horizon: int, step: int = 5,
 
             for stat in STATISTICS:
                 if stat == "DDnBeg":
-                    out[stat] = np.array([ordinal_to_yyyymmdd(x)
-                                          for x in np.nanmean(per[stat], axis=0)])
+                    out[stat] = np.array(
+                        [ordinal_to_yyyymmdd(x) for x in np.nanmean(per[stat], axis=0)]
+                    )
                 else:
                     out[stat] = per[stat].mean(axis=0)
     return pd.DataFrame(out, index=cols).T.rename_axis("statistic")

@@ -7,6 +7,7 @@ standardised 20-row compounded flow of two flow dates earlier (the signal the ba
 with its defaults). Because compounded flow is persistent, the next 20 weekdays' return is
 about 20 x strength x z(F): the planted effect at horizon 20.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,9 +27,16 @@ def country_codes(n: int) -> list[str]:
     return order + [c for c in extra if c not in order][: n - len(order)]
 
 
-def make_planted(n_countries: int = 30, years: int = 6, strength: float = 0.1, seed: int = 1,
-                 start: dt.date = dt.date(2010, 1, 4), flow_sd: float = 0.1,
-                 noise_sd: float = 1.0, missing: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_planted(
+    n_countries: int = 30,
+    years: int = 6,
+    strength: float = 0.1,
+    seed: int = 1,
+    start: dt.date = dt.date(2010, 1, 4),
+    flow_sd: float = 0.1,
+    noise_sd: float = 1.0,
+    missing: float = 0.0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(daily flow % on the flow calendar, daily index levels on all weekdays).
 
     strength: daily return (in %) per unit of standardised signal; 0 plants nothing.

@@ -1,6 +1,7 @@
 """`flowmosaic <command>`: one module per command, each registered the same way (NAME, HELP,
 add_arguments(parser), run(context) -> exit status). Errors a user can fix print one line
 and exit 2; a write that lost to a concurrent writer after its retries exits 3."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,32 @@ from flowmosaic.cli import (
 from flowmosaic.cli.context import Context, add_common
 from flowmosaic.errors import ConcurrentWriteError, FlowmosaicError
 
-COMMANDS = (generate, ingest, ingest_series, country_flows, mosaic_flows, mosaic, nightly,
-            export, backtest, maintain, demo, serve)
+COMMANDS = (
+    generate,
+    ingest,
+    ingest_series,
+    country_flows,
+    mosaic_flows,
+    mosaic,
+    nightly,
+    export,
+    backtest,
+    maintain,
+    demo,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowmosaic", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in COMMANDS:
-        p = sub.add_parser(cmd.NAME, help=cmd.HELP,
-                           description=getattr(cmd, "DESCRIPTION", None) or cmd.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            cmd.NAME,
+            help=cmd.HELP,
+            description=getattr(cmd, "DESCRIPTION", None) or cmd.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add_common(p)
         cmd.add_arguments(p)
         p.set_defaults(run=cmd.run)

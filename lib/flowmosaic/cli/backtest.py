@@ -6,6 +6,7 @@
 Spark starts only when --flows is a table spec (TABLE:UNIVERSE[@VERSION]); then the run is also
 appended to the backtest_runs Delta table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,36 +30,55 @@ def _horizons(text: str) -> tuple[int, ...]:
     try:
         hs = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--horizons wants comma-separated integers, got "
-                                         f"{text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"--horizons wants comma-separated integers, got {text!r}"
+        ) from exc
     if not hs or any(h < 1 for h in hs):
         raise argparse.ArgumentTypeError(f"--horizons must be positive integers, got {text!r}")
     return hs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--flows", required=True,
-                   help="TABLE:UNIVERSE[@VERSION] (e.g. country_flows:FloPctCtry-B@3) or a "
-                        "strategy CSV (yyyymmdd date column, then ISO2 columns in %%)")
-    p.add_argument("--returns", required=True,
-                   help="market CSV: date column (yyyymmdd), then ISO2 columns")
-    p.add_argument("--spreads", action="store_true",
-                   help="the returns file holds yields: return = Y(F+h) - Y(F)")
-    p.add_argument("--pct-returns", action="store_true",
-                   help="index mode: the returns file holds percent daily returns (default: "
-                        "index levels). They are compounded into an index on every weekday, "
-                        "1 January and 25 December included (they are weekdays, not flow "
-                        "dates): a return dated on one of them counts, a weekday without a "
-                        "return counts 0%%, a weekend return counts on the next weekday")
+    p.add_argument(
+        "--flows",
+        required=True,
+        help="TABLE:UNIVERSE[@VERSION] (e.g. country_flows:FloPctCtry-B@3) or a "
+        "strategy CSV (yyyymmdd date column, then ISO2 columns in %%)",
+    )
+    p.add_argument(
+        "--returns", required=True, help="market CSV: date column (yyyymmdd), then ISO2 columns"
+    )
+    p.add_argument(
+        "--spreads",
+        action="store_true",
+        help="the returns file holds yields: return = Y(F+h) - Y(F)",
+    )
+    p.add_argument(
+        "--pct-returns",
+        action="store_true",
+        help="index mode: the returns file holds percent daily returns (default: "
+        "index levels). They are compounded into an index on every weekday, "
+        "1 January and 25 December included (they are weekdays, not flow "
+        "dates): a return dated on one of them counts, a weekday without a "
+        "return counts 0%%, a weekend return counts on the next weekday",
+    )
     p.add_argument("--lookback", type=int, default=20, help="compounding window in flow-date rows")
     p.add_argument("--sum", action="store_true", help="sum the window instead of compounding")
     p.add_argument("--lag", type=int, default=0)
     p.add_argument("--delay", type=int, default=2)
     p.add_argument("--bins", type=int, default=5)
-    p.add_argument("--trade-day", choices=["fri", "none"], default="fri",
-                   help="fri: weekly, Friday labels; none: every flow date")
-    p.add_argument("--horizons", type=_horizons, default=(5, 10, 20, 45, 65, 130),
-                   help="forward-return horizons in weekdays (default 5,10,20,45,65,130)")
+    p.add_argument(
+        "--trade-day",
+        choices=["fri", "none"],
+        default="fri",
+        help="fri: weekly, Friday labels; none: every flow date",
+    )
+    p.add_argument(
+        "--horizons",
+        type=_horizons,
+        default=(5, 10, 20, 45, 65, 130),
+        help="forward-return horizons in weekdays (default 5,10,20,45,65,130)",
+    )
     p.add_argument("--membership", help="CSV with columns country,from,to (universe membership)")
     p.add_argument("--countries", help="a group (G10, DM) or a list AU,CA,... (default: all)")
     p.add_argument("--periods", help="sub-periods for the report, e.g. 2007-2014,2015-2022")
@@ -68,10 +88,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(ctx: Context) -> int:
     args = ctx.args
     t0 = time.time()
-    params = BacktestParams(lookback=args.lookback, compound=not args.sum, lag=args.lag,
-                            delay=args.delay, bins=args.bins, trade_day=args.trade_day,
-                            horizons=tuple(args.horizons), spreads=args.spreads,
-                            returns_kind="pct" if args.pct_returns else "level")
+    params = BacktestParams(
+        lookback=args.lookback,
+        compound=not args.sum,
+        lag=args.lag,
+        delay=args.delay,
+        bins=args.bins,
+        trade_day=args.trade_day,
+        horizons=tuple(args.horizons),
+        spreads=args.spreads,
+        returns_kind="pct" if args.pct_returns else "level",
+    )
     periods = parse_periods(args.periods)  # fail early, before any data is read
     countries = load_countries().resolve(args.countries) if args.countries else None
 
@@ -80,8 +107,11 @@ def run(ctx: Context) -> int:
         print(f"[backtest] starting Spark to read {args.flows}", flush=True)
         spark = ctx.spark
         flows, meta = bio.load_flows_from_table(spark, ctx.settings, args.flows, countries)
-        print(f"[backtest] read {meta['source']} version {meta['source_version']}: "
-              f"{len(flows)} flow dates x {flows.shape[1]} countries", flush=True)
+        print(
+            f"[backtest] read {meta['source']} version {meta['source_version']}: "
+            f"{len(flows)} flow dates x {flows.shape[1]} countries",
+            flush=True,
+        )
     else:
         flows = bio.read_strategy_file(args.flows)
         meta = {"source": str(Path(args.flows).resolve()), "source_version": None}
@@ -89,30 +119,52 @@ def run(ctx: Context) -> int:
             missing = [c for c in countries if c not in flows.columns]
             present = [c for c in countries if c in flows.columns]
             if not present:
-                raise InputError(f"{args.flows}: none of the countries {list(countries)} is a "
-                                 f"column of the strategy file")
+                raise InputError(
+                    f"{args.flows}: none of the countries {list(countries)} is a "
+                    f"column of the strategy file"
+                )
             if missing:
                 print(f"[backtest] note: {args.flows} has no column for {missing}", flush=True)
             flows = flows[present]
-        print(f"[backtest] read {args.flows}: {len(flows)} flow dates x {flows.shape[1]} "
-              "countries", flush=True)
+        print(
+            f"[backtest] read {args.flows}: {len(flows)} flow dates x {flows.shape[1]} countries",
+            flush=True,
+        )
 
     market = bio.read_market_file(args.returns)
-    print(f"[backtest] read {args.returns}: {len(market)} dates x {market.shape[1]} countries",
-          flush=True)
+    print(
+        f"[backtest] read {args.returns}: {len(market)} dates x {market.shape[1]} countries",
+        flush=True,
+    )
     membership = bio.read_membership(args.membership) if args.membership else None
-    meta.update({"returns": str(Path(args.returns).resolve()),
-                 "membership": str(Path(args.membership).resolve()) if args.membership else None,
-                 "countries": args.countries or "all"})
-    result = api.run(flows, market, params, args.out, meta, membership=membership,
-                     periods=periods or None, quiet=False)
+    meta.update(
+        {
+            "returns": str(Path(args.returns).resolve()),
+            "membership": str(Path(args.membership).resolve()) if args.membership else None,
+            "countries": args.countries or "all",
+        }
+    )
+    result = api.run(
+        flows,
+        market,
+        params,
+        args.out,
+        meta,
+        membership=membership,
+        periods=periods or None,
+        quiet=False,
+    )
     if spark is not None:
         run_id = api.record_run(spark, ctx.settings, result)
-        print(f"[backtest] recorded run {run_id} in {ctx.settings.table_path('backtest_runs')}",
-              flush=True)
+        print(
+            f"[backtest] recorded run {run_id} in {ctx.settings.table_path('backtest_runs')}",
+            flush=True,
+        )
     first = params.horizons[0]
-    print(f"[backtest] TxB h={first}: AnnMn {result.value(first, 'AnnMn', 'TxB'):.4g}, "
-          f"Sharpe {result.value(first, 'Sharpe', 'TxB'):.3g}, "
-          f"t-stat {result.value(first, 'TStat', 'TxB'):.3g} ({time.time() - t0:.1f}s)")
+    print(
+        f"[backtest] TxB h={first}: AnnMn {result.value(first, 'AnnMn', 'TxB'):.4g}, "
+        f"Sharpe {result.value(first, 'Sharpe', 'TxB'):.3g}, "
+        f"t-stat {result.value(first, 'TStat', 'TxB'):.3g} ({time.time() - t0:.1f}s)"
+    )
     print(f"report: {result.extras['paths']['report.html']}")
     return 0

@@ -1,5 +1,6 @@
 """What every command gets: its parsed arguments, the settings they select, and a Spark
 session started the first time a command asks for it (commands that need none start none)."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,7 @@ class Context:
 
     @cached_property
     def settings(self) -> Settings:
-        return load_settings(self.args.conf, warehouse=self.args.warehouse,
-                             remote=self.args.remote)
+        return load_settings(self.args.conf, warehouse=self.args.warehouse, remote=self.args.remote)
 
     @cached_property
     def spark(self) -> SparkSession:
@@ -35,10 +35,15 @@ class Context:
 def add_common(p: argparse.ArgumentParser) -> None:
     """The options every command takes."""
     p.add_argument("--conf", help="settings YAML (default conf/local.yaml or $FLOWMOSAIC_CONF)")
-    p.add_argument("--warehouse", help="warehouse directory or URI, e.g. s3a://bucket/prefix "
-                                       "(overrides the settings file)")
-    p.add_argument("--remote", help="run on a Spark Connect server sc://HOST:PORT (see "
-                                    "`flowmosaic serve`; or the settings key `remote`)")
+    p.add_argument(
+        "--warehouse",
+        help="warehouse directory or URI, e.g. s3a://bucket/prefix (overrides the settings file)",
+    )
+    p.add_argument(
+        "--remote",
+        help="run on a Spark Connect server sc://HOST:PORT (see "
+        "`flowmosaic serve`; or the settings key `remote`)",
+    )
 
 
 def day(text: str | None) -> dt.date | None:

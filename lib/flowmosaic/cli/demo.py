@@ -1,4 +1,5 @@
 """`flowmosaic demo`: synthetic universe -> Delta tables -> strategy files -> backtest reports."""
+
 from __future__ import annotations
 
 import argparse

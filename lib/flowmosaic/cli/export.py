@@ -1,4 +1,5 @@
 """`flowmosaic export`: vendor-format strategy files from gold country_flows."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(ctx: Context) -> int:
     a = ctx.args
     for universe in a.universe.split(","):
-        path, rows, version = export_universe(ctx.spark, ctx.settings, universe.strip(), a.out,
-                                              a.countries, a.version)
+        path, rows, version = export_universe(
+            ctx.spark, ctx.settings, universe.strip(), a.out, a.countries, a.version
+        )
         ctx.say(f"{universe}: {rows} flow dates -> {path} (country_flows@{version})")
     return 0

@@ -1,4 +1,5 @@
 """`flowmosaic generate`: a synthetic fund universe as raw vendor-style files."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,15 +15,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", choices=list(synth.SCALES), default="tiny")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--format", choices=["csv", "parquet"], default=None,
-                   help="flow file format (default: csv, parquet at medium scale)")
-    p.add_argument("--effect", type=float, default=None,
-                   help="planted strength linking lagged country flow %% to forward returns "
-                        "(0 = none; default: the scale's standard effect)")
+    p.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        default=None,
+        help="flow file format (default: csv, parquet at medium scale)",
+    )
+    p.add_argument(
+        "--effect",
+        type=float,
+        default=None,
+        help="planted strength linking lagged country flow %% to forward returns "
+        "(0 = none; default: the scale's standard effect)",
+    )
 
 
 def run(ctx: Context) -> int:
     a = ctx.args
-    ctx.say(synth.generate(ctx.spark, a.out, scale=a.scale, seed=a.seed, fmt=a.format,
-                           effect=a.effect).describe())
+    ctx.say(
+        synth.generate(
+            ctx.spark, a.out, scale=a.scale, seed=a.seed, fmt=a.format, effect=a.effect
+        ).describe()
+    )
     return 0

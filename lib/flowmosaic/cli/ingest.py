@@ -1,4 +1,5 @@
 """`flowmosaic ingest`: raw vendor files -> validated silver Delta tables + quarantine."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,11 @@ HELP = "validate raw files into silver Delta tables (bad rows to the quarantine)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", help="a directory holding funds, share_classes, allocations and "
-                                   "flows (.csv, .csv.gz, .parquet, or a directory of parts)")
+    p.add_argument(
+        "--input",
+        help="a directory holding funds, share_classes, allocations and "
+        "flows (.csv, .csv.gz, .parquet, or a directory of parts)",
+    )
     p.add_argument("--flows", help="share-class daily flows (CSV/Parquet file or directory)")
     p.add_argument("--share-classes", help="share-class attributes")
     p.add_argument("--funds", help="fund attributes")
@@ -21,8 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context) -> int:
     a = ctx.args
-    report = ingest_paths(ctx.spark, ctx.settings, directory=a.input, flows=a.flows,
-                          share_classes=a.share_classes, funds=a.funds,
-                          allocations=a.allocations, progress=ctx.say)
+    report = ingest_paths(
+        ctx.spark,
+        ctx.settings,
+        directory=a.input,
+        flows=a.flows,
+        share_classes=a.share_classes,
+        funds=a.funds,
+        allocations=a.allocations,
+        progress=ctx.say,
+    )
     ctx.say(report.describe())
     return 0

@@ -1,5 +1,6 @@
 """`flowmosaic ingest-series FILE`: other flow sources of the mosaic (official flows,
 positioning, hedging indicators...) -> silver external_series, validated like every input."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,12 +13,14 @@ HELP = "load user-supplied series (date,series,country,value,unit,frequency) for
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="long CSV/Parquet: date, series, country, value, unit, "
-                                "frequency (daily|weekly|monthly|quarterly)")
+    p.add_argument(
+        "file",
+        help="long CSV/Parquet: date, series, country, value, unit, "
+        "frequency (daily|weekly|monthly|quarterly)",
+    )
 
 
 def run(ctx: Context) -> int:
-    report = ingest_paths(ctx.spark, ctx.settings, external_series=ctx.args.file,
-                          progress=ctx.say)
+    report = ingest_paths(ctx.spark, ctx.settings, external_series=ctx.args.file, progress=ctx.say)
     ctx.say(report.describe())
     return 0

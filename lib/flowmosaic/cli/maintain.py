@@ -8,6 +8,7 @@ VACUUM keeps every country_flows version a backtest_runs row records (the retent
 for it, and a dry run checks it); --force keeps a shorter retention and says which of those
 versions no longer time-travel. docs/consumers.md, "Table upkeep", has the rules.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,21 +22,33 @@ DESCRIPTION = __doc__
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tables", nargs="+", metavar="TABLE",
-                   help="table names, space- or comma-separated (default: every table present)")
-    p.add_argument("--retain-hours", type=int, metavar="N",
-                   help="VACUUM retention in hours (default: each table's "
-                        "delta.deletedFileRetentionDuration, 7 days); raised when a version "
-                        "recorded in backtest_runs needs it, unless --force")
-    p.add_argument("--force", action="store_true",
-                   help="keep --retain-hours even if versions recorded in backtest_runs then "
-                        "no longer time-travel (they are named)")
+    p.add_argument(
+        "--tables",
+        nargs="+",
+        metavar="TABLE",
+        help="table names, space- or comma-separated (default: every table present)",
+    )
+    p.add_argument(
+        "--retain-hours",
+        type=int,
+        metavar="N",
+        help="VACUUM retention in hours (default: each table's "
+        "delta.deletedFileRetentionDuration, 7 days); raised when a version "
+        "recorded in backtest_runs needs it, unless --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="keep --retain-hours even if versions recorded in backtest_runs then "
+        "no longer time-travel (they are named)",
+    )
 
 
 def run(ctx: Context) -> int:
     a = ctx.args
     names = [n.strip() for item in (a.tables or []) for n in item.split(",") if n.strip()]
-    report = maintain(ctx.spark, ctx.settings, names or None, a.retain_hours, a.force,
-                      progress=ctx.say)
+    report = maintain(
+        ctx.spark, ctx.settings, names or None, a.retain_hours, a.force, progress=ctx.say
+    )
     ctx.say(report.describe())
     return 0

@@ -1,6 +1,7 @@
 """`flowmosaic mosaic --country JP --universe E-ALL --out DIR`: the country page (who buys the
 market: domestic vs foreign vs offshore investors, retail vs institutional, home bias,
 persistence, other sources) as a self-contained HTML file with its CSVs."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,12 +22,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="directory for mosaic-<CC>.html and its CSVs")
     p.add_argument("--start", help="first flow date shown (default: first in the table)")
     p.add_argument("--end", help="last flow date shown (default: last in the table)")
-    p.add_argument("--offshore", default=",".join(analyses.OFFSHORE_DOMICILES),
-                   help="fund-hub domiciles grouped as 'offshore' (default: %(default)s)")
-    p.add_argument("--offshore-map", default="",
-                   help="map offshore domiciles to investor regions instead, e.g. LU=EU,IE=EU")
-    p.add_argument("--synthetic", action="store_true",
-                   help="mark the page as built from synthetic data")
+    p.add_argument(
+        "--offshore",
+        default=",".join(analyses.OFFSHORE_DOMICILES),
+        help="fund-hub domiciles grouped as 'offshore' (default: %(default)s)",
+    )
+    p.add_argument(
+        "--offshore-map",
+        default="",
+        help="map offshore domiciles to investor regions instead, e.g. LU=EU,IE=EU",
+    )
+    p.add_argument(
+        "--synthetic", action="store_true", help="mark the page as built from synthetic data"
+    )
 
 
 def _mapping(text: str) -> dict[str, str] | None:
@@ -45,9 +53,17 @@ def run(ctx: Context) -> int:
     icf = gold(ctx.spark, ctx.settings, "investor_country_flows", a.universe, start, end)
     cf = gold(ctx.spark, ctx.settings, "country_flows", a.universe, start, end)
     path = write_country_page(
-        country, a.universe, icf, cf, external(ctx.spark, ctx.settings, country), a.out,
+        country,
+        a.universe,
+        icf,
+        cf,
+        external(ctx.spark, ctx.settings, country),
+        a.out,
         {"synthetic": a.synthetic, "warehouse": ctx.settings.warehouse},
         offshore=tuple(c.strip().upper() for c in a.offshore.split(",") if c.strip()),
-        offshore_map=_mapping(a.offshore_map), start=start, end=end)
+        offshore_map=_mapping(a.offshore_map),
+        start=start,
+        end=end,
+    )
     ctx.say(f"mosaic page: {path}")
     return 0

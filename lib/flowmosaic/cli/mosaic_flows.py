@@ -1,5 +1,6 @@
 """`flowmosaic mosaic-flows`: the same chain as country-flows, kept by investor domicile and
 investor type -> gold investor_country_flows."""
+
 from __future__ import annotations
 
 import argparse

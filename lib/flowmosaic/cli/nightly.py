@@ -7,6 +7,7 @@ the ingest, fund_days must hold --date (else: an error, exit 2); then country_fl
 --mosaic investor_country_flows) are recomputed for that date. One summary with the seconds
 of each step. On a warm Connect server (`flowmosaic serve`) no JVM starts (docs/connect.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,13 +25,19 @@ DESCRIPTION = __doc__
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", required=True, help="the flow date (yyyy-mm-dd or yyyymmdd)")
-    p.add_argument("--input", required=True,
-                   help="directory with the day's files (flows; funds, share_classes, "
-                        "allocations when they changed)")
-    p.add_argument("--universe", help="universe name(s), comma-separated (default: "
-                                      f"{','.join(nightly.DEFAULT_UNIVERSES)})")
-    p.add_argument("--mosaic", action="store_true",
-                   help="also the investor grain (investor_country_flows)")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="directory with the day's files (flows; funds, share_classes, "
+        "allocations when they changed)",
+    )
+    p.add_argument(
+        "--universe",
+        help=f"universe name(s), comma-separated (default: {','.join(nightly.DEFAULT_UNIVERSES)})",
+    )
+    p.add_argument(
+        "--mosaic", action="store_true", help="also the investor grain (investor_country_flows)"
+    )
     p.add_argument("--engine", choices=list(ENGINES), default="matrix")
 
 
@@ -42,8 +49,16 @@ def run(ctx: Context) -> int:
     t = time.time()
     spark = ctx.spark
     session_seconds = time.time() - t
-    result = nightly.run(spark, ctx.settings, date, a.input, universes=a.universe,
-                         mosaic=a.mosaic, engine=a.engine, session_seconds=session_seconds,
-                         progress=ctx.say)
+    result = nightly.run(
+        spark,
+        ctx.settings,
+        date,
+        a.input,
+        universes=a.universe,
+        mosaic=a.mosaic,
+        engine=a.engine,
+        session_seconds=session_seconds,
+        progress=ctx.say,
+    )
     ctx.say(result.describe())
     return 0

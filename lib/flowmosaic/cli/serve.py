@@ -8,6 +8,7 @@
 The server runs with the settings' Spark conf (master, driver memory...) and Delta's jars, as
 a local session would (docs/connect.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,31 @@ DESCRIPTION = __doc__
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int,
-                   help=f"port (default: the port of --remote or the settings' remote, else "
-                        f"{cs.DEFAULT_PORT})")
-    p.add_argument("--background", action="store_true",
-                   help="return once the server listens; write a pid file and a log")
-    p.add_argument("--stop", action="store_true",
-                   help="stop the background server of --port (or --pid-file)")
-    p.add_argument("--pid-file", help="pid file of a background server (default: "
-                                      "$TMPDIR/flowmosaic-connect-PORT.pid; its log: .log)")
-    p.add_argument("--timeout", type=float, default=cs.START_TIMEOUT,
-                   help="seconds to wait for the server to listen (default %(default)s)")
+    p.add_argument(
+        "--port",
+        type=int,
+        help=f"port (default: the port of --remote or the settings' remote, else "
+        f"{cs.DEFAULT_PORT})",
+    )
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="return once the server listens; write a pid file and a log",
+    )
+    p.add_argument(
+        "--stop", action="store_true", help="stop the background server of --port (or --pid-file)"
+    )
+    p.add_argument(
+        "--pid-file",
+        help="pid file of a background server (default: "
+        "$TMPDIR/flowmosaic-connect-PORT.pid; its log: .log)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=cs.START_TIMEOUT,
+        help="seconds to wait for the server to listen (default %(default)s)",
+    )
 
 
 def _port(ctx: Context) -> int:
@@ -54,8 +69,10 @@ def run(ctx: Context) -> int:
         log = pid_file.with_suffix(".log")
         server = cs.start(ctx.settings, port, background=True, log=log, timeout=a.timeout)
         cs.write_pid_file(pid_file, server)
-        ctx.say(f"serving {server.url} in the background (pid {server.process.pid}, "
-                f"log {log}; stop: flowmosaic serve --stop --port {port})")
+        ctx.say(
+            f"serving {server.url} in the background (pid {server.process.pid}, "
+            f"log {log}; stop: flowmosaic serve --stop --port {port})"
+        )
         return 0
 
     def terminate(signum, _frame):

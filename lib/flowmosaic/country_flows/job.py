@@ -11,6 +11,7 @@ Two engines compute the same rows (docs/benchmarks.md compares them): `matrix` (
 dense matrix product per allocation month in numpy inside Spark tasks (matrix.py), and
 `join`, Spark equi-joins with the weights broadcast (transforms.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,8 @@ class CountryFlowsRun:
     table: str = "country_flows"
     engine: str = "matrix"
     batches: list[tuple[dt.date, dt.date]] = field(default_factory=list)
-    rows_written: int = 0          # the window's rows
-    rows_copied: int = 0           # rows outside the window kept from rewritten files
+    rows_written: int = 0  # the window's rows
+    rows_copied: int = 0  # rows outside the window kept from rewritten files
     files_removed: int = 0
     table_version: int | None = None
     seconds: float = 0.0
@@ -57,15 +58,16 @@ class CountryFlowsRun:
     path: str = ""
 
     def describe(self) -> str:
-        lines = [f"{self.table}: {', '.join(self.universes)} ({self.engine} engine)",
-                 f"  window        {self.start} .. {self.end} in {len(self.batches)} batch(es)",
-                 f"  rows written  {self.rows_written:,} (window); copied {self.rows_copied:,} "
-                 f"from {self.files_removed} rewritten file(s)",
-                 f"  table         {self.path} (version {self.table_version})",
-                 "  read silver   "
-                 + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
-                 f"  seconds       {self.seconds:.1f}"
-                 + (f"; {self.spark_jobs} Spark jobs" if self.spark_jobs is not None else "")]
+        lines = [
+            f"{self.table}: {', '.join(self.universes)} ({self.engine} engine)",
+            f"  window        {self.start} .. {self.end} in {len(self.batches)} batch(es)",
+            f"  rows written  {self.rows_written:,} (window); copied {self.rows_copied:,} "
+            f"from {self.files_removed} rewritten file(s)",
+            f"  table         {self.path} (version {self.table_version})",
+            "  read silver   " + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
+            f"  seconds       {self.seconds:.1f}"
+            + (f"; {self.spark_jobs} Spark jobs" if self.spark_jobs is not None else ""),
+        ]
         return "\n".join(lines)
 
 
@@ -77,14 +79,20 @@ def window_for_alloc_month(month: dt.date, max_age_months: int = 0) -> tuple[dt.
     return start, end
 
 
-def plan_batches(start: dt.date, end: dt.date, rows_per_month: dict[dt.date, int],
-                 max_rows: int, max_age_months: int = 0) -> list[tuple[dt.date, dt.date]]:
+def plan_batches(
+    start: dt.date,
+    end: dt.date,
+    rows_per_month: dict[dt.date, int],
+    max_rows: int,
+    max_age_months: int = 0,
+) -> list[tuple[dt.date, dt.date]]:
     """Split [start, end] at allocation-month boundaries so each batch's weights stay small."""
     months = sources.alloc_months(start, end)
 
     def rows(month):  # the weights a month needs, carried-forward snapshots included
-        return sum(rows_per_month.get(cal.add_months(month, -a), 0)
-                   for a in range(max_age_months + 1))
+        return sum(
+            rows_per_month.get(cal.add_months(month, -a), 0) for a in range(max_age_months + 1)
+        )
 
     batches, first, acc = [], months[0], 0
     for i, month in enumerate(months):
@@ -99,17 +107,21 @@ def plan_batches(start: dt.date, end: dt.date, rows_per_month: dict[dt.date, int
     return batches
 
 
-def batches_for(silver: sources.Silver, start: dt.date, end: dt.date, max_age_months: int,
-                max_rows: int) -> list[tuple[dt.date, dt.date]]:
+def batches_for(
+    silver: sources.Silver, start: dt.date, end: dt.date, max_age_months: int, max_rows: int
+) -> list[tuple[dt.date, dt.date]]:
     """The window's batches. A short window (up to ONE_BATCH_MONTHS allocation months) is one
     batch without counting anything; a longer one is split by the weights its months hold."""
     months = sources.alloc_months(start, end)
     if len(months) + max_age_months <= ONE_BATCH_MONTHS:
         return [(start, end)]
-    counts = (silver.frames["fund_allocations"]
-              .where(F.col("alloc_month").between(cal.add_months(months[0], -max_age_months),
-                                                  months[-1]))
-              .groupBy("alloc_month").count().collect())
+    counts = (
+        silver.frames["fund_allocations"]
+        .where(F.col("alloc_month").between(cal.add_months(months[0], -max_age_months), months[-1]))
+        .groupBy("alloc_month")
+        .count()
+        .collect()
+    )
     per_month = {r["alloc_month"]: int(r["count"]) for r in counts}
     return plan_batches(start, end, per_month, max_rows, max_age_months)
 
@@ -118,17 +130,28 @@ def fund_day_window(silver: sources.Silver, lo: dt.date, hi: dt.date) -> DataFra
     """fund_days of [lo, hi], pruned to the window's month partitions."""
     return silver.frames["fund_days"].where(
         F.col("flow_date").between(lo, hi)
-        & F.col("flow_month").between(cal.month_start(lo), cal.month_start(hi)))
+        & F.col("flow_month").between(cal.month_start(lo), cal.month_start(hi))
+    )
 
 
 def _measures() -> list[str]:
-    return [fund_day_column(m, t) for t in INVESTOR_TYPES for m in ("flow", "assets_start",
-                                                                     "portfolio_change")]
+    return [
+        fund_day_column(m, t)
+        for t in INVESTOR_TYPES
+        for m in ("flow", "assets_start", "portfolio_change")
+    ]
 
 
-def matrix_rows(spark: SparkSession, silver: sources.Silver, universes: list[Universe],
-                mem: dict, batches: list[tuple[dt.date, dt.date]], countries: tuple[str, ...],
-                max_age_months: int, grain: str) -> DataFrame:
+def matrix_rows(
+    spark: SparkSession,
+    silver: sources.Silver,
+    universes: list[Universe],
+    mem: dict,
+    batches: list[tuple[dt.date, dt.date]],
+    countries: tuple[str, ...],
+    max_age_months: int,
+    grain: str,
+) -> DataFrame:
     """The matrix engine: one mapInArrow per batch (its weights in the task function),
     unioned, the tasks' partial sums added up per output key."""
     keys = set().union(*[set(m["fund_key"]) for m in mem.values()]) if mem else set()
@@ -136,8 +159,9 @@ def matrix_rows(spark: SparkSession, silver: sources.Silver, universes: list[Uni
     schema = matrix.INVESTOR_SCHEMA if grain == "investor" else matrix.COUNTRY_SCHEMA
     # every batch's weights in one query (the driver holds them all anyway: each batch's
     # task function carries its own), then sliced per batch
-    every = sources.month_weights(silver, sources.alloc_months(batches[0][0], batches[-1][1]),
-                                  countries, max_age_months)
+    every = sources.month_weights(
+        silver, sources.alloc_months(batches[0][0], batches[-1][1]), countries, max_age_months
+    )
     for lo, hi in batches:
         months = {sources.day_number(m) for m in sources.alloc_months(lo, hi)}
         weights = {m: w for m, w in every.items() if m in months}
@@ -146,33 +170,55 @@ def matrix_rows(spark: SparkSession, silver: sources.Silver, universes: list[Uni
         days = days.select("flow_date", "fund_key", *_measures())
         parts.append(days.mapInArrow(matrix.task_function(plan), schema))
     rows = reduce(DataFrame.unionByName, parts)
-    group = ["universe", "flow_date"] + (["investor_domicile", "investor_type"]
-                                         if grain == "investor" else []) + ["country"]
-    return rows.groupBy(*group).agg(*[F.sum(c).alias(c) for c in matrix.OUT_MEASURES],
-                                    F.sum("fund_count").alias("fund_count"))
+    group = (
+        ["universe", "flow_date"]
+        + (["investor_domicile", "investor_type"] if grain == "investor" else [])
+        + ["country"]
+    )
+    return rows.groupBy(*group).agg(
+        *[F.sum(c).alias(c) for c in matrix.OUT_MEASURES], F.sum("fund_count").alias("fund_count")
+    )
 
 
-def join_rows(silver: sources.Silver, universes: list[Universe], mem: dict,
-              lo: dt.date, hi: dt.date, countries: tuple[str, ...], max_age_months: int,
-              grain: str) -> DataFrame:
+def join_rows(
+    silver: sources.Silver,
+    universes: list[Universe],
+    mem: dict,
+    lo: dt.date,
+    hi: dt.date,
+    countries: tuple[str, ...],
+    max_age_months: int,
+    grain: str,
+) -> DataFrame:
     """The join engine: Spark equi-joins over the same inputs (transforms.py)."""
     spark = silver.frames["funds"].sparkSession
     months = sources.alloc_months(lo, hi)
     m_lo = cal.add_months(months[0], -max_age_months)
-    allocs = silver.frames["fund_allocations"].where(
-        F.col("alloc_month").between(m_lo, months[-1]))
-    return transforms.country_rows(spark, fund_day_window(silver, lo, hi), mem, universes,
-                                   allocs, countries, max_age_months, grain)
+    allocs = silver.frames["fund_allocations"].where(F.col("alloc_month").between(m_lo, months[-1]))
+    return transforms.country_rows(
+        spark,
+        fund_day_window(silver, lo, hi),
+        mem,
+        universes,
+        allocs,
+        countries,
+        max_age_months,
+        grain,
+    )
 
 
 def finish(rows: DataFrame, grain: str) -> DataFrame:
     """Output columns of the gold table (flow_pct and pseudo-return at the country grain)."""
     if grain == "country":
-        rows = rows.withColumns({
-            # try_divide: NULL, not an ANSI error, where a country's assets sum to 0
-            "flow_pct": F.try_divide(F.col("flow_usd") * 100.0, F.col("assets_start_usd")),
-            "pseudo_return_pct": F.try_divide(F.col("portfolio_change_usd") * 100.0,
-                                              F.col("assets_start_usd"))})
+        rows = rows.withColumns(
+            {
+                # try_divide: NULL, not an ANSI error, where a country's assets sum to 0
+                "flow_pct": F.try_divide(F.col("flow_usd") * 100.0, F.col("assets_start_usd")),
+                "pseudo_return_pct": F.try_divide(
+                    F.col("portfolio_change_usd") * 100.0, F.col("assets_start_usd")
+                ),
+            }
+        )
     cols = table(GRAINS[grain]).schema
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in cols.fields])
 
@@ -181,16 +227,25 @@ def clustered_by_month(df: DataFrame) -> DataFrame:
     """One task, hence one file, per (universe, month) partition, dates in order. Hash
     partitioning never splits a group; several groups may share a task and still get a file
     each, since the table is partitioned by (universe, flow_month)."""
-    return (df.repartition("universe", F.trunc("flow_date", "MM"))
-              .sortWithinPartitions("universe", "flow_date"))
+    return df.repartition("universe", F.trunc("flow_date", "MM")).sortWithinPartitions(
+        "universe", "flow_date"
+    )
 
 
-def run(spark: SparkSession, settings: Settings, universe_names: str | list[str],
-        start: dt.date | None = None, end: dt.date | None = None,
-        alloc_month: dt.date | None = None, max_age_months: int = 0,
-        universes_path: str | None = None, engine: str = "matrix", grain: str = "country",
-        batch_weights: int = DEFAULT_BATCH_WEIGHTS,
-        progress: Callable[[str], None] = print) -> CountryFlowsRun:
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    universe_names: str | list[str],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    alloc_month: dt.date | None = None,
+    max_age_months: int = 0,
+    universes_path: str | None = None,
+    engine: str = "matrix",
+    grain: str = "country",
+    batch_weights: int = DEFAULT_BATCH_WEIGHTS,
+    progress: Callable[[str], None] = print,
+) -> CountryFlowsRun:
     t0 = time.time()
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -209,18 +264,28 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
             assert span is not None  # a global aggregate has one row
             lo, hi = span
             if lo is None:
-                raise InputError("fund_days is empty: nothing to aggregate (run `flowmosaic "
-                                 "ingest` with flows first)")
+                raise InputError(
+                    "fund_days is empty: nothing to aggregate (run `flowmosaic "
+                    "ingest` with flows first)"
+                )
             start, end = start or lo, end or hi
         if start > end:
             raise InputError(f"empty window: start {start} is after end {end}")
-        result = CountryFlowsRun(names, start, end, silver.versions, table=target, engine=engine,
-                                 path=settings.table_path(target))
+        result = CountryFlowsRun(
+            names,
+            start,
+            end,
+            silver.versions,
+            table=target,
+            engine=engine,
+            path=settings.table_path(target),
+        )
         mem = sources.members(spark, silver, universes, countries)
         if engine == "matrix":
             result.batches = batches_for(silver, start, end, max_age_months, batch_weights)
-            rows = matrix_rows(spark, silver, universes, mem, result.batches, countries,
-                               max_age_months, grain)
+            rows = matrix_rows(
+                spark, silver, universes, mem, result.batches, countries, max_age_months, grain
+            )
         else:
             result.batches = [(start, end)]
             rows = join_rows(silver, universes, mem, start, end, countries, max_age_months, grain)
@@ -228,17 +293,29 @@ def run(spark: SparkSession, settings: Settings, universe_names: str | list[str]
         in_list = ", ".join(storage.sql_string(n) for n in names)
         # flow_month (the partition column Delta generates) bounds the window too: Delta's
         # conflict check looks at partitions, so windows of other months never conflict
-        predicate = (f"universe IN ({in_list}) AND flow_date >= DATE'{start}' "
-                     f"AND flow_date <= DATE'{end}' "
-                     f"AND flow_month >= DATE'{cal.month_start(start)}' "
-                     f"AND flow_month <= DATE'{cal.month_start(end)}'")
-        progress(f"{target}: {', '.join(names)} {start}..{end} in {len(result.batches)} "
-                 f"batch(es), {engine} engine")
-        storage.replace_where(clustered_by_month(finish(rows, grain)), path,
-                              predicate, {
-            "job": "mosaic-flows" if grain == "investor" else "country-flows",
-            "universes": names, "window": [str(start), str(end)], "engine": engine,
-            "allocation_max_age_months": max_age_months, "source_versions": silver.versions})
+        predicate = (
+            f"universe IN ({in_list}) AND flow_date >= DATE'{start}' "
+            f"AND flow_date <= DATE'{end}' "
+            f"AND flow_month >= DATE'{cal.month_start(start)}' "
+            f"AND flow_month <= DATE'{cal.month_start(end)}'"
+        )
+        progress(
+            f"{target}: {', '.join(names)} {start}..{end} in {len(result.batches)} "
+            f"batch(es), {engine} engine"
+        )
+        storage.replace_where(
+            clustered_by_month(finish(rows, grain)),
+            path,
+            predicate,
+            {
+                "job": "mosaic-flows" if grain == "investor" else "country-flows",
+                "universes": names,
+                "window": [str(start), str(end)],
+                "engine": engine,
+                "allocation_max_age_months": max_age_months,
+                "source_versions": silver.versions,
+            },
+        )
         w = storage.Written.from_commit(storage.commit_info(spark, path))
         result.table_version, result.rows_written = w.version, w.written
         result.rows_copied, result.files_removed = w.copied, w.files_removed

@@ -14,6 +14,7 @@ Pure numpy: no Spark here. spark_rows() runs it inside Spark tasks (mapInArrow) 
 fund_days rows each task reads; per date the task sees every fund-day row of it or a part
 of them, and the caller adds the parts up.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -25,21 +26,26 @@ import pyarrow as pa
 from flowmosaic.calendar import RELEASE_DAY
 from flowmosaic.tables import FUND_DAY_MEASURES, INVESTOR_TYPES, fund_day_column
 
-COUNTRY_SCHEMA = ("universe string, flow_date date, country string, flow_usd double, "
-                  "assets_start_usd double, portfolio_change_usd double, fund_count long")
-INVESTOR_SCHEMA = ("universe string, flow_date date, investor_domicile string, "
-                   "investor_type string, country string, flow_usd double, "
-                   "assets_start_usd double, portfolio_change_usd double, fund_count long")
+COUNTRY_SCHEMA = (
+    "universe string, flow_date date, country string, flow_usd double, "
+    "assets_start_usd double, portfolio_change_usd double, fund_count long"
+)
+INVESTOR_SCHEMA = (
+    "universe string, flow_date date, investor_domicile string, "
+    "investor_type string, country string, flow_usd double, "
+    "assets_start_usd double, portfolio_change_usd double, fund_count long"
+)
 OUT_MEASURES = ("flow_usd", "assets_start_usd", "portfolio_change_usd")
 
 
 @dataclass
 class UniversePlan:
     """A universe's funds (sorted keys) and what the kernel needs of each."""
+
     name: str
-    fund_keys: np.ndarray          # int64, sorted
-    domicile: np.ndarray           # object: ISO2 domicile (or '') per fund
-    domicile_country: np.ndarray   # int64: index of the domicile in `countries`, -1 if none
+    fund_keys: np.ndarray  # int64, sorted
+    domicile: np.ndarray  # object: ISO2 domicile (or '') per fund
+    domicile_country: np.ndarray  # int64: index of the domicile in `countries`, -1 if none
     investor_types: tuple[str, ...]
     ex_domestic: bool
 
@@ -48,9 +54,10 @@ class UniversePlan:
 class Weights:
     """Sparse weights: (fund_key, country index, weight) triples (compact: they travel with
     the task function)."""
-    fund_keys: np.ndarray   # int32
-    country: np.ndarray     # int16
-    weight: np.ndarray      # float64
+
+    fund_keys: np.ndarray  # int32
+    country: np.ndarray  # int16
+    weight: np.ndarray  # float64
 
     @classmethod
     def empty(cls) -> Weights:
@@ -64,9 +71,9 @@ class Weights:
 class Plan:
     countries: tuple[str, ...]
     universes: list[UniversePlan]
-    months: dict[int, Weights]            # allocation month (days since epoch of its 1st)
-    single: Weights = field(default_factory=Weights.empty)   # every month
-    investor_grain: bool = False          # by investor domicile and type too
+    months: dict[int, Weights]  # allocation month (days since epoch of its 1st)
+    single: Weights = field(default_factory=Weights.empty)  # every month
+    investor_grain: bool = False  # by investor domicile and type too
 
 
 def alloc_month_days(days: np.ndarray) -> np.ndarray:
@@ -79,16 +86,18 @@ def alloc_month_days(days: np.ndarray) -> np.ndarray:
     return (month - back).astype("datetime64[D]").astype(np.int64)
 
 
-def _dense_weights(u: UniversePlan, month: Weights, single: Weights,
-                   n_countries: int) -> np.ndarray:
+def _dense_weights(
+    u: UniversePlan, month: Weights, single: Weights, n_countries: int
+) -> np.ndarray:
     """W for the universe's funds (rows in fund_keys order)."""
     w = np.zeros((len(u.fund_keys), n_countries))
     for part in (month, single):
         if not len(part):
             continue
         pos = np.searchsorted(u.fund_keys, part.fund_keys.astype(np.int64))
-        ok = (pos < len(u.fund_keys)) & (u.fund_keys[np.minimum(pos, len(u.fund_keys) - 1)]
-                                          == part.fund_keys)
+        ok = (pos < len(u.fund_keys)) & (
+            u.fund_keys[np.minimum(pos, len(u.fund_keys) - 1)] == part.fund_keys
+        )
         w[pos[ok], part.country[ok]] = part.weight[ok]
     if u.ex_domestic:  # a fund does not count toward its own domicile
         rows = np.flatnonzero(u.domicile_country >= 0)
@@ -110,8 +119,14 @@ def _selected(cols: dict[str, np.ndarray], types: tuple[str, ...], rows: np.ndar
     return values, present
 
 
-def _products(date_idx: np.ndarray, fund_idx: np.ndarray, values: dict[str, np.ndarray],
-              present: np.ndarray, w: np.ndarray, n_dates: int):
+def _products(
+    date_idx: np.ndarray,
+    fund_idx: np.ndarray,
+    values: dict[str, np.ndarray],
+    present: np.ndarray,
+    w: np.ndarray,
+    n_dates: int,
+):
     """(sums per measure, counts): dates x countries. A fund-day is one row, so the
     (date, fund) cells are distinct; only the funds present in the rows take part."""
     funds, col = np.unique(fund_idx, return_inverse=True)
@@ -131,9 +146,18 @@ def compute(plan: Plan, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The kernel over a set of fund-day rows. cols: flow_date (days since epoch, int),
     fund_key, and the fund_days measure columns (NaN where NULL). Returns output columns
     (country grain, or investor grain when plan.investor_grain); dates as days since epoch."""
-    out: dict[str, list] = {k: [] for k in ("universe", "flow_date", "investor_domicile",
-                                            "investor_type", "country", *OUT_MEASURES,
-                                            "fund_count")}
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "universe",
+            "flow_date",
+            "investor_domicile",
+            "investor_type",
+            "country",
+            *OUT_MEASURES,
+            "fund_count",
+        )
+    }
     nc = len(plan.countries)
     countries = np.array(plan.countries, dtype=object)
     if not len(cols["flow_date"]):
@@ -153,17 +177,23 @@ def compute(plan: Plan, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                 continue
             w = _dense_weights(u, weights, plan.single, nc)
             dates, date_idx = np.unique(cols["flow_date"][rows], return_inverse=True)
-            groups = ([(None, None, u.investor_types)] if not plan.investor_grain else
-                      [(dom, t, (t,)) for dom in np.unique(u.domicile[fund_idx])
-                       for t in u.investor_types])
+            groups = (
+                [(None, None, u.investor_types)]
+                if not plan.investor_grain
+                else [
+                    (dom, t, (t,))
+                    for dom in np.unique(u.domicile[fund_idx])
+                    for t in u.investor_types
+                ]
+            )
             for dom, itype, types in groups:
-                sel = (np.ones(len(rows), bool) if dom is None
-                       else u.domicile[fund_idx] == dom)
+                sel = np.ones(len(rows), bool) if dom is None else u.domicile[fund_idx] == dom
                 values, present = _selected(cols, types, rows[sel])
                 if not present.any():
                     continue
-                sums, counts = _products(date_idx[sel], fund_idx[sel], values, present, w,
-                                         len(dates))
+                sums, counts = _products(
+                    date_idx[sel], fund_idx[sel], values, present, w, len(dates)
+                )
                 di, ci = np.nonzero(counts)
                 k = len(di)
                 out["universe"].append(np.full(k, u.name, dtype=object))
@@ -179,14 +209,18 @@ def compute(plan: Plan, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _to_batch(res: dict[str, np.ndarray], investor_grain: bool) -> pa.RecordBatch:
-    names = (["universe", "flow_date"] + (["investor_domicile", "investor_type"]
-                                          if investor_grain else [])
-             + ["country", *OUT_MEASURES, "fund_count"])
+    names = (
+        ["universe", "flow_date"]
+        + (["investor_domicile", "investor_type"] if investor_grain else [])
+        + ["country", *OUT_MEASURES, "fund_count"]
+    )
     arrays = {
-        "universe": pa.array(res["universe"].astype(str) if len(res["universe"]) else [],
-                             pa.string()),
-        "flow_date": pa.array(res["flow_date"].astype("int32") if len(res["flow_date"]) else [],
-                              pa.int32()).cast(pa.date32()),
+        "universe": pa.array(
+            res["universe"].astype(str) if len(res["universe"]) else [], pa.string()
+        ),
+        "flow_date": pa.array(
+            res["flow_date"].astype("int32") if len(res["flow_date"]) else [], pa.int32()
+        ).cast(pa.date32()),
         "investor_domicile": pa.array(list(res["investor_domicile"]), pa.string()),
         "investor_type": pa.array(list(res["investor_type"]), pa.string()),
         "country": pa.array(list(res["country"]), pa.string()),
@@ -205,12 +239,14 @@ def task_function(plan: Plan):
         if not parts:
             return
         table = pa.Table.from_batches(parts)
-        cols = {"flow_date": table.column("flow_date").cast(pa.int32()).to_numpy()
-                .astype(np.int64),
-                "fund_key": table.column("fund_key").to_numpy().astype(np.int64)}
+        cols = {
+            "flow_date": table.column("flow_date").cast(pa.int32()).to_numpy().astype(np.int64),
+            "fund_key": table.column("fund_key").to_numpy().astype(np.int64),
+        }
         for c in measure_cols:
             cols[c] = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
         res = compute(plan, cols)
         if len(res["fund_count"]):
             yield _to_batch(res, plan.investor_grain)
+
     return run

@@ -3,6 +3,7 @@
 a window needs (docs/methodology.md, "3. Point-in-time allocations (the 23rd rule)" and
 "6. Single-country funds").
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,39 +42,63 @@ def read_silver(spark: SparkSession, settings: Settings) -> Silver:
     for name in SOURCES:
         path = settings.table_path(name)
         if not storage.exists(spark, path):
-            raise InputError(f"silver table {name} not found at {path}: run `flowmosaic ingest` "
-                             "first")
+            raise InputError(
+                f"silver table {name} not found at {path}: run `flowmosaic ingest` first"
+            )
         versions[name] = storage.current_version(spark, path)
         frames[name] = storage.read(spark, path, versions[name])
     return Silver(frames, versions)
 
 
-def members(spark: SparkSession, silver: Silver, universes: list[Universe],
-            countries: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+def members(
+    spark: SparkSession, silver: Silver, universes: list[Universe], countries: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
     """Per universe: fund_key, domicile, and `single` = the index of the fund's country when it
     is a single-country fund that never reported an allocation (-1 otherwise)."""
     funds = silver.frames["funds"]
-    sel = funds.select("fund_key", "domicile", "cross_border", "geographic_focus",
-                       *[u.fund_filter().alias(f"_u{i}") for i, u in enumerate(universes)])
+    sel = funds.select(
+        "fund_key",
+        "domicile",
+        "cross_border",
+        "geographic_focus",
+        *[u.fund_filter().alias(f"_u{i}") for i, u in enumerate(universes)],
+    )
     pdf: pd.DataFrame = sel.toPandas()
     focus = pdf["geographic_focus"].fillna("").str.upper()
     candidate = (pdf["cross_border"] == False) & focus.isin(countries)  # noqa: E712
     reported: set[int] = set()
     if candidate.any():
         keys = [int(k) for k in pdf.loc[candidate, "fund_key"]]
-        reported = {int(r[0]) for r in silver.frames["fund_allocations"]
-                    .where(F.col("fund_key").isin(keys)).select("fund_key").distinct().collect()}
+        reported = {
+            int(r[0])
+            for r in silver.frames["fund_allocations"]
+            .where(F.col("fund_key").isin(keys))
+            .select("fund_key")
+            .distinct()
+            .collect()
+        }
     index = {c: i for i, c in enumerate(countries)}
-    single = np.where(candidate & ~pdf["fund_key"].isin(reported),
-                      focus.map(index).fillna(-1), -1).astype(np.int64)
-    base = pd.DataFrame({"fund_key": pdf["fund_key"].astype(np.int64),
-                         "domicile": pdf["domicile"].fillna("").astype(str), "single": single})
-    return {u.name: base[pdf[f"_u{i}"].fillna(False).to_numpy(bool)]
-            .sort_values("fund_key").reset_index(drop=True) for i, u in enumerate(universes)}
+    single = np.where(
+        candidate & ~pdf["fund_key"].isin(reported), focus.map(index).fillna(-1), -1
+    ).astype(np.int64)
+    base = pd.DataFrame(
+        {
+            "fund_key": pdf["fund_key"].astype(np.int64),
+            "domicile": pdf["domicile"].fillna("").astype(str),
+            "single": single,
+        }
+    )
+    return {
+        u.name: base[pdf[f"_u{i}"].fillna(False).to_numpy(bool)]
+        .sort_values("fund_key")
+        .reset_index(drop=True)
+        for i, u in enumerate(universes)
+    }
 
 
-def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, ...],
-                  max_age_months: int = 0) -> dict[int, Weights]:
+def month_weights(
+    silver: Silver, months: list[dt.date], countries: tuple[str, ...], max_age_months: int = 0
+) -> dict[int, Weights]:
     """Weights (allocation_pct / 100, positive only) of each allocation month, brought to the
     driver as integers and doubles. With max_age_months N > 0, a fund without a snapshot for a
     month takes its youngest snapshot up to N months older."""
@@ -82,13 +107,18 @@ def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, .
     lo = cal.add_months(min(months), -max_age_months)
     arr = F.array(*[F.lit(c) for c in countries])
     rows: pd.DataFrame
-    rows = (silver.frames["fund_allocations"]
-            .where(F.col("alloc_month").between(lo, max(months)) & (F.col("allocation_pct") > 0))
-            .select(F.unix_date("alloc_month").alias("m"), "fund_key",
-                    (F.array_position(arr, F.col("country")) - 1).cast("int").alias("c"),
-                    (F.col("allocation_pct") / 100.0).alias("w"))
-            .where(F.col("c") >= 0)
-            .toPandas())
+    rows = (
+        silver.frames["fund_allocations"]
+        .where(F.col("alloc_month").between(lo, max(months)) & (F.col("allocation_pct") > 0))
+        .select(
+            F.unix_date("alloc_month").alias("m"),
+            "fund_key",
+            (F.array_position(arr, F.col("country")) - 1).cast("int").alias("c"),
+            (F.col("allocation_pct") / 100.0).alias("w"),
+        )
+        .where(F.col("c") >= 0)
+        .toPandas()
+    )
     out: dict[int, Weights] = {}
     by_month = {int(m): g for m, g in rows.groupby("m")} if len(rows) else {}
     for month in months:
@@ -96,8 +126,10 @@ def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, .
         if max_age_months == 0:
             g = by_month.get(target)
         else:  # the youngest snapshot per fund no older than N months
-            ages = [(a, by_month.get(day_number(cal.add_months(month, -a))))
-                    for a in range(max_age_months + 1)]
+            ages = [
+                (a, by_month.get(day_number(cal.add_months(month, -a))))
+                for a in range(max_age_months + 1)
+            ]
             parts = [g.assign(_age=a) for a, g in ages if g is not None]
             g = None
             if parts:
@@ -105,8 +137,11 @@ def month_weights(silver: Silver, months: list[dt.date], countries: tuple[str, .
                 youngest = allm.groupby("fund_key")["_age"].transform("min")
                 g = allm[allm["_age"] == youngest]
         if g is not None and len(g):
-            out[target] = Weights(g["fund_key"].to_numpy(np.int32), g["c"].to_numpy(np.int16),
-                                  g["w"].to_numpy(np.float64))
+            out[target] = Weights(
+                g["fund_key"].to_numpy(np.int32),
+                g["c"].to_numpy(np.int16),
+                g["w"].to_numpy(np.float64),
+            )
     return out
 
 
@@ -116,21 +151,33 @@ def single_weights(mem: dict[str, pd.DataFrame]) -> Weights:
     if allm.empty:
         return Weights.empty()
     s = allm[allm["single"] >= 0]
-    return Weights(s["fund_key"].to_numpy(np.int64), s["single"].to_numpy(np.int64),
-                   np.ones(len(s)))
+    return Weights(
+        s["fund_key"].to_numpy(np.int64), s["single"].to_numpy(np.int64), np.ones(len(s))
+    )
 
 
-def plan(universes: list[Universe], mem: dict[str, pd.DataFrame], weights: dict[int, Weights],
-         countries: tuple[str, ...], investor_grain: bool = False) -> Plan:
+def plan(
+    universes: list[Universe],
+    mem: dict[str, pd.DataFrame],
+    weights: dict[int, Weights],
+    countries: tuple[str, ...],
+    investor_grain: bool = False,
+) -> Plan:
     index = {c: i for i, c in enumerate(countries)}
     ups = []
     for u in universes:
         m = mem[u.name]
         types = tuple(u.investor_type) if u.investor_type else INVESTOR_TYPES
-        ups.append(UniversePlan(u.name, m["fund_key"].to_numpy(np.int64),
-                                m["domicile"].to_numpy(object),
-                                m["domicile"].map(index).fillna(-1).to_numpy(np.int64),
-                                types, u.ex_domestic))
+        ups.append(
+            UniversePlan(
+                u.name,
+                m["fund_key"].to_numpy(np.int64),
+                m["domicile"].to_numpy(object),
+                m["domicile"].map(index).fillna(-1).to_numpy(np.int64),
+                types,
+                u.ex_domestic,
+            )
+        )
     return Plan(tuple(countries), ups, weights, single_weights(mem), investor_grain)
 
 

@@ -3,6 +3,7 @@ allocations (the 23rd rule)" and "5. Country aggregation"). Pure DataFrame -> Da
 functions; job.py reads and writes. The point-in-time rule is an equi-join on (fund_key,
 alloc_month): no range join, no window over the flow rows.
 """
+
 from __future__ import annotations
 
 from functools import reduce
@@ -18,16 +19,25 @@ from flowmosaic.universes import Universe
 MEASURES = FUND_DAY_MEASURES
 
 
-def members_frame(spark: SparkSession, mem: dict[str, pd.DataFrame],
-                  universes: list[Universe]) -> DataFrame:
+def members_frame(
+    spark: SparkSession, mem: dict[str, pd.DataFrame], universes: list[Universe]
+) -> DataFrame:
     """(universe, fund_key, domicile, single, ex_domestic): the universes' funds; `single` is
     the country of a single-country fund without snapshots (NULL otherwise)."""
     parts = []
     for u in universes:
         m = mem[u.name]
-        parts.append(pd.DataFrame({"universe": u.name, "fund_key": m["fund_key"].astype("int32"),
-                                   "domicile": m["domicile"], "single": m["single"],
-                                   "ex_domestic": u.ex_domestic}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "universe": u.name,
+                    "fund_key": m["fund_key"].astype("int32"),
+                    "domicile": m["domicile"],
+                    "single": m["single"],
+                    "ex_domestic": u.ex_domestic,
+                }
+            )
+        )
     pdf = pd.concat(parts, ignore_index=True)
     schema = "universe string, fund_key int, domicile string, single int, ex_domestic boolean"
     df = spark.createDataFrame(pdf, schema) if len(pdf) else spark.createDataFrame([], schema)
@@ -43,33 +53,53 @@ def _by_universe(universes: list[Universe], value) -> Column:
     expr: Column | None = None
     for u in universes:
         v = value(u)
-        expr = (F.when(F.col("universe") == u.name, v) if expr is None
-                else expr.when(F.col("universe") == u.name, v))
+        expr = (
+            F.when(F.col("universe") == u.name, v)
+            if expr is None
+            else expr.when(F.col("universe") == u.name, v)
+        )
     return F.lit(None) if expr is None else expr  # no universes: a CASE without branches
 
 
-def universe_fund_days(days: DataFrame, members: DataFrame, universes: list[Universe],
-                       investor_grain: bool = False) -> DataFrame:
+def universe_fund_days(
+    days: DataFrame, members: DataFrame, universes: list[Universe], investor_grain: bool = False
+) -> DataFrame:
     """Each universe's fund-days with its investor-type selection summed (or, at the investor
     grain, one row per selected type): only fund-days where a selected share class reported,
     so a fund without share classes of the selected types never counts."""
     joined = days.join(F.broadcast(members), "fund_key")
     keep = ["universe", "fund_key", "domicile", "single", "ex_domestic", "flow_date"]
     if investor_grain:
-        stacked = [joined.select(*keep, F.lit(t).alias("investor_type"),
-                                 *[F.col(fund_day_column(m, t)).alias(m) for m in MEASURES])
-                   .where(F.col("flow").isNotNull()
-                          & _by_universe(universes, lambda u, t=t: F.lit(t in _types(u))))
-                   for t in INVESTOR_TYPES]
+        stacked = [
+            joined.select(
+                *keep,
+                F.lit(t).alias("investor_type"),
+                *[F.col(fund_day_column(m, t)).alias(m) for m in MEASURES],
+            ).where(
+                F.col("flow").isNotNull()
+                & _by_universe(universes, lambda u, t=t: F.lit(t in _types(u)))
+            )
+            for t in INVESTOR_TYPES
+        ]
         out = reduce(DataFrame.unionByName, stacked).fillna(0.0, subset=list(MEASURES))
     else:
+
         def total(m):
-            return _by_universe(universes, lambda u: reduce(
-                lambda a, b: a + b, [F.coalesce(F.col(fund_day_column(m, t)), F.lit(0.0))
-                                     for t in _types(u)]))
-        present = _by_universe(universes, lambda u: reduce(
-            lambda a, b: a | b, [F.col(fund_day_column("flow", t)).isNotNull()
-                                 for t in _types(u)]))
+            return _by_universe(
+                universes,
+                lambda u: reduce(
+                    lambda a, b: a + b,
+                    [F.coalesce(F.col(fund_day_column(m, t)), F.lit(0.0)) for t in _types(u)],
+                ),
+            )
+
+        present = _by_universe(
+            universes,
+            lambda u: reduce(
+                lambda a, b: a | b,
+                [F.col(fund_day_column("flow", t)).isNotNull() for t in _types(u)],
+            ),
+        )
         out = joined.where(present).select(*keep, *[total(m).alias(m) for m in MEASURES])
     return out.withColumn("alloc_month", alloc_month(F.col("flow_date")))
 
@@ -85,38 +115,52 @@ def weights(allocations: DataFrame, max_age_months: int = 0) -> DataFrame:
         targets = targets.withColumn("alloc_month", F.add_months("snapshot_month", F.col("age")))
         best = targets.groupBy("fund_key", "alloc_month").agg(F.min("age").alias("age"))
         best = best.withColumn("snapshot_month", F.add_months("alloc_month", -F.col("age")))
-        alloc = (best.join(alloc.withColumnRenamed("alloc_month", "snapshot_month"),
-                           ["fund_key", "snapshot_month"])
-                 .select("fund_key", "alloc_month", "country", "allocation_pct"))
-    return alloc.select("fund_key", "alloc_month", "country",
-                        (F.col("allocation_pct") / 100.0).alias("weight"))
+        alloc = best.join(
+            alloc.withColumnRenamed("alloc_month", "snapshot_month"), ["fund_key", "snapshot_month"]
+        ).select("fund_key", "alloc_month", "country", "allocation_pct")
+    return alloc.select(
+        "fund_key", "alloc_month", "country", (F.col("allocation_pct") / 100.0).alias("weight")
+    )
 
 
-def aggregate(udays: DataFrame, w: DataFrame, countries: tuple[str, ...],
-              investor_grain: bool = False) -> DataFrame:
+def aggregate(
+    udays: DataFrame, w: DataFrame, countries: tuple[str, ...], investor_grain: bool = False
+) -> DataFrame:
     """Per (universe, flow_date[, investor domicile, type], country): the weighted sums and
     the count of funds contributing. Snapshot weights join on (fund_key, alloc_month); a
     single-country fund without snapshots counts 1.0 in its country."""
     snap = udays.where(F.col("single").isNull()).join(F.broadcast(w), ["fund_key", "alloc_month"])
     code = F.array(*[F.lit(c) for c in countries])
-    one = (udays.where(F.col("single").isNotNull())
-           .withColumns({"country": F.element_at(code, F.col("single") + 1),
-                         "weight": F.lit(1.0)}))
+    one = udays.where(F.col("single").isNotNull()).withColumns(
+        {"country": F.element_at(code, F.col("single") + 1), "weight": F.lit(1.0)}
+    )
     cols = [c for c in snap.columns]
     joined = snap.unionByName(one.select(*cols))
-    domestic = F.coalesce(F.col("ex_domestic") & (F.col("country") == F.col("domicile")),
-                          F.lit(False))
+    domestic = F.coalesce(
+        F.col("ex_domestic") & (F.col("country") == F.col("domicile")), F.lit(False)
+    )
     keys = ["universe", "flow_date"] + (["domicile", "investor_type"] if investor_grain else [])
-    out = (joined.where(~domestic & (F.col("weight") > 0))
-           .groupBy(*keys, "country")
-           .agg(*[F.sum(F.col(m) * F.col("weight")).alias(f"{m}_usd") for m in MEASURES],
-                F.count(F.lit(1)).alias("fund_count")))
+    out = (
+        joined.where(~domestic & (F.col("weight") > 0))
+        .groupBy(*keys, "country")
+        .agg(
+            *[F.sum(F.col(m) * F.col("weight")).alias(f"{m}_usd") for m in MEASURES],
+            F.count(F.lit(1)).alias("fund_count"),
+        )
+    )
     return out.withColumnRenamed("domicile", "investor_domicile") if investor_grain else out
 
 
-def country_rows(spark: SparkSession, days: DataFrame, mem: dict[str, pd.DataFrame],
-                 universes: list[Universe], allocations: DataFrame, countries: tuple[str, ...],
-                 max_age_months: int = 0, grain: str = "country") -> DataFrame:
+def country_rows(
+    spark: SparkSession,
+    days: DataFrame,
+    mem: dict[str, pd.DataFrame],
+    universes: list[Universe],
+    allocations: DataFrame,
+    countries: tuple[str, ...],
+    max_age_months: int = 0,
+    grain: str = "country",
+) -> DataFrame:
     """The whole chain: fund-days of a window to country (or investor-grain) rows."""
     members = members_frame(spark, mem, universes)
     udays = universe_fund_days(days, members, universes, grain == "investor")

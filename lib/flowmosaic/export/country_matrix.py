@@ -3,6 +3,7 @@
 One layout serves strategy files and market files on disk: the first column holds yyyymmdd
 dates (header usually `date`), then one column per ISO2 country; blanks (or NA) are missing.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,10 @@ def _parse_dates(raw: pd.Series, path: Path) -> pd.DatetimeIndex:
     bad = parsed.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{path}: line {i + 2}: {text.iloc[i]!r} in column "
-                         f"{raw.name!r} is not a date (want yyyymmdd)")
+        raise InputError(
+            f"{path}: line {i + 2}: {text.iloc[i]!r} in column "
+            f"{raw.name!r} is not a date (want yyyymmdd)"
+        )
     return pd.DatetimeIndex(parsed, name="date")
 
 
@@ -44,8 +47,10 @@ def read_wide_csv(path: str | Path, what: str = "file") -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the {what} as CSV: {exc}") from exc
     if raw.shape[1] < 2:
-        raise InputError(f"{path}: the {what} needs a date column and at least one country "
-                         f"column; found columns {list(raw.columns)}")
+        raise InputError(
+            f"{path}: the {what} needs a date column and at least one country "
+            f"column; found columns {list(raw.columns)}"
+        )
     dates = _parse_dates(raw.iloc[:, 0], path)
     cols = [str(c).strip().upper() for c in raw.columns[1:]]
     bad = [c for c in cols if not _ISO2.match(c)]
@@ -59,8 +64,9 @@ def read_wide_csv(path: str | Path, what: str = "file") -> pd.DataFrame:
     nonnum = values.isna() & body.notna() & (body.apply(lambda s: s.str.strip()) != "")
     if nonnum.to_numpy().any():
         r, c = np.argwhere(nonnum.to_numpy())[0]
-        raise InputError(f"{path}: line {r + 2}, column {cols[c]}: "
-                         f"{body.iat[r, c]!r} is not a number")
+        raise InputError(
+            f"{path}: line {r + 2}, column {cols[c]}: {body.iat[r, c]!r} is not a number"
+        )
     out = pd.DataFrame(values.to_numpy(dtype=float), index=dates, columns=cols)
     if out.index.has_duplicates:
         dup = out.index[out.index.duplicated()][0]
@@ -79,9 +85,15 @@ def write_wide_csv(matrix: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def matrix_from_table(spark, path: str, universe: str, version: int | None = None,
-                      countries: tuple[str, ...] | None = None, value: str = "flow_pct",
-                      what: str = "country_flows") -> tuple[pd.DataFrame, int]:
+def matrix_from_table(
+    spark,
+    path: str,
+    universe: str,
+    version: int | None = None,
+    countries: tuple[str, ...] | None = None,
+    value: str = "flow_pct",
+    what: str = "country_flows",
+) -> tuple[pd.DataFrame, int]:
     """Pivot one universe's `value` to wide (index flow_date, columns: `countries` in that
     order, else the countries present in published order) -> (frame, version read).
 
@@ -92,13 +104,15 @@ def matrix_from_table(spark, path: str, universe: str, version: int | None = Non
     current = storage.current_version(spark, path)
     version = current if version is None else version
     if version > current:
-        raise InputError(f"{what}: version {version} does not exist at {path} "
-                         f"(current version {current})")
+        raise InputError(
+            f"{what}: version {version} does not exist at {path} (current version {current})"
+        )
     df = storage.read(spark, path, version)
     need = {"universe", "flow_date", "country", value}
     if not need <= set(df.columns):
-        raise InputError(f"{path}: not a country_flows table; "
-                         f"lacks {sorted(need - set(df.columns))}")
+        raise InputError(
+            f"{path}: not a country_flows table; lacks {sorted(need - set(df.columns))}"
+        )
     sel = df.filter(F.col("universe") == universe)
     if countries:
         sel = sel.filter(F.col("country").isin(list(countries)))
@@ -106,21 +120,27 @@ def matrix_from_table(spark, path: str, universe: str, version: int | None = Non
     if pdf.empty:
         present = sorted(r[0] for r in df.select("universe").distinct().collect())
         if universe not in present:
-            raise InputError(f"{what}: universe {universe!r} is not in {path} (version "
-                             f"{version}); universes present: {', '.join(present) or 'none'}")
-        raise InputError(f"{what}: universe {universe!r} has no rows for the countries "
-                         f"{list(countries or [])}")
+            raise InputError(
+                f"{what}: universe {universe!r} is not in {path} (version "
+                f"{version}); universes present: {', '.join(present) or 'none'}"
+            )
+        raise InputError(
+            f"{what}: universe {universe!r} has no rows for the countries {list(countries or [])}"
+        )
     try:
         wide = pdf.pivot(index="flow_date", columns="country", values=value)
     except ValueError as exc:
-        raise InputError(f"{path}: universe {universe!r} has more than one row for some "
-                         f"(flow_date, country): {exc}") from exc
+        raise InputError(
+            f"{path}: universe {universe!r} has more than one row for some "
+            f"(flow_date, country): {exc}"
+        ) from exc
     if countries:
         cols = list(countries)
     else:
         order = list(load_countries().published_order)
-        cols = [c for c in order if c in wide.columns] + sorted(c for c in wide.columns
-                                                                if c not in order)
+        cols = [c for c in order if c in wide.columns] + sorted(
+            c for c in wide.columns if c not in order
+        )
     wide = wide.reindex(columns=cols)
     wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
     wide.columns.name = None

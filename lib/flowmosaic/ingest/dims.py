@@ -3,6 +3,7 @@ integer surrogate keys that never change once given (a new id gets the next free
 in sorted order). Dimensions are small (thousands to a few hundred thousand rows), so the
 merge runs on the driver in pandas and the table is rewritten whole when anything changed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,9 +14,9 @@ import pandas as pd
 
 @dataclass
 class Merged:
-    table: pd.DataFrame                  # the whole dimension after the merge, by key
-    new: list[str] = field(default_factory=list)       # ids not in the table before
-    updated: list[str] = field(default_factory=list)   # ids whose attributes changed
+    table: pd.DataFrame  # the whole dimension after the merge, by key
+    new: list[str] = field(default_factory=list)  # ids not in the table before
+    updated: list[str] = field(default_factory=list)  # ids whose attributes changed
 
     @property
     def changed(self) -> int:
@@ -28,8 +29,13 @@ def _norm(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return out.where(pd.notna(out), None)
 
 
-def merge(existing: pd.DataFrame | None, batch: pd.DataFrame, id_col: str, key_col: str,
-          columns: list[str]) -> Merged:
+def merge(
+    existing: pd.DataFrame | None,
+    batch: pd.DataFrame,
+    id_col: str,
+    key_col: str,
+    columns: list[str],
+) -> Merged:
     """existing: the table (key_col, id_col, attributes) or None; batch: unique ids with their
     attributes. Returns the merged table with columns `columns` (key first)."""
     attrs = [c for c in columns if c not in (id_col, key_col)]

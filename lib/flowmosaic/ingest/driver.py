@@ -11,6 +11,7 @@ Write modes (Source.write_mode):
 - window (flows): the window from the batch's first to last valid flow date is replaced in
   share_class_flows and fund_days (ingest/flows.py).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,32 +49,47 @@ from flowmosaic.spark.session import JobCounter
 from flowmosaic.tables import table
 
 JOB = "ingest"
-SPECS: dict[str, Source] = {s.name: s for s in (funds.SPEC, share_classes.SPEC,
-                                                 alloc_spec.SPEC, external_series.SPEC,
-                                                 flows.SPEC)}
+SPECS: dict[str, Source] = {
+    s.name: s
+    for s in (funds.SPEC, share_classes.SPEC, alloc_spec.SPEC, external_series.SPEC, flows.SPEC)
+}
 ORDER = ("funds", "share_classes", "allocations", "external_series", "flows")
 # the sources an --input DIR is searched for (external series are ingested on their own)
 DIRECTORY_SOURCES = ("funds", "share_classes", "allocations", "flows")
 
 
 def _silver(df: DataFrame, name: str) -> DataFrame:
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name)
-                       for f in table(name).schema.fields])
+    return df.select(
+        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in table(name).schema.fields]
+    )
 
 
-def _quarantine_columns(df: DataFrame, source_table: str, content, run_id: str,
-                        at: dt.datetime) -> DataFrame:
-    return df.select(F.lit(run_id).alias("run_id"), F.lit(source_table).alias("source_table"),
-                     F.col("_source_file").alias("source_file"), content.alias("row_content"),
-                     F.col("_reason").alias("reason"), F.col("_detail").alias("detail"),
-                     F.lit(at).cast("timestamp").alias("quarantined_at"))
+def _quarantine_columns(
+    df: DataFrame, source_table: str, content, run_id: str, at: dt.datetime
+) -> DataFrame:
+    return df.select(
+        F.lit(run_id).alias("run_id"),
+        F.lit(source_table).alias("source_table"),
+        F.col("_source_file").alias("source_file"),
+        content.alias("row_content"),
+        F.col("_reason").alias("reason"),
+        F.col("_detail").alias("detail"),
+        F.lit(at).cast("timestamp").alias("quarantined_at"),
+    )
 
 
 class Run:
     """One ingest run's state: inputs, dimension frames, report, quarantine parts."""
 
-    def __init__(self, spark: SparkSession, settings: Settings, inputs_: dict[str, RawInput],
-                 ctx: Context, run_id: str, say: Callable[[str], None]):
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        inputs_: dict[str, RawInput],
+        ctx: Context,
+        run_id: str,
+        say: Callable[[str], None],
+    ):
         self.spark, self.settings, self.inputs, self.ctx = spark, settings, inputs_, ctx
         self.run_id, self.say = run_id, say
         self.started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -85,15 +101,21 @@ class Run:
         for s, inp in inputs_.items():
             rep = SourceReport(s, SPECS[s].table, [inp.path], inp.fmt, len(inp.files), inp.layout)
             if inp.ignored_files:
-                rep.notes.append(f"ignored {len(inp.ignored_files)} file(s) that are not "
-                                 f".csv/.parquet: {', '.join(inp.ignored_files[:5])}")
+                rep.notes.append(
+                    f"ignored {len(inp.ignored_files)} file(s) that are not "
+                    f".csv/.parquet: {', '.join(inp.ignored_files[:5])}"
+                )
             if inp.ignored_columns:
                 rep.notes.append(f"ignored column(s): {', '.join(inp.ignored_columns)}")
             self.report.sources[s] = rep
 
     def meta(self, **extra) -> dict:
-        return {"job": JOB, "run_id": self.run_id,
-                "files": {s: inp.path for s, inp in self.inputs.items()}, **extra}
+        return {
+            "job": JOB,
+            "run_id": self.run_id,
+            "files": {s: inp.path for s, inp in self.inputs.items()},
+            **extra,
+        }
 
     # --- dimensions ---------------------------------------------------------------------------
     def dim(self, name: str) -> pd.DataFrame:
@@ -111,11 +133,15 @@ class Run:
     def fund_ref(self) -> DataFrame:
         """fund_id -> _fund_key of every known fund (this batch's and the table's)."""
         f = self.dim("funds")
-        pdf = pd.DataFrame({"fund_id": f["fund_id"].astype(str),
-                            "_fund_key": f["fund_key"].astype("int32")})
+        pdf = pd.DataFrame(
+            {"fund_id": f["fund_id"].astype(str), "_fund_key": f["fund_key"].astype("int32")}
+        )
         schema = "fund_id string, _fund_key int"
-        frame = (self.spark.createDataFrame(pdf, schema) if len(pdf)
-                 else self.spark.createDataFrame([], schema))
+        frame = (
+            self.spark.createDataFrame(pdf, schema)
+            if len(pdf)
+            else self.spark.createDataFrame([], schema)
+        )
         return F.broadcast(frame)
 
     # --- the sources ----------------------------------------------------------------------------
@@ -146,20 +172,32 @@ class Run:
         reason, detail = first_reason(spec.rules(inp, self.ctx))
         silver = [c for c in table(spec.table).columns if c in df.columns]
         rows: pd.DataFrame = df.select(
-            *silver, *(["_fund_key"] if spec.name == "share_classes" else []),
-            reason.alias("_reason"), detail.alias("_detail"),
-            spec.content(inp).alias("_content"), "_source_file").toPandas()
+            *silver,
+            *(["_fund_key"] if spec.name == "share_classes" else []),
+            reason.alias("_reason"),
+            detail.alias("_detail"),
+            spec.content(inp).alias("_content"),
+            "_source_file",
+        ).toPandas()
         rep.read = len(rows)
         bad = rows[rows["_reason"].notna()]
-        ok = rows[rows["_reason"].isna()].drop(columns=["_reason", "_detail", "_content",
-                                                        "_source_file"])
+        ok = rows[rows["_reason"].isna()].drop(
+            columns=["_reason", "_detail", "_content", "_source_file"]
+        )
         rep.accepted = len(ok)
         rep.set_reasons(bad["_reason"].value_counts().to_dict())
         if len(bad):
-            q = pd.DataFrame({"run_id": self.run_id, "source_table": spec.table,
-                              "source_file": bad["_source_file"], "row_content": bad["_content"],
-                              "reason": bad["_reason"], "detail": bad["_detail"],
-                              "quarantined_at": pd.Timestamp(self.started)})
+            q = pd.DataFrame(
+                {
+                    "run_id": self.run_id,
+                    "source_table": spec.table,
+                    "source_file": bad["_source_file"],
+                    "row_content": bad["_content"],
+                    "reason": bad["_reason"],
+                    "detail": bad["_detail"],
+                    "quarantined_at": pd.Timestamp(self.started),
+                }
+            )
             self.quarantine.append(self.spark.createDataFrame(q, table("quarantine").schema))
         if spec.write_mode == "dimension":
             self._write_dimension(spec, rep, ok)
@@ -168,8 +206,9 @@ class Run:
 
     def _write_dimension(self, spec: Source, rep: SourceReport, ok: pd.DataFrame) -> None:
         if spec.name == "funds":
-            merged = dims.merge(self.dim("funds"), ok, "fund_id", "fund_key",
-                                table("funds").columns)
+            merged = dims.merge(
+                self.dim("funds"), ok, "fund_id", "fund_key", table("funds").columns
+            )
         else:
             ok = ok.rename(columns={"_fund_key": "fund_key"})
             old = self.dim("share_classes")
@@ -184,8 +223,11 @@ class Run:
         path = storage.ensure(self.spark, self.settings, spec.table)
         if merged.changed:
             df = self.spark.createDataFrame(merged.table, table(spec.table).schema)
-            storage.overwrite(df, path, self.meta(table=spec.table, new=len(merged.new),
-                                                  updated=len(merged.updated)))
+            storage.overwrite(
+                df,
+                path,
+                self.meta(table=spec.table, new=len(merged.new), updated=len(merged.updated)),
+            )
             if spec.name == "share_classes" and merged.updated:
                 self._dates_of_share_classes(merged)
         self.report.tables[spec.table] = storage.current_version(self.spark, path)
@@ -197,8 +239,13 @@ class Run:
             return
         t = merged.table
         keys = t.loc[t["share_id"].isin(merged.updated), "share_key"].astype(int).tolist()
-        rows = (storage.read(self.spark, path).where(F.col("share_key").isin(keys))
-                .select("flow_date").distinct().collect())
+        rows = (
+            storage.read(self.spark, path)
+            .where(F.col("share_key").isin(keys))
+            .select("flow_date")
+            .distinct()
+            .collect()
+        )
         self.refresh_dates = {r[0] for r in rows}
 
     def _write_series(self, spec: Source, rep: SourceReport, ok: pd.DataFrame) -> None:
@@ -214,56 +261,80 @@ class Run:
         rep.written, rep.copied = w.written, w.copied
         self.report.tables[spec.table] = w.version
 
-    def _allocations(self, spec: Source, inp: RawInput, rep: SourceReport,
-                     records: DataFrame) -> None:
+    def _allocations(
+        self, spec: Source, inp: RawInput, rep: SourceReport, records: DataFrame
+    ) -> None:
         """Key checks (duplicates, sums) and the accepted months in one aggregation, then one
         job checks, counts (observed) and writes the accepted values."""
-        unknown_cols = [h for h in alloc_spec.headers(inp) if h.upper() not in
-                        self.ctx.known_countries]
+        unknown_cols = [
+            h for h in alloc_spec.headers(inp) if h.upper() not in self.ctx.known_countries
+        ]
         if unknown_cols:
-            rep.notes.append(f"column(s) not among the known country codes: "
-                             f"{', '.join(unknown_cols)} (their values: unknown_country)")
+            rep.notes.append(
+                f"column(s) not among the known country codes: "
+                f"{', '.join(unknown_cols)} (their values: unknown_country)"
+            )
         with_ref = records.join(self.fund_ref(), "fund_id", "left")
         row_ok = ~any_rule(alloc_spec.record_rules(inp, self.ctx))
         keyset = alloc_spec.key_checks(with_ref, inp.layout, row_ok).collect()
         # the accepted months: replaced by this batch
         months = sorted(r["alloc_month"] for r in keyset if r["kind"] == "m")
-        cols = "fund_id string, alloc_month date, " + (
-            "country string, " if inp.layout == "long" else "") + "_dup_n long, _alloc_sum double"
-        problems = F.broadcast(self.spark.createDataFrame(
-            [tuple(r)[1:] for r in keyset if r["kind"] == "p"], cols))
+        cols = (
+            "fund_id string, alloc_month date, "
+            + ("country string, " if inp.layout == "long" else "")
+            + "_dup_n long, _alloc_sum double"
+        )
+        problems = F.broadcast(
+            self.spark.createDataFrame([tuple(r)[1:] for r in keyset if r["kind"] == "p"], cols)
+        )
         join_keys = ["fund_id", "alloc_month"] + (["country"] if inp.layout == "long" else [])
         df = with_ref.join(problems, join_keys, "left")
         reason, detail = first_reason(spec.rules(inp, self.ctx))
-        cls = df.withColumns({"_reason": reason, "_detail": detail,
-                              "_stored": alloc_spec.stored()})
+        cls = df.withColumns({"_reason": reason, "_detail": detail, "_stored": alloc_spec.stored()})
         rep.months = months
         seen = Observation("allocations")
         counted = cls.observe(
-            seen, F.count(F.lit(1)).alias("read"),
+            seen,
+            F.count(F.lit(1)).alias("read"),
             F.sum(F.col("_line_first").cast("long")).alias("lines"),
-            F.sum(F.when(F.col("_reason").isNull() & ~F.col("_stored"), 1).otherwise(0))
-            .alias("not_stored"),
-            *[F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
-              for code in REASONS])
+            F.sum(F.when(F.col("_reason").isNull() & ~F.col("_stored"), 1).otherwise(0)).alias(
+                "not_stored"
+            ),
+            *[
+                F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
+                for code in REASONS
+            ],
+        )
         out = counted.where(F.col("_reason").isNull() & F.col("_stored")).select(
-            "alloc_month", "report_date", F.col("_fund_key").alias("fund_key"), "country",
-            "allocation_pct")
+            "alloc_month",
+            "report_date",
+            F.col("_fund_key").alias("fund_key"),
+            "country",
+            "allocation_pct",
+        )
         path = storage.ensure(self.spark, self.settings, spec.table)
         if months:
             pred = f"alloc_month IN ({', '.join(f'DATE{chr(39)}{m}{chr(39)}' for m in months)})"
-            storage.replace_where(_silver(out, spec.table), path, pred,
-                                  self.meta(table=spec.table, replace_where=pred))
+            storage.replace_where(
+                _silver(out, spec.table),
+                path,
+                pred,
+                self.meta(table=spec.table, replace_where=pred),
+            )
             got = seen.get
             w = storage.Written.from_commit(storage.commit_info(self.spark, path))
             rep.written, rep.copied = w.written, w.copied
             self.report.tables[spec.table] = w.version
         else:  # nothing accepted: count without writing
-            counts = cls.agg(F.count(F.lit(1)).alias("read"),
-                             F.sum(F.col("_line_first").cast("long")).alias("lines"),
-                             F.lit(0).alias("not_stored"),
-                             *[F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
-                               for code in REASONS]).first()
+            counts = cls.agg(
+                F.count(F.lit(1)).alias("read"),
+                F.sum(F.col("_line_first").cast("long")).alias("lines"),
+                F.lit(0).alias("not_stored"),
+                *[
+                    F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
+                    for code in REASONS
+                ],
+            ).first()
             assert counts is not None  # a global aggregate has one row
             got = counts.asDict()
             rep.written = 0
@@ -273,16 +344,24 @@ class Run:
         rep.set_reasons({c: int(got[c] or 0) for c in REASONS})
         rep.accepted = rep.read - rep.quarantined
         if rep.quarantined:
-            self.quarantine.append(_quarantine_columns(
-                cls.where(F.col("_reason").isNotNull()), spec.table, spec.content(inp),
-                self.run_id, self.started))
+            self.quarantine.append(
+                _quarantine_columns(
+                    cls.where(F.col("_reason").isNotNull()),
+                    spec.table,
+                    spec.content(inp),
+                    self.run_id,
+                    self.started,
+                )
+            )
         expected = rep.accepted - rep.not_stored
         if months and rep.written != expected:
             self.report.warnings.append(
-                f"{spec.table}: wrote {rep.written} rows, expected {expected}")
+                f"{spec.table}: wrote {rep.written} rows, expected {expected}"
+            )
 
-    def _flows(self, spec: Source, inp: RawInput, rep: SourceReport, raw: DataFrame,
-               parsed: DataFrame) -> None:
+    def _flows(
+        self, spec: Source, inp: RawInput, rep: SourceReport, raw: DataFrame, parsed: DataFrame
+    ) -> None:
         sc = self.dim("share_classes")
         ref = flow_passes.reference_frame(self.spark, sc, dims.local_index(sc))
         checked = flow_passes.with_reference(parsed, ref)
@@ -295,23 +374,32 @@ class Run:
             rep.accepted = rep.read - rep.quarantined
             rep.written = 0
             if rep.quarantined:
-                self.quarantine.append(_quarantine_columns(
-                    flow_passes.rejected_rows(cls), spec.table, spec.content(inp),
-                    self.run_id, self.started))
+                self.quarantine.append(
+                    _quarantine_columns(
+                        flow_passes.rejected_rows(cls),
+                        spec.table,
+                        spec.content(inp),
+                        self.run_id,
+                        self.started,
+                    )
+                )
             return
         lo, hi = rep.window = win
         meta = self.meta(window=[str(lo), str(hi)])
         self.say(f"flows: window {lo}..{hi}; fund-day pass")
         fd_path = storage.ensure(self.spark, self.settings, "fund_days")
-        day_pass = flow_passes.fund_day_pass(self.spark, checked, inp, self.ctx, fd_path, lo, hi,
-                                             meta)
+        day_pass = flow_passes.fund_day_pass(
+            self.spark, checked, inp, self.ctx, fd_path, lo, hi, meta
+        )
         rep.read = day_pass.rows
         dups: DataFrame | None = None
         dup_files: list[str] = []
         dup_rows = 0
         if day_pass.suspects:
-            self.say(f"flows: {day_pass.suspects} fund-day(s) may hold duplicate keys; "
-                     "finding them exactly")
+            self.say(
+                f"flows: {day_pass.suspects} fund-day(s) may hold duplicate keys; "
+                "finding them exactly"
+            )
             dups, dup_files, dup_rows = flow_passes.exact_duplicates(self.spark, parsed)
         self.say("flows: write pass")
         scf_path = storage.ensure(self.spark, self.settings, "share_class_flows")
@@ -333,14 +421,21 @@ class Run:
             rep.notes.append(
                 f"{len(gaps)} flow date(s) inside the window have no accepted row and are now "
                 f"empty in the table: {', '.join(map(str, gaps[:10]))}"
-                + (" ..." if len(gaps) > 10 else ""))
+                + (" ..." if len(gaps) > 10 else "")
+            )
         dirty = sorted(set(day_pass.dirty_files) | set(dup_files))
         if dirty:  # only the files holding rejected rows are read again
             again = inputs.read(self.spark, _narrow(inp, dirty), list(inp.required))
             rechecked = flow_passes.with_reference(spec.parse(again, inp, self.ctx), ref)
-            self.quarantine.append(_quarantine_columns(
-                flow_passes.rejected_rows(flow_passes.classify(rechecked, dups, inp, self.ctx)),
-                spec.table, spec.content(inp), self.run_id, self.started))
+            self.quarantine.append(
+                _quarantine_columns(
+                    flow_passes.rejected_rows(flow_passes.classify(rechecked, dups, inp, self.ctx)),
+                    spec.table,
+                    spec.content(inp),
+                    self.run_id,
+                    self.started,
+                )
+            )
         # the counts by reason: the row-level ones observed, duplicates counted exactly; a row
         # that is a duplicate and breaks a later rule too is counted once, as a duplicate
         rep.set_reasons(day_pass.row_rejects)
@@ -352,8 +447,10 @@ class Run:
     def write_quarantine(self) -> None:
         """One commit: this run's rejected rows replace the earlier quarantine rows of the
         same source files; what was written is counted on the way (per source and reason)."""
-        preds = [f"(source_table = {storage.sql_string(SPECS[s].table)} AND {inp.scope})"
-                 for s, inp in self.inputs.items()]
+        preds = [
+            f"(source_table = {storage.sql_string(SPECS[s].table)} AND {inp.scope})"
+            for s, inp in self.inputs.items()
+        ]
         path = self.settings.table_path("quarantine")
         if not self.quarantine:
             if not storage.exists(self.spark, path):
@@ -364,16 +461,28 @@ class Run:
                 self.report.quarantine_written = 0
                 return
         path = storage.ensure(self.spark, self.settings, "quarantine")
-        q = (reduce(DataFrame.unionByName, self.quarantine) if self.quarantine
-             else self.spark.createDataFrame([], table("quarantine").schema))
+        q = (
+            reduce(DataFrame.unionByName, self.quarantine)
+            if self.quarantine
+            else self.spark.createDataFrame([], table("quarantine").schema)
+        )
         tables = [SPECS[s].table for s in self.inputs]
         seen = Observation("quarantine")
-        q = q.observe(seen, F.count(F.lit(1)).alias("n"), *[
-            F.sum(F.when((F.col("source_table") == t) & (F.col("reason") == code), 1)
-                  .otherwise(0)).alias(f"{t}:{code}") for t in tables for code in REASONS])
+        q = q.observe(
+            seen,
+            F.count(F.lit(1)).alias("n"),
+            *[
+                F.sum(
+                    F.when((F.col("source_table") == t) & (F.col("reason") == code), 1).otherwise(0)
+                ).alias(f"{t}:{code}")
+                for t in tables
+                for code in REASONS
+            ],
+        )
         pred = " OR ".join(preds)
-        storage.replace_where(_silver(q, "quarantine"), path, pred,
-                              self.meta(table="quarantine", replace_where=pred))
+        storage.replace_where(
+            _silver(q, "quarantine"), path, pred, self.meta(table="quarantine", replace_where=pred)
+        )
         got = seen.get
         w = storage.Written.from_commit(storage.commit_info(self.spark, path))
         self.report.quarantine_written = w.written
@@ -384,11 +493,13 @@ class Run:
             if s == "flows" and not rep.by_reason and rep.quarantined:
                 rep.set_reasons(held)
             elif held != rep.by_reason:
-                self.report.warnings.append(f"quarantine holds {held} for {s}, expected "
-                                            f"{rep.by_reason}")
+                self.report.warnings.append(
+                    f"quarantine holds {held} for {s}, expected {rep.by_reason}"
+                )
         if w.written != self.report.quarantined:
-            self.report.warnings.append(f"quarantine: wrote {w.written} rows, expected "
-                                        f"{self.report.quarantined}")
+            self.report.warnings.append(
+                f"quarantine: wrote {w.written} rows, expected {self.report.quarantined}"
+            )
 
     def refresh_fund_days(self) -> None:
         """Share classes changed type or fund: rebuild fund_days from share_class_flows over
@@ -398,8 +509,13 @@ class Run:
             return
         lo, hi = min(self.refresh_dates), max(self.refresh_dates)
         self.say(f"share classes changed: fund_days rebuilt for {lo}..{hi}")
-        w = fd.recompute(self.spark, self.settings, lo, hi,
-                         self.meta(reason="share classes changed", window=[str(lo), str(hi)]))
+        w = fd.recompute(
+            self.spark,
+            self.settings,
+            lo,
+            hi,
+            self.meta(reason="share classes changed", window=[str(lo), str(hi)]),
+        )
         self.report.tables["fund_days"] = w.version
 
 
@@ -410,23 +526,38 @@ def _narrow(inp: RawInput, files: list[str]) -> RawInput:
     return out
 
 
-def ingest_paths(spark: SparkSession, settings: Settings, directory: str | None = None,
-                 flows: str | None = None, share_classes: str | None = None,
-                 funds: str | None = None, allocations: str | None = None,
-                 external_series: str | None = None, *, run_id: str | None = None,
-                 tolerance: IdentityTolerance = IdentityTolerance(),
-                 known_countries: tuple[str, ...] | None = None,
-                 progress: Callable[[str], None] | None = None) -> IngestReport:
+def ingest_paths(
+    spark: SparkSession,
+    settings: Settings,
+    directory: str | None = None,
+    flows: str | None = None,
+    share_classes: str | None = None,
+    funds: str | None = None,
+    allocations: str | None = None,
+    external_series: str | None = None,
+    *,
+    run_id: str | None = None,
+    tolerance: IdentityTolerance = IdentityTolerance(),
+    known_countries: tuple[str, ...] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestReport:
     """Validate the raw files into the silver tables; returns the report (see describe())."""
     t0 = time.time()
     say = progress or (lambda _m: None)
-    given = {"funds": funds, "share_classes": share_classes, "allocations": allocations,
-             "flows": flows, "external_series": external_series}
-    paths = inputs.resolve(directory, given, spark,
-                           {s: SPECS[s].candidates for s in DIRECTORY_SOURCES})
+    given = {
+        "funds": funds,
+        "share_classes": share_classes,
+        "allocations": allocations,
+        "flows": flows,
+        "external_series": external_series,
+    }
+    paths = inputs.resolve(
+        directory, given, spark, {s: SPECS[s].candidates for s in DIRECTORY_SOURCES}
+    )
     # every input located and its columns checked before any table is created or changed
-    probed = {s: inputs.probe(spark, s, paths[s], SPECS[s].required_for)
-              for s in ORDER if s in paths}
+    probed = {
+        s: inputs.probe(spark, s, paths[s], SPECS[s].required_for) for s in ORDER if s in paths
+    }
     ctx = Context(tuple(known_countries or load_countries().published_order), tolerance)
     run = Run(spark, settings, probed, ctx, run_id or uuid.uuid4().hex, say)
     with JobCounter(spark, f"ingest-{run.run_id}") as jobs:
@@ -444,16 +575,27 @@ def ingest_paths(spark: SparkSession, settings: Settings, directory: str | None 
             raise
         except Exception as exc:
             msg = str(exc)
-            if current and any(k in msg for k in ("FAILED_READ_FILE", "CANNOT_READ",
-                                                  "does not conform", "FileNotFound",
-                                                  "not a Parquet file", "footer")):
-                raise InputError(f"{current}: {paths.get(current)}: unreadable: "
-                                 f"{inputs._short(exc)}") from exc
+            if current and any(
+                k in msg
+                for k in (
+                    "FAILED_READ_FILE",
+                    "CANNOT_READ",
+                    "does not conform",
+                    "FileNotFound",
+                    "not a Parquet file",
+                    "footer",
+                )
+            ):
+                raise InputError(
+                    f"{current}: {paths.get(current)}: unreadable: {inputs._short(exc)}"
+                ) from exc
             raise
         run.report.spark_jobs = jobs.jobs
     for rep in run.report.sources.values():
         if not rep.reconciled:
-            run.report.warnings.append(f"{rep.source}: read {rep.read} != accepted "
-                                       f"{rep.accepted} + quarantined {rep.quarantined}")
+            run.report.warnings.append(
+                f"{rep.source}: read {rep.read} != accepted "
+                f"{rep.accepted} + quarantined {rep.quarantined}"
+            )
     run.report.seconds = time.time() - t0
     return run.report

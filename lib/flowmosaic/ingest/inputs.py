@@ -5,6 +5,7 @@ CSV files may start with a UTF-8 byte-order mark (what spreadsheet programs writ
 CRLF line ends; gzip/bzip2-compressed CSV (.csv.gz, .csv.bz2) and tab-separated files (.tsv)
 are read too. A header-only file holds no rows.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -29,18 +30,18 @@ BOM = "\ufeff"
 @dataclass
 class RawInput:
     source: str
-    path: str                   # as given
-    uri: str                    # canonical URI of the path (source_file prefix)
+    path: str  # as given
+    uri: str  # canonical URI of the path (source_file prefix)
     is_dir: bool
-    fmt: str                    # csv | parquet
-    files: list[str]            # canonical URIs of the data files
-    columns: list[str]          # columns common to the files (first file's order), stripped
-    required: tuple[str, ...]   # the vendor columns read
-    layout: str = ""            # allocations: wide | long
+    fmt: str  # csv | parquet
+    files: list[str]  # canonical URIs of the data files
+    columns: list[str]  # columns common to the files (first file's order), stripped
+    required: tuple[str, ...]  # the vendor columns read
+    layout: str = ""  # allocations: wide | long
     ignored_files: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     merge_schema: bool = False
-    bytes: int = 0              # total size of the data files
+    bytes: int = 0  # total size of the data files
 
     @property
     def scope(self) -> str:
@@ -89,6 +90,7 @@ def csv_header(source: str, uri: str, local: str) -> list[str]:
 
 def _parquet_columns(source: str, uri: str, local: str) -> list[str]:
     import pyarrow.parquet as pq
+
     try:
         return list(pq.read_schema(local).names)
     except Exception as exc:
@@ -99,8 +101,10 @@ def require(source: str, where: str, columns: list[str], required: tuple[str, ..
     stripped = [c.strip() for c in columns]
     missing = [c for c in required if c not in stripped]
     if missing:
-        raise InputError(f"{source}: {where}: missing column(s) {', '.join(missing)} "
-                         f"(found: {', '.join(columns) or 'none'})")
+        raise InputError(
+            f"{source}: {where}: missing column(s) {', '.join(missing)} "
+            f"(found: {', '.join(columns) or 'none'})"
+        )
     dup = sorted({c for c in stripped if stripped.count(c) > 1})
     if dup:
         raise InputError(f"{source}: {where}: duplicate column(s) {', '.join(dup)}")
@@ -112,6 +116,7 @@ def probe(spark: SparkSession, source: str, path: str, required_for) -> RawInput
     required_for(columns) -> (required vendor columns, layout) decides, from a file's header,
     which columns the source needs (allocations: wide or long); a ValueError from it is a
     header the source cannot read."""
+
     def needs(where: str, cols: list[str]) -> tuple[tuple[str, ...], str]:
         try:
             return required_for(cols)
@@ -148,15 +153,20 @@ def probe(spark: SparkSession, source: str, path: str, required_for) -> RawInput
     for e in data:
         if e.local is None:
             continue  # remote: checked on the Spark schema below (and by Spark per file)
-        cols = (csv_header(source, e.uri, e.local) if fmt == "csv"
-                else _parquet_columns(source, e.uri, e.local))
+        cols = (
+            csv_header(source, e.uri, e.local)
+            if fmt == "csv"
+            else _parquet_columns(source, e.uri, e.local)
+        )
         require(source, e.uri, cols, needs(e.uri, cols)[0])
         if columns is None:
             columns = cols
         elif [c.strip() for c in cols] != [c.strip() for c in columns]:
             if fmt == "csv":
-                raise InputError(f"{source}: {e.uri}: header differs from {data[0].uri}'s "
-                                 f"({', '.join(cols)} vs {', '.join(columns)})")
+                raise InputError(
+                    f"{source}: {e.uri}: header differs from {data[0].uri}'s "
+                    f"({', '.join(cols)} vs {', '.join(columns)})"
+                )
             merge = True
     files = [e.uri for e in data]
     if columns is None:  # no local file: ask Spark for the schema
@@ -173,8 +183,21 @@ def probe(spark: SparkSession, source: str, path: str, required_for) -> RawInput
     required, layout = needs(path, columns)
     columns = [c.strip() for c in columns]
     ignored_cols = [] if layout == "wide" else [c for c in columns if c not in required]
-    return RawInput(source, path, base, is_dir, fmt, files, columns, tuple(required), layout,
-                    ignored, ignored_cols, merge, sum(e.size for e in data))
+    return RawInput(
+        source,
+        path,
+        base,
+        is_dir,
+        fmt,
+        files,
+        columns,
+        tuple(required),
+        layout,
+        ignored,
+        ignored_cols,
+        merge,
+        sum(e.size for e in data),
+    )
 
 
 def read(spark: SparkSession, inp: RawInput, vendors: list[str] | None = None) -> DataFrame:
@@ -185,25 +208,41 @@ def read(spark: SparkSession, inp: RawInput, vendors: list[str] | None = None) -
         # the probed names, positionally (the header line is skipped; every part file was
         # checked to carry the same header): a byte-order mark in it does no harm
         schema = T.StructType([T.StructField(c, T.StringType()) for c in inp.columns])
-        reader = (spark.read.format("csv").schema(schema)
-                  .options(header="true", enforceSchema="true", mode="PERMISSIVE",
-                           multiLine="false"))
+        reader = (
+            spark.read.format("csv")
+            .schema(schema)
+            .options(header="true", enforceSchema="true", mode="PERMISSIVE", multiLine="false")
+        )
         if any(f.lower().endswith(".tsv") for f in inp.files):
             reader = reader.option("sep", "\t")
         df = reader.load(inp.files)
     else:
-        df = (spark.read.format("parquet").option("mergeSchema", str(inp.merge_schema).lower())
-              .load(inp.files))
+        df = (
+            spark.read.format("parquet")
+            .option("mergeSchema", str(inp.merge_schema).lower())
+            .load(inp.files)
+        )
         df = df.toDF(*[c.strip() for c in df.columns])
-    wanted = vendors if vendors is not None else (
-        df.columns if inp.layout == "wide" else list(inp.required))
+    wanted = (
+        vendors
+        if vendors is not None
+        else (df.columns if inp.layout == "wide" else list(inp.required))
+    )
     cols = [F.col(f"`{c}`").alias(r(c)) for c in wanted]
-    return df.select(*cols, F.regexp_replace(F.col("_metadata.file_path"), r"^file:/+",
-                                             "file:///").alias("_source_file"))
+    return df.select(
+        *cols,
+        F.regexp_replace(F.col("_metadata.file_path"), r"^file:/+", "file:///").alias(
+            "_source_file"
+        ),
+    )
 
 
-def resolve(directory: str | None, given: dict[str, str | None], spark: SparkSession,
-            candidates: dict[str, tuple[str, ...]]) -> dict[str, str]:
+def resolve(
+    directory: str | None,
+    given: dict[str, str | None],
+    spark: SparkSession,
+    candidates: dict[str, tuple[str, ...]],
+) -> dict[str, str]:
     """Paths per source: explicit ones win; a directory adds, for each source not given,
     the first of its candidate names (e.g. flows.csv, flows.parquet, flows/) it holds."""
     paths = {k: v for k, v in given.items() if v}
@@ -220,6 +259,8 @@ def resolve(directory: str | None, given: dict[str, str | None], spark: SparkSes
                     break
     if not paths:
         names = ", ".join(candidates)
-        raise InputError("nothing to ingest: give --input DIR or a file per source"
-                         + (f" ({directory} holds none of {names})" if directory else ""))
+        raise InputError(
+            "nothing to ingest: give --input DIR or a file per source"
+            + (f" ({directory} holds none of {names})" if directory else "")
+        )
     return paths

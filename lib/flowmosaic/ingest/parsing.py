@@ -1,5 +1,6 @@
 """Column helpers that turn raw values (CSV text or Parquet types) into typed silver values.
 No Python UDFs: everything is a Spark expression. Raw columns are named r__<Vendor>."""
+
 from __future__ import annotations
 
 import datetime as dt

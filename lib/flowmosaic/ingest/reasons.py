@@ -1,5 +1,6 @@
 """Reason codes of quarantined rows (stable: they are data) and the first-rule-wins rule
 machinery. docs/ingest.md lists what each code means for each source."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,15 +24,29 @@ UNKNOWN_FUND = "unknown_fund"
 UNKNOWN_SHARE_CLASS = "unknown_share_class"
 FUND_MISMATCH = "fund_mismatch"
 # the order reports list them in
-REASONS = (MISSING_KEY, UNPARSEABLE_DATE, NOT_FLOW_DATE, UNKNOWN_COUNTRY, UNKNOWN_FREQUENCY,
-           MISSING_VALUE, UNPARSEABLE_NUMBER, UNPARSEABLE_BOOLEAN, NEGATIVE_ASSETS_START,
-           ALLOCATION_OUT_OF_RANGE, DUPLICATE_KEY, ALLOCATION_SUM_ABOVE_100_5, UNKNOWN_FUND,
-           UNKNOWN_SHARE_CLASS, FUND_MISMATCH)
+REASONS = (
+    MISSING_KEY,
+    UNPARSEABLE_DATE,
+    NOT_FLOW_DATE,
+    UNKNOWN_COUNTRY,
+    UNKNOWN_FREQUENCY,
+    MISSING_VALUE,
+    UNPARSEABLE_NUMBER,
+    UNPARSEABLE_BOOLEAN,
+    NEGATIVE_ASSETS_START,
+    ALLOCATION_OUT_OF_RANGE,
+    DUPLICATE_KEY,
+    ALLOCATION_SUM_ABOVE_100_5,
+    UNKNOWN_FUND,
+    UNKNOWN_SHARE_CLASS,
+    FUND_MISMATCH,
+)
 
 
 @dataclass(frozen=True)
 class Rule:
     """A row gets `reason` (with `detail`) when `condition` holds and no earlier rule did."""
+
     condition: Column
     reason: str
     detail: Column

@@ -6,6 +6,7 @@ holdings in `country` at the start of the day, US$). Every function returns a ti
 fit for CSV. The definitions (domestic, foreign, offshore, home bias, persistence) are in
 docs/mosaic.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,15 @@ import pandas as pd
 
 from flowmosaic.errors import InputError
 
-ICF_COLUMNS = ("universe", "flow_date", "investor_domicile", "investor_type", "country",
-               "flow_usd", "assets_start_usd")
+ICF_COLUMNS = (
+    "universe",
+    "flow_date",
+    "investor_domicile",
+    "investor_type",
+    "country",
+    "flow_usd",
+    "assets_start_usd",
+)
 
 # Fund hubs whose domicile says where the fund is administered, not where its investors live:
 # the cross-border UCITS centres (LU, IE, plus LI and MT), the Caribbean hedge-fund and
@@ -31,6 +39,7 @@ FREQS = ("D", "W", "M")
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     """Raise InputError naming the columns `what` lacks."""
@@ -67,9 +76,12 @@ def period_end(dates, freq: str) -> pd.Series:
     raise ValueError(f"freq must be one of {FREQS}, not {freq!r}")
 
 
-def investor_groups(domiciles: pd.Series, country: str,
-                    offshore: Iterable[str] = OFFSHORE_DOMICILES,
-                    offshore_map: Mapping[str, str] | None = None) -> pd.Series:
+def investor_groups(
+    domiciles: pd.Series,
+    country: str,
+    offshore: Iterable[str] = OFFSHORE_DOMICILES,
+    offshore_map: Mapping[str, str] | None = None,
+) -> pd.Series:
     """'domestic', 'foreign' or 'offshore' for each fund domicile, seen from `country`.
 
     A domicile listed in offshore_map is first relabelled to its mapped domicile or region;
@@ -85,8 +97,11 @@ def investor_groups(domiciles: pd.Series, country: str,
     return pd.Series(out, index=domiciles.index, name="group")
 
 
-def domicile_labels(domiciles: pd.Series, offshore: Iterable[str] = OFFSHORE_DOMICILES,
-                    offshore_map: Mapping[str, str] | None = None) -> pd.Series:
+def domicile_labels(
+    domiciles: pd.Series,
+    offshore: Iterable[str] = OFFSHORE_DOMICILES,
+    offshore_map: Mapping[str, str] | None = None,
+) -> pd.Series:
     """Row labels for the matrix: the mapped domicile/region for domiciles in offshore_map,
     'offshore' for the other offshore domiciles, the domicile itself otherwise."""
     mapping = dict(offshore_map or {})
@@ -118,14 +133,32 @@ def format_usd(x: float, digits: int = 1) -> str:
 
 # --- a) domestic / foreign / offshore flows into a country --------------------------------------
 
-FLOW_COLUMNS = ["universe", "country", "freq", "date", "group", "investor_type", "flow_usd",
-                "assets_start_usd", "flow_pct", "cum_flow_usd", "ytd_flow_usd"]
+FLOW_COLUMNS = [
+    "universe",
+    "country",
+    "freq",
+    "date",
+    "group",
+    "investor_type",
+    "flow_usd",
+    "assets_start_usd",
+    "flow_pct",
+    "cum_flow_usd",
+    "ytd_flow_usd",
+]
 
 
-def domestic_foreign_flows(icf: pd.DataFrame, country: str, universe: str, freq: str = "D", *,
-                           start=None, end=None,
-                           offshore: Iterable[str] = OFFSHORE_DOMICILES,
-                           offshore_map: Mapping[str, str] | None = None) -> pd.DataFrame:
+def domestic_foreign_flows(
+    icf: pd.DataFrame,
+    country: str,
+    universe: str,
+    freq: str = "D",
+    *,
+    start=None,
+    end=None,
+    offshore: Iterable[str] = OFFSHORE_DOMICILES,
+    offshore_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Flows into `country` split into domestic / foreign / offshore investors, by investor type
     (Institutional, Retail, Other and All), per day (D), week ending Friday (W) or month (M).
 
@@ -147,25 +180,32 @@ def domestic_foreign_flows(icf: pd.DataFrame, country: str, universe: str, freq:
     rows = rows[rows["country"] == country]
     if rows.empty:
         return pd.DataFrame(columns=FLOW_COLUMNS)
-    rows = rows.assign(group=investor_groups(rows["investor_domicile"], country, offshore,
-                                             offshore_map))
+    rows = rows.assign(
+        group=investor_groups(rows["investor_domicile"], country, offshore, offshore_map)
+    )
 
     def daily(keys):
         g = rows.groupby(keys)
-        return pd.DataFrame({"flow_usd": g["flow_usd"].sum(),
-                             "assets_start_usd": g["assets_start_usd"].sum(min_count=1)})
+        return pd.DataFrame(
+            {
+                "flow_usd": g["flow_usd"].sum(),
+                "assets_start_usd": g["assets_start_usd"].sum(min_count=1),
+            }
+        )
 
     by_type = daily(["group", "investor_type", "flow_date"])
     all_types = daily(["group", "flow_date"])
     all_types.index = pd.MultiIndex.from_tuples(
-        [(g, ALL, d) for g, d in all_types.index], names=by_type.index.names)
+        [(g, ALL, d) for g, d in all_types.index], names=by_type.index.names
+    )
     day = pd.concat([by_type, all_types])
 
     groups = [g for g in GROUPS if g in set(rows["group"])]
     present = set(rows["investor_type"].astype(str))
     types = [t for t in INVESTOR_TYPES if t in present] + sorted(present - set(INVESTOR_TYPES))
-    grid = pd.MultiIndex.from_product([groups, types + [ALL], dates],
-                                      names=["group", "investor_type", "date"])
+    grid = pd.MultiIndex.from_product(
+        [groups, types + [ALL], dates], names=["group", "investor_type", "date"]
+    )
     day.index = day.index.set_names(["group", "investor_type", "date"])
     day = day.reindex(grid)
     day["flow_usd"] = day["flow_usd"].fillna(0.0)
@@ -176,10 +216,16 @@ def domestic_foreign_flows(icf: pd.DataFrame, country: str, universe: str, freq:
 
     if freq != "D":
         day["date"] = period_end(day["date"], freq).to_numpy()
-        day = (day.groupby(keys + ["date"], sort=False)
-               .agg(flow_usd=("flow_usd", "sum"), assets_start_usd=("assets_start_usd", "first"),
-                    cum_flow_usd=("cum_flow_usd", "last"), ytd_flow_usd=("ytd_flow_usd", "last"))
-               .reset_index())
+        day = (
+            day.groupby(keys + ["date"], sort=False)
+            .agg(
+                flow_usd=("flow_usd", "sum"),
+                assets_start_usd=("assets_start_usd", "first"),
+                cum_flow_usd=("cum_flow_usd", "last"),
+                ytd_flow_usd=("ytd_flow_usd", "last"),
+            )
+            .reset_index()
+        )
     day["flow_pct"] = _pct(day["flow_usd"], day["assets_start_usd"])
     day.insert(0, "universe", universe)
     day.insert(1, "country", country)
@@ -189,13 +235,16 @@ def domestic_foreign_flows(icf: pd.DataFrame, country: str, universe: str, freq:
 
 def _group_phrase(group: str, investor_type: str, country: str) -> str:
     who = "all investors" if investor_type == ALL else f"{investor_type.lower()} investors"
-    return {"domestic": f"{who} domiciled in {country}",
-            "foreign": f"{who} domiciled outside {country}",
-            "offshore": f"{who} in offshore funds"}.get(group, f"{who} ({group})")
+    return {
+        "domestic": f"{who} domiciled in {country}",
+        "foreign": f"{who} domiciled outside {country}",
+        "offshore": f"{who} in offshore funds",
+    }.get(group, f"{who} ({group})")
 
 
-def flow_summary(flows: pd.DataFrame, group: str, investor_type: str = ALL, *,
-                 measure: str = "ytd", as_of=None) -> str:
+def flow_summary(
+    flows: pd.DataFrame, group: str, investor_type: str = ALL, *, measure: str = "ytd", as_of=None
+) -> str:
     """One line from a domestic_foreign_flows table, e.g.
     'retail investors domiciled in JP: -$23.1bn YTD (to 2024-03-28)'.
 
@@ -215,17 +264,27 @@ def flow_summary(flows: pd.DataFrame, group: str, investor_type: str = ALL, *,
     if measure == "ytd":
         return f"{phrase}: {format_usd(last['ytd_flow_usd'])} YTD (to {last['date']:%Y-%m-%d})"
     first = flows["date"].min()
-    return (f"{phrase}: {format_usd(last['cum_flow_usd'])} since {first:%Y-%m-%d} "
-            f"(to {last['date']:%Y-%m-%d})")
+    return (
+        f"{phrase}: {format_usd(last['cum_flow_usd'])} since {first:%Y-%m-%d} "
+        f"(to {last['date']:%Y-%m-%d})"
+    )
 
 
 # --- b) domicile x destination matrix -----------------------------------------------------------
 
-def domicile_matrix(icf: pd.DataFrame, universe: str, start=None, end=None, *,
-                    value: str = "flow_usd", holdings: str = "last",
-                    investor_type: str | None = None,
-                    offshore: Iterable[str] = OFFSHORE_DOMICILES,
-                    offshore_map: Mapping[str, str] | None = None) -> pd.DataFrame:
+
+def domicile_matrix(
+    icf: pd.DataFrame,
+    universe: str,
+    start=None,
+    end=None,
+    *,
+    value: str = "flow_usd",
+    holdings: str = "last",
+    investor_type: str | None = None,
+    offshore: Iterable[str] = OFFSHORE_DOMICILES,
+    offshore_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Investor domicile (rows) x destination country (columns), US$, over [start, end].
 
     value 'flow_usd': flows summed over the range. value 'holdings_usd': assets_start_usd on
@@ -244,13 +303,15 @@ def domicile_matrix(icf: pd.DataFrame, universe: str, start=None, end=None, *,
     last_date = rows["flow_date"].max()
     if investor_type is not None:
         rows = rows[rows["investor_type"] == investor_type]
-    rows = rows.assign(domicile=domicile_labels(rows["investor_domicile"], offshore,
-                                                offshore_map))
+    rows = rows.assign(domicile=domicile_labels(rows["investor_domicile"], offshore, offshore_map))
     if value == "flow_usd":
         cells = rows.groupby(["domicile", "country"])["flow_usd"].sum()
     elif holdings == "last":
-        cells = rows[rows["flow_date"] == last_date].groupby(
-            ["domicile", "country"])["assets_start_usd"].sum()
+        cells = (
+            rows[rows["flow_date"] == last_date]
+            .groupby(["domicile", "country"])["assets_start_usd"]
+            .sum()
+        )
     else:
         cells = rows.groupby(["domicile", "country"])["assets_start_usd"].sum() / max(n_dates, 1)
     wide = cells.unstack("country", fill_value=0.0).astype(float)
@@ -265,10 +326,18 @@ def domicile_matrix(icf: pd.DataFrame, universe: str, start=None, end=None, *,
 
 # --- c) home bias -------------------------------------------------------------------------------
 
-def home_bias(icf: pd.DataFrame, universe: str, destination: str | None = None, *,
-              holdings: str = "month_end", investor_type: str | None = None,
-              offshore: Iterable[str] = OFFSHORE_DOMICILES, start=None, end=None
-              ) -> pd.DataFrame:
+
+def home_bias(
+    icf: pd.DataFrame,
+    universe: str,
+    destination: str | None = None,
+    *,
+    holdings: str = "month_end",
+    investor_type: str | None = None,
+    offshore: Iterable[str] = OFFSHORE_DOMICILES,
+    start=None,
+    end=None,
+) -> pd.DataFrame:
     """Monthly home bias of each fund domicile d: where d's funds hold their assets.
 
     Holdings per month: assets_start_usd on the universe's last flow date of the month
@@ -298,14 +367,18 @@ def home_bias(icf: pd.DataFrame, universe: str, destination: str | None = None, 
     else:
         scale = 1.0 / dates.groupby("month")["flow_date"].nunique()
 
-    rows = rows.assign(home=rows["country"] == rows["investor_domicile"],
-                       dest=rows["country"] == destination)
+    rows = rows.assign(
+        home=rows["country"] == rows["investor_domicile"], dest=rows["country"] == destination
+    )
     a = rows["assets_start_usd"].fillna(0.0)
-    rows = rows.assign(total_usd=a, home_usd=a.where(rows["home"], 0.0),
-                       destination_usd=a.where(rows["dest"], 0.0))
-    out = (rows.groupby(["month", "investor_domicile"])[["total_usd", "home_usd",
-                                                         "destination_usd"]].sum()
-           .reset_index())
+    rows = rows.assign(
+        total_usd=a, home_usd=a.where(rows["home"], 0.0), destination_usd=a.where(rows["dest"], 0.0)
+    )
+    out = (
+        rows.groupby(["month", "investor_domicile"])[["total_usd", "home_usd", "destination_usd"]]
+        .sum()
+        .reset_index()
+    )
     s = out["month"].map(scale).to_numpy()
     for c in ("total_usd", "home_usd", "destination_usd"):
         out[c] = out[c] * s
@@ -316,15 +389,27 @@ def home_bias(icf: pd.DataFrame, universe: str, destination: str | None = None, 
     out["foreign_usd"] = out["holdings_usd"] - out["home_usd"]
     out["home_share_pct"] = _pct(out["home_usd"], out["holdings_usd"])
     out["foreign_share_pct"] = 100.0 - out["home_share_pct"]
-    cols = ["month", "domicile", "offshore", "holdings_usd", "home_usd", "foreign_usd",
-            "home_share_pct", "foreign_share_pct"]
+    cols = [
+        "month",
+        "domicile",
+        "offshore",
+        "holdings_usd",
+        "home_usd",
+        "foreign_usd",
+        "home_share_pct",
+        "foreign_share_pct",
+    ]
     if destination is not None:
         out["destination"] = destination
         foreign_den = out["foreign_usd"].mask(out["domicile"] == destination)
         out["destination_share_of_foreign_pct"] = _pct(out["destination_usd"], foreign_den)
         out["destination_share_of_total_pct"] = _pct(out["destination_usd"], out["holdings_usd"])
-        cols += ["destination", "destination_usd", "destination_share_of_foreign_pct",
-                 "destination_share_of_total_pct"]
+        cols += [
+            "destination",
+            "destination_usd",
+            "destination_share_of_foreign_pct",
+            "destination_share_of_total_pct",
+        ]
     out.insert(0, "universe", universe)
     return out[["universe"] + cols].sort_values(["month", "domicile"]).reset_index(drop=True)
 
@@ -361,13 +446,21 @@ def persistence(flows: pd.Series, window: int = 52, min_periods: int = 26) -> pd
     past = s.shift(1).rolling(window, min_periods=min_periods)
     mean, sd = past.mean(), past.std(ddof=1)
     z = (s - mean) / sd.where(sd > 0)
-    return pd.DataFrame({"date": s.index, "flow": s.to_numpy(), "trailing_mean": mean.to_numpy(),
-                         "trailing_sd": sd.to_numpy(), "zscore": z.to_numpy(),
-                         "streak": streaks(s).to_numpy()})
+    return pd.DataFrame(
+        {
+            "date": s.index,
+            "flow": s.to_numpy(),
+            "trailing_mean": mean.to_numpy(),
+            "trailing_sd": sd.to_numpy(),
+            "zscore": z.to_numpy(),
+            "streak": streaks(s).to_numpy(),
+        }
+    )
 
 
-def flow_persistence(flows: pd.DataFrame, window: int = 52, min_periods: int = 26,
-                     value: str = "flow_usd") -> pd.DataFrame:
+def flow_persistence(
+    flows: pd.DataFrame, window: int = 52, min_periods: int = 26, value: str = "flow_usd"
+) -> pd.DataFrame:
     """persistence() for every (group, investor_type) of a weekly domestic_foreign_flows
     table; value 'flow_usd' (US$) or 'flow_pct' (% of the group's holdings)."""
     if len(flows) and set(flows["freq"]) != {"W"}:
@@ -397,16 +490,27 @@ def streak_runs(p: pd.DataFrame) -> pd.DataFrame:
             i += 1
             continue
         j = i
-        while j + 1 < len(p) and abs(streak[j + 1]) == abs(streak[j]) + 1 and \
-                np.sign(streak[j + 1]) == np.sign(streak[i]):
+        while (
+            j + 1 < len(p)
+            and abs(streak[j + 1]) == abs(streak[j]) + 1
+            and np.sign(streak[j + 1]) == np.sign(streak[i])
+        ):
             j += 1
-        run = p.iloc[i:j + 1]
+        run = p.iloc[i : j + 1]
         selling = streak[i] < 0
         z = run["zscore"]
-        out.append({"start": run["date"].iloc[0], "end": run["date"].iloc[-1],
-                    "periods": j - i + 1, "direction": "selling" if selling else "buying",
-                    "flow": run["flow"].sum(), "mean_z": z.mean(),
-                    "extreme_z": z.min() if selling else z.max(), "ongoing": j == len(p) - 1})
+        out.append(
+            {
+                "start": run["date"].iloc[0],
+                "end": run["date"].iloc[-1],
+                "periods": j - i + 1,
+                "direction": "selling" if selling else "buying",
+                "flow": run["flow"].sum(),
+                "mean_z": z.mean(),
+                "extreme_z": z.min() if selling else z.max(),
+                "ongoing": j == len(p) - 1,
+            }
+        )
         i = j + 1
     return pd.DataFrame(out, columns=cols)
 
@@ -418,15 +522,31 @@ def persistence_by_year(p: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for year, sub in d.groupby("year"):
         st = streaks(sub["flow"].reset_index(drop=True))
-        rows.append({"year": int(year), "periods": len(sub),
-                     "selling_periods": int((sub["flow"] < 0).sum()),
-                     "longest_selling_run": int(max(0, -st.min())),
-                     "longest_buying_run": int(max(0, st.max())),
-                     "flow": sub["flow"].sum(), "min_z": sub["zscore"].min(),
-                     "max_z": sub["zscore"].max()})
-    return pd.DataFrame(rows, columns=["year", "periods", "selling_periods",
-                                       "longest_selling_run", "longest_buying_run", "flow",
-                                       "min_z", "max_z"])
+        rows.append(
+            {
+                "year": int(year),
+                "periods": len(sub),
+                "selling_periods": int((sub["flow"] < 0).sum()),
+                "longest_selling_run": int(max(0, -st.min())),
+                "longest_buying_run": int(max(0, st.max())),
+                "flow": sub["flow"].sum(),
+                "min_z": sub["zscore"].min(),
+                "max_z": sub["zscore"].max(),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "year",
+            "periods",
+            "selling_periods",
+            "longest_selling_run",
+            "longest_buying_run",
+            "flow",
+            "min_z",
+            "max_z",
+        ],
+    )
 
 
 def persistence_summary(p: pd.DataFrame, unit: str = "week", money: bool = True) -> str:
@@ -443,8 +563,10 @@ def persistence_summary(p: pd.DataFrame, unit: str = "week", money: bool = True)
     if int(last["streak"]) != 0:
         cur = runs.iloc[-1]
         n = int(cur["periods"])
-        text += (f"; {_ordinal(n)} {unit} of {cur['direction']} in a row "
-                 f"({fmt(cur['flow'])} over the run)")
+        text += (
+            f"; {_ordinal(n)} {unit} of {cur['direction']} in a row "
+            f"({fmt(cur['flow'])} over the run)"
+        )
         earlier = runs.iloc[:-1]
         direction = cur["direction"]
     else:
@@ -452,8 +574,10 @@ def persistence_summary(p: pd.DataFrame, unit: str = "week", money: bool = True)
     earlier = earlier[earlier["direction"] == direction]
     if len(earlier):
         best = earlier.sort_values(["periods", "end"], ascending=[False, False]).iloc[0]
-        text += (f"; longest {direction} run before: {int(best['periods'])} {unit}s to "
-                 f"{pd.Timestamp(best['end']):%Y-%m-%d} ({fmt(best['flow'])})")
+        text += (
+            f"; longest {direction} run before: {int(best['periods'])} {unit}s to "
+            f"{pd.Timestamp(best['end']):%Y-%m-%d} ({fmt(best['flow'])})"
+        )
     return text
 
 

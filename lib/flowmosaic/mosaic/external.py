@@ -15,6 +15,7 @@ The default rule is 'sum' when the word "flow" appears in the series name or its
 period t with the external value of period t + k (fund flows lead); k < 0: the external
 series leads.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -45,9 +46,12 @@ def _check_freq(freq: str) -> None:
         raise ValueError(f"freq must be 'W' or 'M', not {freq!r}")
 
 
-def aggregate_external(external: pd.DataFrame, freq: str = "W",
-                       rules: Mapping[str, str] | None = None,
-                       country: str | None = None) -> pd.DataFrame:
+def aggregate_external(
+    external: pd.DataFrame,
+    freq: str = "W",
+    rules: Mapping[str, str] | None = None,
+    country: str | None = None,
+) -> pd.DataFrame:
     """Each (series, country) at frequency freq with its rule.
 
     Returns date (period end), series, country, unit, frequency, rule, value; only periods
@@ -67,11 +71,24 @@ def aggregate_external(external: pd.DataFrame, freq: str = "W",
         unit = str(sub["unit"].iloc[0])
         rule = rules.get(series) or default_rule(series, unit)
         g = sub.assign(period=period_end(sub["date"], freq).to_numpy()).groupby("period")["value"]
-        v = g.last().diff().iloc[1:] if rule == "change" else \
-            {"last": g.last, "sum": g.sum, "mean": g.mean}[rule]()
-        parts.append(pd.DataFrame({"date": v.index, "series": series, "country": ctry,
-                                   "unit": unit, "frequency": str(sub["frequency"].iloc[0]),
-                                   "rule": rule, "value": v.to_numpy(dtype=float)}))
+        v = (
+            g.last().diff().iloc[1:]
+            if rule == "change"
+            else {"last": g.last, "sum": g.sum, "mean": g.mean}[rule]()
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "date": v.index,
+                    "series": series,
+                    "country": ctry,
+                    "unit": unit,
+                    "frequency": str(sub["frequency"].iloc[0]),
+                    "rule": rule,
+                    "value": v.to_numpy(dtype=float),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=cols)
     return pd.concat(parts, ignore_index=True)[cols]
@@ -101,9 +118,14 @@ def _z(s: pd.Series) -> pd.Series:
     return (s - s.mean()) / sd if sd > 0 else s * np.nan
 
 
-def align_external(flow: pd.Series, external: pd.DataFrame, freq: str = "W", *,
-                   rules: Mapping[str, str] | None = None,
-                   country: str | None = None) -> pd.DataFrame:
+def align_external(
+    flow: pd.Series,
+    external: pd.DataFrame,
+    freq: str = "W",
+    *,
+    rules: Mapping[str, str] | None = None,
+    country: str | None = None,
+) -> pd.DataFrame:
     """The fund-flow series next to each external series over their overlap (the periods
     where both have a value): date, series, country, unit, rule, flow, value, and both
     standardised over that overlap (flow_z, value_z: (x - mean) / sd, ddof 1)."""
@@ -115,18 +137,36 @@ def align_external(flow: pd.Series, external: pd.DataFrame, freq: str = "W", *,
     for series, ctry, first, f, v in _pairs(flow, ext, freq):
         both = f.notna() & v.notna()
         f, v = f[both], v[both]
-        parts.append(pd.DataFrame({"date": f.index, "series": series, "country": ctry,
-                                   "unit": first["unit"], "rule": first["rule"],
-                                   "flow": f.to_numpy(), "value": v.to_numpy(),
-                                   "flow_z": _z(f).to_numpy(), "value_z": _z(v).to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "date": f.index,
+                    "series": series,
+                    "country": ctry,
+                    "unit": first["unit"],
+                    "rule": first["rule"],
+                    "flow": f.to_numpy(),
+                    "value": v.to_numpy(),
+                    "flow_z": _z(f).to_numpy(),
+                    "value_z": _z(v).to_numpy(),
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=cols)
     return pd.concat(parts, ignore_index=True)[cols]
 
 
-def lead_lag(flow: pd.Series, external: pd.DataFrame, freq: str = "W", *, max_lag: int = 8,
-             rules: Mapping[str, str] | None = None, country: str | None = None,
-             min_obs: int = 8) -> pd.DataFrame:
+def lead_lag(
+    flow: pd.Series,
+    external: pd.DataFrame,
+    freq: str = "W",
+    *,
+    max_lag: int = 8,
+    rules: Mapping[str, str] | None = None,
+    country: str | None = None,
+    min_obs: int = 8,
+) -> pd.DataFrame:
     """Pearson correlation of the fund flow at t with each external series at t + k, for
     k = -max_lag..max_lag periods: series, country, lag, corr, n (pairs used). corr is NaN
     with fewer than min_obs pairs or a constant side."""
@@ -147,17 +187,37 @@ def lead_lag(flow: pd.Series, external: pd.DataFrame, freq: str = "W", *, max_la
     return pd.DataFrame(rows, columns=["series", "country", "lag", "corr", "n"])
 
 
-def correlation_summary(flow: pd.Series, external: pd.DataFrame, freq: str = "W", *,
-                        max_lag: int = 8, rules: Mapping[str, str] | None = None,
-                        country: str | None = None, min_obs: int = 8) -> pd.DataFrame:
+def correlation_summary(
+    flow: pd.Series,
+    external: pd.DataFrame,
+    freq: str = "W",
+    *,
+    max_lag: int = 8,
+    rules: Mapping[str, str] | None = None,
+    country: str | None = None,
+    min_obs: int = 8,
+) -> pd.DataFrame:
     """One row per external series: unit, rule, freq, the overlap at lag 0 (overlap_start,
     overlap_end, n periods) and its correlation (corr_lag0), and the best lag (largest
     |corr|; ties to the shortest lag) with its correlation and number of pairs."""
-    cols = ["series", "country", "unit", "rule", "freq", "overlap_start", "overlap_end", "n",
-            "corr_lag0", "best_lag", "best_corr", "best_n"]
+    cols = [
+        "series",
+        "country",
+        "unit",
+        "rule",
+        "freq",
+        "overlap_start",
+        "overlap_end",
+        "n",
+        "corr_lag0",
+        "best_lag",
+        "best_corr",
+        "best_n",
+    ]
     aligned = align_external(flow, external, freq, rules=rules, country=country)
-    ll = lead_lag(flow, external, freq, max_lag=max_lag, rules=rules, country=country,
-                  min_obs=min_obs)
+    ll = lead_lag(
+        flow, external, freq, max_lag=max_lag, rules=rules, country=country, min_obs=min_obs
+    )
     rows = []
     for (series, ctry), sub in aligned.groupby(["series", "country"], sort=True):
         lags = ll[(ll["series"] == series) & (ll["country"] == ctry)]
@@ -165,14 +225,26 @@ def correlation_summary(flow: pd.Series, external: pd.DataFrame, freq: str = "W"
         ok = lags[lags["corr"].notna()]
         if len(ok):
             order = ok.assign(a=-ok["corr"].abs(), k=ok["lag"].abs()).sort_values(
-                ["a", "k", "lag"], kind="stable")
+                ["a", "k", "lag"], kind="stable"
+            )
             best = order.iloc[0]
             best_lag, best_corr, best_n = int(best["lag"]), float(best["corr"]), int(best["n"])
         else:
             best_lag, best_corr, best_n = None, np.nan, 0
-        rows.append({"series": series, "country": ctry, "unit": sub["unit"].iloc[0],
-                     "rule": sub["rule"].iloc[0], "freq": freq,
-                     "overlap_start": sub["date"].min(), "overlap_end": sub["date"].max(),
-                     "n": len(sub), "corr_lag0": zero["corr"],
-                     "best_lag": best_lag, "best_corr": best_corr, "best_n": best_n})
+        rows.append(
+            {
+                "series": series,
+                "country": ctry,
+                "unit": sub["unit"].iloc[0],
+                "rule": sub["rule"].iloc[0],
+                "freq": freq,
+                "overlap_start": sub["date"].min(),
+                "overlap_end": sub["date"].max(),
+                "n": len(sub),
+                "corr_lag0": zero["corr"],
+                "best_lag": best_lag,
+                "best_corr": best_corr,
+                "best_n": best_n,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)

@@ -4,6 +4,7 @@ write_country_page(country, universe, icf, cf, external, out_dir, meta) writes
 out_dir/mosaic-<CC>.html (inline CSS, PNGs as base64, no scripts, no network) and, next to
 it, the CSVs the page shows (mosaic-<CC>-*.csv).
 """
+
 from __future__ import annotations
 
 import html
@@ -51,6 +52,7 @@ ul.files { margin:6px 0; padding-left:18px; columns:2; font-size:13px; }
 
 # --- small helpers ------------------------------------------------------------------------------
 
+
 def _bn(v, digits: int = 1) -> str:
     """US$ as '+$12.3bn' HTML, red when negative."""
     if v is None or not np.isfinite(v):
@@ -94,6 +96,7 @@ def _csv(df: pd.DataFrame, path: Path, index: bool = False) -> Path:
 
 # --- figures ------------------------------------------------------------------------------------
 
+
 def fig_cumulative(daily: pd.DataFrame, country: str) -> str:
     """Cumulative flows by group ($bn), one panel per investor type."""
     present = [t for t in an.INVESTOR_TYPES if t in set(daily["investor_type"])]
@@ -108,8 +111,11 @@ def fig_cumulative(daily: pd.DataFrame, country: str) -> str:
             if len(s):
                 ax.plot(s.index, s / BN, color=GROUP_COLORS[g], lw=1.6, label=g)
         ax.axhline(0, color="#6b7280", lw=0.8)
-        ax.set_title("all investors" if itype == an.ALL else f"{itype.lower()} investors",
-                     fontsize=10.5, loc="left")
+        ax.set_title(
+            "all investors" if itype == an.ALL else f"{itype.lower()} investors",
+            fontsize=10.5,
+            loc="left",
+        )
         style_axes(ax)
         _date_axis(ax)
         if i % ncol == 0:
@@ -119,9 +125,12 @@ def fig_cumulative(daily: pd.DataFrame, country: str) -> str:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=9.5, frameon=False)
     margins(fig, left=0.06, top=1 - 0.6 / fig.get_figheight(), wspace=0.06, hspace=0.4)
-    return figure(fig, f"Cumulative flows into {country} since the first date, $bn: funds "
-                       f"domiciled in {country} (domestic), elsewhere (foreign) and in offshore "
-                       "hubs (offshore).")
+    return figure(
+        fig,
+        f"Cumulative flows into {country} since the first date, $bn: funds "
+        f"domiciled in {country} (domestic), elsewhere (foreign) and in offshore "
+        "hubs (offshore).",
+    )
 
 
 def fig_pct(monthly: pd.DataFrame, total: pd.Series | None, country: str) -> str:
@@ -132,25 +141,47 @@ def fig_pct(monthly: pd.DataFrame, total: pd.Series | None, country: str) -> str
         if len(s):
             ax.plot(s.index, s, color=GROUP_COLORS[g], lw=1.5, marker="o", ms=2.8, label=g)
     if total is not None and len(total):
-        ax.plot(total.index, total, color=TOTAL_COLOR, lw=1.1, ls="--",
-                label="all funds (country_flows)")
+        ax.plot(
+            total.index,
+            total,
+            color=TOTAL_COLOR,
+            lw=1.1,
+            ls="--",
+            label="all funds (country_flows)",
+        )
     ax.axhline(0, color="#6b7280", lw=0.8)
     ax.set_ylabel("monthly flow (% of holdings)", fontsize=9)
     ax.legend(fontsize=9, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=4)
     style_axes(ax)
     _date_axis(ax)
     margins(fig, top=1 - 0.4 / 3.4)
-    return figure(fig, f"Monthly flows into {country} in % of each group's holdings in {country} "
-                       "on the month's first flow date (all investor types).")
+    return figure(
+        fig,
+        f"Monthly flows into {country} in % of each group's holdings in {country} "
+        "on the month's first flow date (all investor types).",
+    )
 
 
-def _heat(ax, m: pd.DataFrame, cmap: str, lim: float, vmin: float, highlight: str, fmt: str,
-          log: bool = False):
+def _heat(
+    ax,
+    m: pd.DataFrame,
+    cmap: str,
+    lim: float,
+    vmin: float,
+    highlight: str,
+    fmt: str,
+    log: bool = False,
+):
     a = m.to_numpy(dtype=float) / BN
     if log:  # holdings span orders of magnitude: colour by log, label in $bn
         norm = LogNorm(vmin=max(vmin, lim / 1000), vmax=lim)
-        im = ax.imshow(np.ma.masked_less_equal(a, 0), aspect="auto", cmap=cmap, norm=norm,
-                       interpolation="nearest")
+        im = ax.imshow(
+            np.ma.masked_less_equal(a, 0),
+            aspect="auto",
+            cmap=cmap,
+            norm=norm,
+            interpolation="nearest",
+        )
     else:
         im = ax.imshow(a, aspect="auto", cmap=cmap, vmin=vmin, vmax=lim, interpolation="nearest")
     ax.set_xticks(np.arange(m.shape[1]), m.columns, fontsize=9)
@@ -162,17 +193,22 @@ def _heat(ax, m: pd.DataFrame, cmap: str, lim: float, vmin: float, highlight: st
     for (i, j), v in np.ndenumerate(a):
         if abs(v) >= 0.05:
             strong = v > 0.15 * lim if log else abs(v) > 0.6 * lim
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7.8,
-                    color="white" if strong else "#1f2933")
+            ax.text(
+                j,
+                i,
+                format(v, fmt),
+                ha="center",
+                va="center",
+                fontsize=7.8,
+                color="white" if strong else "#1f2933",
+            )
     cols, rows = list(m.columns), list(m.index)
     if highlight in cols:
         j = cols.index(highlight)
-        ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, len(rows), fill=False, ec="#111827",
-                                   lw=1.6))
+        ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, len(rows), fill=False, ec="#111827", lw=1.6))
     if highlight in rows:
         i = rows.index(highlight)
-        ax.add_patch(plt.Rectangle((-0.5, i - 0.5), len(cols), 1, fill=False, ec="#111827",
-                                   lw=1.6))
+        ax.add_patch(plt.Rectangle((-0.5, i - 0.5), len(cols), 1, fill=False, ec="#111827", lw=1.6))
     return im
 
 
@@ -188,17 +224,21 @@ def fig_matrix(flows: pd.DataFrame, holdings: pd.DataFrame, country: str, label:
     cb.ax.tick_params(labelsize=8)
     hl = float(np.nanmax(holdings.to_numpy())) / BN if holdings.size else 1.0
     im = _heat(axes[1], holdings, "Blues", hl or 1.0, 0.0, country, ".0f", log=True)
-    axes[1].set_title(f"holdings at {label.split(' to ')[-1]}, $bn", fontsize=10.5, loc="left",
-                      pad=22)
+    axes[1].set_title(
+        f"holdings at {label.split(' to ')[-1]}, $bn", fontsize=10.5, loc="left", pad=22
+    )
     cb = fig.colorbar(im, ax=axes[1], fraction=0.04, pad=0.02)
     cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     cb.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     cb.ax.tick_params(labelsize=8)
     fig.subplots_adjust(left=0.07, right=0.955, top=1 - 0.75 / h, bottom=0.12 / h, wspace=0.3)
-    return figure(fig, f"Rows: fund domicile (offshore hubs grouped); columns: destination "
-                       f"country; {country} outlined. Flows: blue = inflows, red = outflows. "
-                       "Holdings: colour on a log scale. The largest domiciles and destinations "
-                       "by holdings.")
+    return figure(
+        fig,
+        f"Rows: fund domicile (offshore hubs grouped); columns: destination "
+        f"country; {country} outlined. Flows: blue = inflows, red = outflows. "
+        "Holdings: colour on a log scale. The largest domiciles and destinations "
+        "by holdings.",
+    )
 
 
 def fig_home_bias(hb: pd.DataFrame, country: str, domiciles: list[str]) -> str:
@@ -210,21 +250,44 @@ def fig_home_bias(hb: pd.DataFrame, country: str, domiciles: list[str]) -> str:
     if len(home):
         ax.plot(home.index, home["home_share_pct"], color=GROUP_COLORS["domestic"], lw=1.8)
     else:
-        ax.text(0.5, 0.5, f"no funds domiciled in {country} in this universe",
-                ha="center", va="center", color="#6b7280", fontsize=10, transform=ax.transAxes)
-    ax.set_title(f"{country}-domiciled funds: share held in {country} (%)", fontsize=10.5,
-                 loc="left")
+        ax.text(
+            0.5,
+            0.5,
+            f"no funds domiciled in {country} in this universe",
+            ha="center",
+            va="center",
+            color="#6b7280",
+            fontsize=10,
+            transform=ax.transAxes,
+        )
+    ax.set_title(
+        f"{country}-domiciled funds: share held in {country} (%)", fontsize=10.5, loc="left"
+    )
     ax = axes[1]
     for i, d in enumerate(domiciles):
         s = hb[hb["domicile"] == d].set_index("month")
-        col = "destination_share_of_total_pct" if s["offshore"].any() else \
-            "destination_share_of_foreign_pct"
-        ax.plot(s.index, s[col], lw=1.5, color=PALETTE[[0, 3, 5, 6, 1, 4, 2][i % 7]],
-                ls="--" if col.endswith("total_pct") else "-", label=d)
+        col = (
+            "destination_share_of_total_pct"
+            if s["offshore"].any()
+            else "destination_share_of_foreign_pct"
+        )
+        ax.plot(
+            s.index,
+            s[col],
+            lw=1.5,
+            color=PALETTE[[0, 3, 5, 6, 1, 4, 2][i % 7]],
+            ls="--" if col.endswith("total_pct") else "-",
+            label=d,
+        )
     ax.set_title(f"{country}'s share of foreign portfolios (%)", fontsize=10.5, loc="left")
     if domiciles:
-        ax.legend(fontsize=8.5, frameon=False, ncol=len(domiciles), loc="upper center",
-                  bbox_to_anchor=(0.5, -0.1))
+        ax.legend(
+            fontsize=8.5,
+            frameon=False,
+            ncol=len(domiciles),
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.1),
+        )
     for ax in axes:
         style_axes(ax)
     _date_axis(axes[1])
@@ -234,15 +297,19 @@ def fig_home_bias(hb: pd.DataFrame, country: str, domiciles: list[str]) -> str:
     else:
         _date_axis(axes[0])
     margins(fig, left=0.05, top=0.9, bottom=0.8 / 3.6, wspace=0.15)
-    return figure(fig, f"Month-end holdings. Right: {country} as a share of each domicile's "
-                       "holdings outside its home (dashed for offshore hubs, which have no home: "
-                       "share of all their holdings).")
+    return figure(
+        fig,
+        f"Month-end holdings. Right: {country} as a share of each domicile's "
+        "holdings outside its home (dashed for offshore hubs, which have no home: "
+        "share of all their holdings).",
+    )
 
 
 def fig_persistence(p: pd.DataFrame, title: str) -> str:
     """Weekly flows ($bn), their z-score against the trailing window, and the streak."""
-    fig, axes = plt.subplots(3, 1, figsize=(11.5, 6.4), sharex=True,
-                             gridspec_kw={"height_ratios": [1.3, 1, 0.8]})
+    fig, axes = plt.subplots(
+        3, 1, figsize=(11.5, 6.4), sharex=True, gridspec_kw={"height_ratios": [1.3, 1, 0.8]}
+    )
     d = pd.to_datetime(p["date"])
     f = p["flow"].to_numpy() / BN
     axes[0].bar(d, f, width=5, color=np.where(f < 0, NEG, POS))
@@ -261,28 +328,33 @@ def fig_persistence(p: pd.DataFrame, title: str) -> str:
         style_axes(ax)
     _date_axis(axes[2])
     margins(fig, left=0.07, top=0.95, hspace=0.12)
-    return figure(fig, "Top: weekly flow (weeks ending Friday). Middle: z-score against the "
-                       "previous weeks (shaded: within two standard deviations). Bottom: "
-                       "consecutive weeks of the same sign (negative = selling).")
+    return figure(
+        fig,
+        "Top: weekly flow (weeks ending Friday). Middle: z-score against the "
+        "previous weeks (shaded: within two standard deviations). Bottom: "
+        "consecutive weeks of the same sign (negative = selling).",
+    )
 
 
-def fig_external(flows: dict[str, pd.Series], ext: pd.DataFrame, summary: pd.DataFrame,
-                 country: str) -> str:
+def fig_external(
+    flows: dict[str, pd.Series], ext: pd.DataFrame, summary: pd.DataFrame, country: str
+) -> str:
     """One panel per external series: non-resident fund flows ($bn per period, bars, left)
     and the series in its own unit (line, right), on a common time axis."""
     keys = list(summary["series"])
-    fig, axes = plt.subplots(len(keys), 1, figsize=(11.5, 2.6 * len(keys)), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(keys), 1, figsize=(11.5, 2.6 * len(keys)), sharex=True, squeeze=False
+    )
     for ax, (_, row) in zip(axes[:, 0], summary.iterrows()):
         f = flows[row["freq"]]
         width = 5 if row["freq"] == "W" else 24
         ax.bar(f.index, f / BN, width=width, color=np.where(f < 0, "#e8b4a8", "#b9d3ea"))
-        ax.set_ylabel(f"fund flows ($bn / {'week' if row['freq'] == 'W' else 'month'})",
-                      fontsize=8.5)
+        ax.set_ylabel(
+            f"fund flows ($bn / {'week' if row['freq'] == 'W' else 'month'})", fontsize=8.5
+        )
         s = ext[ext["series"] == row["series"]].set_index("date")["value"]
         ax2 = ax.twinx()
-        ax2.plot(s.index, s, color=PALETTE[5], lw=1.5, marker="o" if len(s) < 80 else None,
-                 ms=2.5)
+        ax2.plot(s.index, s, color=PALETTE[5], lw=1.5, marker="o" if len(s) < 80 else None, ms=2.5)
         if row["rule"] == "sum" and len(s) and len(f):  # two flows: put both zeros level
             a, b = np.nanmax(np.abs(f.to_numpy())) / BN, np.nanmax(np.abs(s.to_numpy()))
             ax.set_ylim(-1.08 * a, 1.08 * a)
@@ -291,39 +363,60 @@ def fig_external(flows: dict[str, pd.Series], ext: pd.DataFrame, summary: pd.Dat
         ax2.tick_params(labelsize=8.5, colors=PALETTE[5])
         for side in ("top", "left", "bottom"):
             ax2.spines[side].set_visible(False)
-        lag = ("" if pd.isna(row["best_lag"]) else
-               f"; best lag {int(row['best_lag']):+d}: r = {row['best_corr']:+.2f}")
+        lag = (
+            ""
+            if pd.isna(row["best_lag"])
+            else f"; best lag {int(row['best_lag']):+d}: r = {row['best_corr']:+.2f}"
+        )
         per = "week" if row["freq"] == "W" else "month"
-        ax.set_title(f"{row['series']} ({row['rule']} per {per}): r = {row['corr_lag0']:+.2f} "
-                     f"at lag 0, n = {row['n']}{lag}", fontsize=10, loc="left")
+        ax.set_title(
+            f"{row['series']} ({row['rule']} per {per}): r = {row['corr_lag0']:+.2f} "
+            f"at lag 0, n = {row['n']}{lag}",
+            fontsize=10,
+            loc="left",
+        )
         style_axes(ax)
         ax.spines["right"].set_visible(True)
         ax.spines["right"].set_color("#9ca3af")
     _date_axis(axes[-1][0])
     margins(fig, left=0.07, right=0.93, top=1 - 0.35 / fig.get_figheight(), hspace=0.45)
-    return figure(fig, f"Bars: flows into {country} by non-resident funds (foreign + offshore), "
-                       "summed per period. Line: the external series, right axis, in its unit.")
+    return figure(
+        fig,
+        f"Bars: flows into {country} by non-resident funds (foreign + offshore), "
+        "summed per period. Line: the external series, right axis, in its unit.",
+    )
 
 
 def fig_lead_lag(ll: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(11.5, 3.2))
     for i, ((series, freq), sub) in enumerate(ll.groupby(["series", "freq"], sort=True)):
-        ax.plot(sub["lag"], sub["corr"], marker="o", ms=3.5, lw=1.4,
-                color=PALETTE[[5, 0, 3, 6, 4, 1][i % 6]],
-                label=f"{series} ({'weeks' if freq == 'W' else 'months'})")
+        ax.plot(
+            sub["lag"],
+            sub["corr"],
+            marker="o",
+            ms=3.5,
+            lw=1.4,
+            color=PALETTE[[5, 0, 3, 6, 4, 1][i % 6]],
+            label=f"{series} ({'weeks' if freq == 'W' else 'months'})",
+        )
     ax.axhline(0, color="#6b7280", lw=0.8)
     ax.axvline(0, color="#9ca3af", lw=0.8, ls=":")
-    ax.set_xlabel("lag k (periods): fund flow at t vs external at t + k; k > 0: fund flows lead",
-                  fontsize=9)
+    ax.set_xlabel(
+        "lag k (periods): fund flow at t vs external at t + k; k > 0: fund flows lead", fontsize=9
+    )
     ax.set_ylabel("correlation", fontsize=9)
     ax.legend(fontsize=8.5, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
     style_axes(ax)
     margins(fig, bottom=0.6 / 3.2, top=1 - 0.45 / 3.2)
-    return figure(fig, "Correlation of non-resident fund flows with each external series shifted "
-                       "by k periods (weeks or months, as in the panels above).")
+    return figure(
+        fig,
+        "Correlation of non-resident fund flows with each external series shifted "
+        "by k periods (weeks or months, as in the panels above).",
+    )
 
 
 # --- tables -------------------------------------------------------------------------------------
+
 
 def _year_table(daily: pd.DataFrame) -> str:
     t = daily.assign(year=daily["date"].dt.year)
@@ -337,8 +430,10 @@ def _year_table(daily: pd.DataFrame) -> str:
                 continue
             vals = [sums.get((g, itype, y), 0.0) for y in years]
             label = f'<span class="swatch" style="background:{GROUP_COLORS[g]}"></span>{g}'
-            rows.append([label, "all" if itype == an.ALL else itype.lower()] +
-                        [_fmt(v / BN, 1) for v in vals])
+            rows.append(
+                [label, "all" if itype == an.ALL else itype.lower()]
+                + [_fmt(v / BN, 1) for v in vals]
+            )
             classes.append([' class="lbl"', ""] + [_neg(v / BN, 1) for v in vals])
     return table(["group", "investors"] + [f"{y} ($bn)" for y in years], rows, classes)
 
@@ -348,69 +443,163 @@ def _home_table(hb: pd.DataFrame, country: str, top: int) -> str:
     last = last.head(top)
     rows, classes = [], []
     for r in last.itertuples(index=False):
-        rows.append([html.escape(str(r.domicile)) + (" (offshore)" if r.offshore else ""),
-                     _fmt(r.holdings_usd / BN, 1), _fmt(r.home_share_pct, 1),
-                     _fmt(r.foreign_share_pct, 1), _fmt(r.destination_share_of_foreign_pct, 1),
-                     _fmt(r.destination_share_of_total_pct, 1)])
+        rows.append(
+            [
+                html.escape(str(r.domicile)) + (" (offshore)" if r.offshore else ""),
+                _fmt(r.holdings_usd / BN, 1),
+                _fmt(r.home_share_pct, 1),
+                _fmt(r.foreign_share_pct, 1),
+                _fmt(r.destination_share_of_foreign_pct, 1),
+                _fmt(r.destination_share_of_total_pct, 1),
+            ]
+        )
         classes.append([' class="lbl"'] + [""] * 5)
-    return table(["fund domicile", "holdings ($bn)", "home (%)", "foreign (%)",
-                  f"{country} in foreign (%)", f"{country} in total (%)"], rows, classes)
+    return table(
+        [
+            "fund domicile",
+            "holdings ($bn)",
+            "home (%)",
+            "foreign (%)",
+            f"{country} in foreign (%)",
+            f"{country} in total (%)",
+        ],
+        rows,
+        classes,
+    )
 
 
 def _runs_table(p: pd.DataFrame, n: int = 6) -> str:
     runs = an.streak_runs(p)
-    sell = runs[runs["direction"] == "selling"].sort_values(["periods", "end"],
-                                                           ascending=[False, False]).head(n)
+    sell = (
+        runs[runs["direction"] == "selling"]
+        .sort_values(["periods", "end"], ascending=[False, False])
+        .head(n)
+    )
     rows, classes = [], []
     for r in sell.itertuples(index=False):
-        rows.append([f"{r.start:%Y-%m-%d}", f"{r.end:%Y-%m-%d}" + (" (ongoing)" if r.ongoing
-                                                                   else ""),
-                     str(r.periods), _fmt(r.flow / BN, 1), _fmt(r.mean_z, 2),
-                     _fmt(r.extreme_z, 2)])
-        classes.append([' class="lbl"', "", "", _neg(r.flow / BN, 1), _neg(r.mean_z, 2),
-                        _neg(r.extreme_z, 2)])
-    return table(["first week", "last week", "weeks", "flow ($bn)", "mean z", "lowest z"],
-                 rows, classes)
+        rows.append(
+            [
+                f"{r.start:%Y-%m-%d}",
+                f"{r.end:%Y-%m-%d}" + (" (ongoing)" if r.ongoing else ""),
+                str(r.periods),
+                _fmt(r.flow / BN, 1),
+                _fmt(r.mean_z, 2),
+                _fmt(r.extreme_z, 2),
+            ]
+        )
+        classes.append(
+            [' class="lbl"', "", "", _neg(r.flow / BN, 1), _neg(r.mean_z, 2), _neg(r.extreme_z, 2)]
+        )
+    return table(
+        ["first week", "last week", "weeks", "flow ($bn)", "mean z", "lowest z"], rows, classes
+    )
 
 
 def _years_table(p: pd.DataFrame) -> str:
     y = an.persistence_by_year(p)
     rows, classes = [], []
     for r in y.itertuples(index=False):
-        rows.append([str(r.year), str(r.periods), str(r.selling_periods),
-                     str(r.longest_selling_run), str(r.longest_buying_run),
-                     _fmt(r.flow / BN, 1), _fmt(r.min_z, 2), _fmt(r.max_z, 2)])
-        classes.append([' class="lbl"', "", "", "", "", _neg(r.flow / BN, 1), _neg(r.min_z, 2),
-                        _neg(r.max_z, 2)])
-    return table(["year", "weeks", "selling weeks", "longest selling run (weeks)",
-                  "longest buying run (weeks)", "flow ($bn)", "lowest z", "highest z"],
-                 rows, classes)
+        rows.append(
+            [
+                str(r.year),
+                str(r.periods),
+                str(r.selling_periods),
+                str(r.longest_selling_run),
+                str(r.longest_buying_run),
+                _fmt(r.flow / BN, 1),
+                _fmt(r.min_z, 2),
+                _fmt(r.max_z, 2),
+            ]
+        )
+        classes.append(
+            [
+                ' class="lbl"',
+                "",
+                "",
+                "",
+                "",
+                _neg(r.flow / BN, 1),
+                _neg(r.min_z, 2),
+                _neg(r.max_z, 2),
+            ]
+        )
+    return table(
+        [
+            "year",
+            "weeks",
+            "selling weeks",
+            "longest selling run (weeks)",
+            "longest buying run (weeks)",
+            "flow ($bn)",
+            "lowest z",
+            "highest z",
+        ],
+        rows,
+        classes,
+    )
 
 
 def _external_table(summary: pd.DataFrame) -> str:
     rows, classes = [], []
     for r in summary.itertuples(index=False):
         lag = "&ndash;" if pd.isna(r.best_lag) else f"{int(r.best_lag):+d}"
-        rows.append([html.escape(str(r.series)), html.escape(str(r.unit)), r.rule,
-                     "week" if r.freq == "W" else "month",
-                     f"{r.overlap_start:%Y-%m-%d} to {r.overlap_end:%Y-%m-%d}", str(r.n),
-                     _fmt(r.corr_lag0, 2), lag, _fmt(r.best_corr, 2), str(r.best_n)])
-        classes.append([' class="lbl"'] + [""] * 5 + [_neg(r.corr_lag0, 2), "",
-                                                      _neg(r.best_corr, 2), ""])
-    return table(["series", "unit", "rule", "period", "overlap", "n", "r (lag 0)", "best lag",
-                  "r (best)", "n (best)"], rows, classes)
+        rows.append(
+            [
+                html.escape(str(r.series)),
+                html.escape(str(r.unit)),
+                r.rule,
+                "week" if r.freq == "W" else "month",
+                f"{r.overlap_start:%Y-%m-%d} to {r.overlap_end:%Y-%m-%d}",
+                str(r.n),
+                _fmt(r.corr_lag0, 2),
+                lag,
+                _fmt(r.best_corr, 2),
+                str(r.best_n),
+            ]
+        )
+        classes.append(
+            [' class="lbl"'] + [""] * 5 + [_neg(r.corr_lag0, 2), "", _neg(r.best_corr, 2), ""]
+        )
+    return table(
+        [
+            "series",
+            "unit",
+            "rule",
+            "period",
+            "overlap",
+            "n",
+            "r (lag 0)",
+            "best lag",
+            "r (best)",
+            "n (best)",
+        ],
+        rows,
+        classes,
+    )
 
 
 # --- the page -----------------------------------------------------------------------------------
 
-def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.DataFrame | None,
-                       external: pd.DataFrame | None, out_dir: str | Path,
-                       meta: Mapping | None = None, *,
-                       offshore: Iterable[str] = an.OFFSHORE_DOMICILES,
-                       offshore_map: Mapping[str, str] | None = None,
-                       start=None, end=None, window: int = 52, min_periods: int = 26,
-                       max_lag: int = 8, rules: Mapping[str, str] | None = None,
-                       top: int = 12) -> Path:
+
+def write_country_page(
+    country: str,
+    universe: str,
+    icf: pd.DataFrame,
+    cf: pd.DataFrame | None,
+    external: pd.DataFrame | None,
+    out_dir: str | Path,
+    meta: Mapping | None = None,
+    *,
+    offshore: Iterable[str] = an.OFFSHORE_DOMICILES,
+    offshore_map: Mapping[str, str] | None = None,
+    start=None,
+    end=None,
+    window: int = 52,
+    min_periods: int = 26,
+    max_lag: int = 8,
+    rules: Mapping[str, str] | None = None,
+    top: int = 12,
+) -> Path:
     """Write out_dir/mosaic-<country>.html and its CSVs; return the page's path.
 
     icf: investor_country_flows rows; cf: country_flows rows (optional: the all-funds line
@@ -427,8 +616,9 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
     kw = dict(start=start, end=end, offshore=offshore, offshore_map=offshore_map)
     daily = an.domestic_foreign_flows(icf, country, universe, "D", **kw)
     if daily.empty:
-        raise InputError(f"investor_country_flows has no rows into {country} for universe "
-                         f"{universe!r}")
+        raise InputError(
+            f"investor_country_flows has no rows into {country} for universe {universe!r}"
+        )
     weekly = an.domestic_foreign_flows(icf, country, universe, "W", **kw)
     monthly = an.domestic_foreign_flows(icf, country, universe, "M", **kw)
     first, last = daily["date"].min(), daily["date"].max()
@@ -444,18 +634,27 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
         c = c[(c["flow_date"] >= first) & (c["flow_date"] <= last)].sort_values("flow_date")
         if len(c):
             m = c.assign(date=an.period_end(c["flow_date"], "M").to_numpy()).groupby("date")
-            total_pct = 100 * m["flow_usd"].sum() / m["assets_start_usd"].first().where(
-                lambda a: a > 0)
+            total_pct = (
+                100 * m["flow_usd"].sum() / m["assets_start_usd"].first().where(lambda a: a > 0)
+            )
             mine = daily[daily["investor_type"] == an.ALL].groupby("date")["flow_usd"].sum()
             theirs = c.set_index("flow_date")["flow_usd"]
             recon = float((mine.reindex(theirs.index).fillna(0) - theirs.fillna(0)).abs().max())
 
     # matrix over the last 12 months of data
     m_start = max(first, last - pd.DateOffset(years=1) + pd.Timedelta(days=1))
-    mflows = an.domicile_matrix(icf, universe, m_start, last, offshore=offshore,
-                                offshore_map=offshore_map)
-    mhold = an.domicile_matrix(icf, universe, m_start, last, value="holdings_usd",
-                               offshore=offshore, offshore_map=offshore_map)
+    mflows = an.domicile_matrix(
+        icf, universe, m_start, last, offshore=offshore, offshore_map=offshore_map
+    )
+    mhold = an.domicile_matrix(
+        icf,
+        universe,
+        m_start,
+        last,
+        value="holdings_usd",
+        offshore=offshore,
+        offshore_map=offshore_map,
+    )
     rows_ = list(mhold.sum(axis=1).sort_values(ascending=False).index[:top])
     cols_ = list(mhold.sum(axis=0).sort_values(ascending=False).index[:top])
     if country in mhold.index and country not in rows_:
@@ -479,8 +678,7 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
     files["persistence"] = _csv(pers, out / f"{stem}-persistence.csv")
     present = list(dict.fromkeys(pers["group"]))
     p_group = "foreign" if "foreign" in present else present[0]
-    pf = pers[(pers["group"] == p_group) & (pers["investor_type"] == an.ALL)].reset_index(
-        drop=True)
+    pf = pers[(pers["group"] == p_group) & (pers["investor_type"] == an.ALL)].reset_index(drop=True)
     p_text = an.persistence_summary(pf)
     p_title = f"{p_group} investors, all types: flows into {country}"
 
@@ -497,10 +695,12 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
             sub = ext_c[ext_c["frequency"].map(ex.comparison_freq) == freq]
             if sub.empty:
                 continue
-            summaries.append(ex.correlation_summary(nonres, sub, freq, max_lag=max_lag,
-                                                    rules=rules))
-            lls.append(ex.lead_lag(nonres, sub, freq, max_lag=max_lag, rules=rules)
-                       .assign(freq=freq))
+            summaries.append(
+                ex.correlation_summary(nonres, sub, freq, max_lag=max_lag, rules=rules)
+            )
+            lls.append(
+                ex.lead_lag(nonres, sub, freq, max_lag=max_lag, rules=rules).assign(freq=freq)
+            )
             aligned.append(ex.align_external(nonres, sub, freq, rules=rules).assign(freq=freq))
             aggs.append(ex.aggregate_external(sub, freq, rules=rules))
         summary = pd.concat(summaries, ignore_index=True)
@@ -509,24 +709,30 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
         missing = sorted(set(ext_c["series"]) - set(summary["series"]))
         agg = pd.concat(aggs, ignore_index=True)
         agg = agg[(agg["date"] >= first) & (agg["date"] <= an.period_end([last], "M").iloc[0])]
-        files["external-aligned"] = _csv(pd.concat(aligned, ignore_index=True),
-                                         out / f"{stem}-external-aligned.csv")
+        files["external-aligned"] = _csv(
+            pd.concat(aligned, ignore_index=True), out / f"{stem}-external-aligned.csv"
+        )
         files["external-leadlag"] = _csv(ll, out / f"{stem}-external-leadlag.csv")
         files["external-summary"] = _csv(summary, out / f"{stem}-external-summary.csv")
         fl = {f: ex.flow_periods(nonres, f) for f in ("W", "M")}
-        no_overlap = ("" if not missing else
-                      '<p class="note">No period in common with the fund flows: '
-                      f"{html.escape(', '.join(missing))}.</p>")
+        no_overlap = (
+            ""
+            if not missing
+            else '<p class="note">No period in common with the fund flows: '
+            f"{html.escape(', '.join(missing))}.</p>"
+        )
         ext_html = no_overlap
         if not summary.empty:
-            ext_html = (f'<div class="panel">{fig_external(fl, agg, summary, country)}</div>'
-                        f'<div class="panel">{_external_table(summary)}</div>'
-                        f'<div class="panel">{fig_lead_lag(ll)}</div>{no_overlap}'
-                        '<p class="note">Daily and weekly series are compared per week, monthly '
-                        "and quarterly ones per month. Rule: <code>sum</code> for flows, "
-                        "<code>last</code> (the period's last value) for levels, "
-                        "<code>change</code> for a level's change from the previous period. "
-                        "r: Pearson correlation over the periods where both have a value.</p>")
+            ext_html = (
+                f'<div class="panel">{fig_external(fl, agg, summary, country)}</div>'
+                f'<div class="panel">{_external_table(summary)}</div>'
+                f'<div class="panel">{fig_lead_lag(ll)}</div>{no_overlap}'
+                '<p class="note">Daily and weekly series are compared per week, monthly '
+                "and quarterly ones per month. Rule: <code>sum</code> for flows, "
+                "<code>last</code> (the period's last value) for levels, "
+                "<code>change</code> for a level's change from the previous period. "
+                "r: Pearson correlation over the periods where both have a value.</p>"
+            )
 
     # header numbers
     def ytd(g, itype=an.ALL):
@@ -539,39 +745,67 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
     card_items = [
         ("Foreign YTD", _bn(ytd("foreign")), f"funds domiciled outside {country}, {year}"),
         ("Offshore YTD", _bn(ytd("offshore")), f"funds in offshore hubs, {year}"),
-        ("Domestic retail YTD", _bn(ytd("domestic", "Retail")),
-         f"retail share classes of {country} funds"),
-        ("Domestic institutional YTD", _bn(ytd("domestic", "Institutional")),
-         f"institutional share classes of {country} funds"),
-        (f"{p_group.capitalize()}, latest week",
-         (_fmt(lastp["zscore"], 1) + " z") if lastp is not None and np.isfinite(lastp["zscore"])
-         else "&ndash;",
-         f"{an.format_usd(lastp['flow'])} in the week to {pd.Timestamp(lastp['date']):%Y-%m-%d}"
-         if lastp is not None else ""),
-        (f"Current {p_group} streak",
-         (f'<span class="neg">{streak:+d} wk</span>' if streak < 0 else f"{streak:+d} wk"),
-         "weeks of selling in a row" if streak < 0 else "weeks of buying in a row"),
+        (
+            "Domestic retail YTD",
+            _bn(ytd("domestic", "Retail")),
+            f"retail share classes of {country} funds",
+        ),
+        (
+            "Domestic institutional YTD",
+            _bn(ytd("domestic", "Institutional")),
+            f"institutional share classes of {country} funds",
+        ),
+        (
+            f"{p_group.capitalize()}, latest week",
+            (_fmt(lastp["zscore"], 1) + " z")
+            if lastp is not None and np.isfinite(lastp["zscore"])
+            else "&ndash;",
+            f"{an.format_usd(lastp['flow'])} in the week to {pd.Timestamp(lastp['date']):%Y-%m-%d}"
+            if lastp is not None
+            else "",
+        ),
+        (
+            f"Current {p_group} streak",
+            (f'<span class="neg">{streak:+d} wk</span>' if streak < 0 else f"{streak:+d} wk"),
+            "weeks of selling in a row" if streak < 0 else "weeks of buying in a row",
+        ),
     ]
-    summaries_txt = [an.flow_summary(daily, g, t) for g, t in
-                     (("foreign", an.ALL), ("offshore", an.ALL), ("domestic", "Retail"),
-                      ("domestic", "Institutional")) if not _pick(daily, g, t).empty]
+    summaries_txt = [
+        an.flow_summary(daily, g, t)
+        for g, t in (
+            ("foreign", an.ALL),
+            ("offshore", an.ALL),
+            ("domestic", "Retail"),
+            ("domestic", "Institutional"),
+        )
+        if not _pick(daily, g, t).empty
+    ]
 
     title = meta.get("title") or f"Mosaic: who moves money into {country}"
     banner = htmlkit.synthetic_banner(meta)
-    params = [("universe", universe), ("destination country", country),
-              ("offshore domiciles", ", ".join(offshore) or "none"),
-              ("offshore relabelled", ", ".join(f"{k} -> {v}" for k, v in
-                                                (offshore_map or {}).items()) or "no"),
-              ("z-score window", f"{window} weeks (at least {min_periods}), current week excluded"),
-              ("lead/lag", f"-{max_lag} to +{max_lag} periods"),
-              ("matrix range", m_label)]
+    params = [
+        ("universe", universe),
+        ("destination country", country),
+        ("offshore domiciles", ", ".join(offshore) or "none"),
+        (
+            "offshore relabelled",
+            ", ".join(f"{k} -> {v}" for k, v in (offshore_map or {}).items()) or "no",
+        ),
+        ("z-score window", f"{window} weeks (at least {min_periods}), current week excluded"),
+        ("lead/lag", f"-{max_lag} to +{max_lag} periods"),
+        ("matrix range", m_label),
+    ]
     if recon is not None:
         params.append(("groups vs country_flows", f"largest daily difference ${recon:,.0f}"))
     source = [(k, v) for k, v in meta.items() if k not in ("title",) and v not in (None, "")]
-    file_list = "".join(f'<li><a href="{p.name}"><code>{html.escape(p.name)}</code></a></li>'
-                        for p in files.values())
-    sub = (f"{html.escape(universe)} &middot; flows into {html.escape(country)} &middot; "
-           f"{first:%Y-%m-%d} to {last:%Y-%m-%d} &middot; US$ in $bn")
+    file_list = "".join(
+        f'<li><a href="{p.name}"><code>{html.escape(p.name)}</code></a></li>'
+        for p in files.values()
+    )
+    sub = (
+        f"{html.escape(universe)} &middot; flows into {html.escape(country)} &middot; "
+        f"{first:%Y-%m-%d} to {last:%Y-%m-%d} &middot; US$ in $bn"
+    )
 
     body = f"""
 <header>
@@ -580,7 +814,7 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
 </header>
 {banner}
 <div class="cards">{cards(card_items)}</div>
-<p class="note">{'<br>'.join(html.escape(s) for s in summaries_txt)}</p>
+<p class="note">{"<br>".join(html.escape(s) for s in summaries_txt)}</p>
 
 <h2>Domestic, foreign and offshore flows</h2>
 <div class="panel">{fig_cumulative(daily, country)}</div>
@@ -594,7 +828,7 @@ def write_country_page(country: str, universe: str, icf: pd.DataFrame, cf: pd.Da
 
 <h2>Home bias <span class="note">(month-end holdings)</span></h2>
 <div class="panel">{fig_home_bias(hb, country, others)}</div>
-<div class="panel"><h3>{hb['month'].max():%B %Y}, largest fund domiciles</h3>
+<div class="panel"><h3>{hb["month"].max():%B %Y}, largest fund domiciles</h3>
 {_home_table(hb, country, top)}
 <p class="note">Home: held in the domicile's own country. Offshore hubs have no home (&ndash;);
 for them the {html.escape(country)} share is of all their holdings.</p></div>

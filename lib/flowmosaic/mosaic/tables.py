@@ -1,5 +1,6 @@
 """The mosaic's inputs read from the warehouse into pandas: investor_country_flows and
 country_flows of a universe (optionally a window), and external_series of a country."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,18 +22,27 @@ def _window(df, start: dt.date | None, end: dt.date | None, column: str = "flow_
     return df
 
 
-def gold(spark: SparkSession, settings: Settings, name: str, universe: str,
-         start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+def gold(
+    spark: SparkSession,
+    settings: Settings,
+    name: str,
+    universe: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pd.DataFrame:
     """A gold table's rows of one universe (pandas), with a clear error when there are none."""
     path = settings.table_path(name)
     if not storage.exists(spark, path):
         job = "mosaic-flows" if name == "investor_country_flows" else "country-flows"
         raise InputError(f"{name}: no table at {path} (run `flowmosaic {job}` first)")
-    rows = _window(storage.read(spark, path).where(F.col("universe") == universe), start,
-                   end).toPandas()
+    rows = _window(
+        storage.read(spark, path).where(F.col("universe") == universe), start, end
+    ).toPandas()
     if rows.empty:
-        raise InputError(f"{name} has no rows for universe {universe!r}"
-                         + (f" between {start} and {end}" if start or end else ""))
+        raise InputError(
+            f"{name} has no rows for universe {universe!r}"
+            + (f" between {start} and {end}" if start or end else "")
+        )
     rows["flow_date"] = pd.to_datetime(rows["flow_date"])
     return rows
 

@@ -2,6 +2,7 @@
 calendar" and "3. Point-in-time allocations (the 23rd rule)"). tests/spark/test_calendar_columns.py
 checks both agree on every day of several years.
 """
+
 from __future__ import annotations
 
 from pyspark.sql import Column

@@ -13,6 +13,7 @@ then start no JVM of their own: a warm server answers in a fraction of a cold st
 In the background (`serve --background`) the server gets its own session (it outlives the
 command) and a pid file beside its log; stop(pid_file) ends it.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,13 +36,14 @@ DEFAULT_PORT = 15002
 # The matrix engine ships a batch's weights inside its task function, so a plan can be large
 # (the default limit is 128 MiB).
 MAX_INBOUND_MESSAGE = 256 * 1024 * 1024
-START_TIMEOUT = 300.0   # seconds for a cold JVM on a busy 2-core machine
+START_TIMEOUT = 300.0  # seconds for a cold JVM on a busy 2-core machine
 STOP_TIMEOUT = 60.0
 
 
 def spark_submit() -> Path:
     """pyspark's bundled spark-submit (the wheel carries bin/ and the jars)."""
     import pyspark
+
     return Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
 
 
@@ -77,8 +79,15 @@ def server_conf(settings: Settings, port: int) -> dict[str, str]:
 
 def command(settings: Settings, port: int) -> list[str]:
     """The spark-submit command line of a server on 127.0.0.1:port."""
-    cmd = [str(spark_submit()), "--class", SERVER_CLASS, "--master", settings.master,
-           "--name", f"{settings.app_name}-connect-{port}"]
+    cmd = [
+        str(spark_submit()),
+        "--class",
+        SERVER_CLASS,
+        "--master",
+        settings.master,
+        "--name",
+        f"{settings.app_name}-connect-{port}",
+    ]
     jars = session.cached_delta_jars()
     cmd += ["--jars", ",".join(jars)] if jars else ["--packages", session.delta_package()]
     for key, value in server_conf(settings, port).items():
@@ -131,8 +140,7 @@ class Server:
         """SIGTERM (Spark's shutdown hook stops the context and the gRPC service), then
         SIGKILL if it has not ended within timeout; returns the exit status (None if the
         process had still not ended 5 s after SIGKILL)."""
-        return _terminate(self.process.pid, lambda: self.process.poll(), timeout,
-                          group=False)
+        return _terminate(self.process.pid, lambda: self.process.poll(), timeout, group=False)
 
 
 def _tail(log: Path | None, lines: int = 40) -> str:
@@ -142,25 +150,37 @@ def _tail(log: Path | None, lines: int = 40) -> str:
     return "\n".join(text[-lines:])
 
 
-def start(settings: Settings, port: int = DEFAULT_PORT, background: bool = False,
-          log: Path | None = None, timeout: float = START_TIMEOUT) -> Server:
+def start(
+    settings: Settings,
+    port: int = DEFAULT_PORT,
+    background: bool = False,
+    log: Path | None = None,
+    timeout: float = START_TIMEOUT,
+) -> Server:
     """Start a server and return once 127.0.0.1:port accepts connections.
 
     In the foreground (default) the server shares this process's terminal and process group
     (Ctrl-C reaches both). With background=True it gets its own session, its output goes to
     `log`, and it outlives this process."""
     if port_open(port):
-        raise ConfigError(f"port {port} on {HOST} is already in use (a server running? "
-                          f"`flowmosaic serve --stop --port {port}`)")
+        raise ConfigError(
+            f"port {port} on {HOST} is already in use (a server running? "
+            f"`flowmosaic serve --stop --port {port}`)"
+        )
     cmd = command(settings, port)
     out = None
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         out = open(log, "ab")
     try:
-        proc = subprocess.Popen(cmd, env=environment(), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT if out else None,
-                                start_new_session=background)
+        proc = subprocess.Popen(
+            cmd,
+            env=environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=background,
+        )
     except OSError as exc:
         raise ConfigError(f"cannot run {cmd[0]}: {exc}") from exc
     finally:
@@ -171,12 +191,16 @@ def start(settings: Settings, port: int = DEFAULT_PORT, background: bool = False
     try:
         while not port_open(port):
             if proc.poll() is not None:
-                raise ConfigError(f"the Connect server exited with status {proc.returncode} "
-                                  f"before listening on port {port}"
-                                  + (f"; last lines of {log}:\n{_tail(log)}" if log else ""))
+                raise ConfigError(
+                    f"the Connect server exited with status {proc.returncode} "
+                    f"before listening on port {port}"
+                    + (f"; last lines of {log}:\n{_tail(log)}" if log else "")
+                )
             if time.monotonic() > deadline:
-                raise ConfigError(f"the Connect server did not listen on port {port} within "
-                                  f"{timeout:.0f}s" + (f"; see {log}" if log else ""))
+                raise ConfigError(
+                    f"the Connect server did not listen on port {port} within "
+                    f"{timeout:.0f}s" + (f"; see {log}" if log else "")
+                )
             time.sleep(0.25)
     except BaseException:  # timed out, or interrupted while starting: leave nothing running
         if proc.poll() is None:
@@ -243,8 +267,10 @@ def stop(pid_file: Path, timeout: float = STOP_TIMEOUT) -> str:
     """Stop the background server of a pid file (its whole process group: the JVM and its
     Python workers) and remove the file; returns what was done."""
     if not pid_file.exists():
-        raise ConfigError(f"no pid file {pid_file}: no background server on that port "
-                          "(started with `flowmosaic serve --background`)")
+        raise ConfigError(
+            f"no pid file {pid_file}: no background server on that port "
+            "(started with `flowmosaic serve --background`)"
+        )
     try:
         pid = int(pid_file.read_text().split()[0])
     except (ValueError, IndexError) as exc:

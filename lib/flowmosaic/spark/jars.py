@@ -20,6 +20,7 @@ version (the bundle's revision in hadoop-aws's descriptor), then the SDK modules
 A local session adds them (spark.jars) only when the warehouse or a conf value uses s3a://; see
 session.get_spark.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,6 +51,7 @@ SHIPPED_AS = {"commons-logging": "jcl-over-slf4j"}
 
 def pyspark_jars_dir() -> Path:
     import pyspark
+
     return Path(pyspark.__file__).resolve().parent / "jars"
 
 
@@ -76,7 +78,7 @@ def artifact(jar: str | Path, ivy: bool = False) -> str:
     if ivy:
         name = name.split("_", 1)[-1]
     m = re.search(r"-\d", name)
-    return name[:m.start()] if m else name
+    return name[: m.start()] if m else name
 
 
 def shipped_artifacts() -> set[str]:
@@ -138,6 +140,7 @@ def uses_s3(*values: object) -> bool:
 
 # --- resolution: pyspark's Ivy, standalone ------------------------------------------------------
 
+
 def ivy_home() -> Path:
     """Spark's Ivy home (spark.jars.ivy's default), where Delta's jars are cached too."""
     return Path(os.environ.get("FLOWMOSAIC_IVY_HOME") or Path.home() / ".ivy2.5.2")
@@ -149,8 +152,9 @@ def _java() -> str:
         return str(Path(home) / "bin" / "java")
     found = shutil.which("java")
     if not found:
-        raise ConfigError("no java to resolve the S3 jars with: set JAVA_HOME "
-                          "(scripts/java_home.sh finds one)")
+        raise ConfigError(
+            "no java to resolve the S3 jars with: set JAVA_HOME (scripts/java_home.sh finds one)"
+        )
     return found
 
 
@@ -173,29 +177,49 @@ def _ivy_settings(cache: Path) -> str:
 
 
 def _ivy_module(deps: list[tuple[str, str, str]], excludes: list[tuple[str, str]]) -> str:
-    lines = [f'    <dependency org="{o}" name="{n}" rev="{r}" conf="default->default"/>'
-             for o, n, r in deps]
+    lines = [
+        f'    <dependency org="{o}" name="{n}" rev="{r}" conf="default->default"/>'
+        for o, n, r in deps
+    ]
     lines += [f'    <exclude org="{o}" module="{m}"/>' for o, m in excludes]
-    return ('<ivy-module version="2.0">\n  <info organisation="flowmosaic" module="s3-jars"/>\n'
-            "  <dependencies>\n" + "\n".join(lines) + "\n  </dependencies>\n</ivy-module>\n")
+    return (
+        '<ivy-module version="2.0">\n  <info organisation="flowmosaic" module="s3-jars"/>\n'
+        "  <dependencies>\n" + "\n".join(lines) + "\n  </dependencies>\n</ivy-module>\n"
+    )
 
 
-def _resolve(work: Path, deps: list[tuple[str, str, str]],
-             excludes: list[tuple[str, str]]) -> list[str]:
+def _resolve(
+    work: Path, deps: list[tuple[str, str, str]], excludes: list[tuple[str, str]]
+) -> list[str]:
     """Jar files of deps and their dependencies (Ivy's default conf) in Ivy's cache."""
     cache = ivy_home() / "cache"
     (work / "ivysettings.xml").write_text(_ivy_settings(cache))
     (work / "ivy.xml").write_text(_ivy_module(deps, excludes))
     out = work / "classpath.txt"
     out.unlink(missing_ok=True)
-    cmd = [_java(), "-jar", str(_ivy_jar()), "-settings", str(work / "ivysettings.xml"),
-           "-ivy", str(work / "ivy.xml"), "-confs", "default", "-cachepath", str(out), "-warn"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
-                          stdin=subprocess.DEVNULL)
+    cmd = [
+        _java(),
+        "-jar",
+        str(_ivy_jar()),
+        "-settings",
+        str(work / "ivysettings.xml"),
+        "-ivy",
+        str(work / "ivy.xml"),
+        "-confs",
+        "default",
+        "-cachepath",
+        str(out),
+        "-warn",
+    ]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL
+    )
     if done.returncode != 0 or not out.exists():
         detail = " ".join((done.stdout + done.stderr).split())[-600:]
-        raise ConfigError(f"could not resolve {', '.join(':'.join(d) for d in deps)} from "
-                          f"{MAVEN_CENTRAL}: {detail}")
+        raise ConfigError(
+            f"could not resolve {', '.join(':'.join(d) for d in deps)} from "
+            f"{MAVEN_CENTRAL}: {detail}"
+        )
     return [p for p in out.read_text().strip().split(os.pathsep) if p.endswith(".jar")]
 
 
@@ -215,21 +239,28 @@ def fetch_s3_jars(say: Callable[[str], None] | None = None) -> list[str]:
     the list (without what pyspark ships) and return it."""
     hadoop = hadoop_version()
     if say:
-        say(f"s3a:// needs Hadoop's S3 connector: resolving {s3_package()} and the AWS SDK v2 "
-            f"modules it uses (about 13 MB, once) into {ivy_home() / 'cache'} ...")
+        say(
+            f"s3a:// needs Hadoop's S3 connector: resolving {s3_package()} and the AWS SDK v2 "
+            f"modules it uses (about 13 MB, once) into {ivy_home() / 'cache'} ..."
+        )
     no_bundle = [(AWS_SDK_GROUP, AWS_SDK_BUNDLE)]
     with tempfile.TemporaryDirectory(prefix="flowmosaic-ivy-") as tmp:
         work = Path(tmp)
         _resolve(work, [(*HADOOP_AWS, hadoop)], no_bundle)
         sdk = sdk_version(hadoop)
-        jars = _resolve(work, [(*HADOOP_AWS, hadoop),
-                               *[(AWS_SDK_GROUP, m, sdk) for m in AWS_SDK_MODULES]], no_bundle)
+        jars = _resolve(
+            work,
+            [(*HADOOP_AWS, hadoop), *[(AWS_SDK_GROUP, m, sdk) for m in AWS_SDK_MODULES]],
+            no_bundle,
+        )
     kept = not_shipped(jars, ivy=False)
     write_list(s3_list_file(), kept)
     if say:
         size = sum(Path(j).stat().st_size for j in kept) / 1e6
-        say(f"S3 connector ready: hadoop-aws {hadoop} + AWS SDK {sdk}, {len(kept)} jars "
-            f"({size:.1f} MB) recorded in {s3_list_file()}")
+        say(
+            f"S3 connector ready: hadoop-aws {hadoop} + AWS SDK {sdk}, {len(kept)} jars "
+            f"({size:.1f} MB) recorded in {s3_list_file()}"
+        )
     return kept
 
 
@@ -242,7 +273,9 @@ def s3_jars(say: Callable[[str], None] | None = None) -> list[str]:
     try:
         return fetch_s3_jars(say)
     except (ConfigError, OSError, subprocess.SubprocessError, ET.ParseError) as exc:
-        raise ConfigError(f"s3a:// paths need Hadoop's S3 connector, which is not fetched yet "
-                          f"and could not be now ({exc}); run `make jars` (python -m "
-                          f"flowmosaic.spark.session --fetch-s3-jars) where Maven Central is "
-                          f"reachable") from exc
+        raise ConfigError(
+            f"s3a:// paths need Hadoop's S3 connector, which is not fetched yet "
+            f"and could not be now ({exc}); run `make jars` (python -m "
+            f"flowmosaic.spark.session --fetch-s3-jars) where Maven Central is "
+            f"reachable"
+        ) from exc

@@ -13,6 +13,7 @@ Three ways to get a session, one function (get_spark):
   Delta then commits to S3 through its default S3SingleDriverLogStore: safe for one writing
   driver per table at a time (docs/object-storage.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,6 +49,7 @@ def delta_package() -> str:
     from importlib.metadata import version
 
     import pyspark
+
     spark_minor = ".".join(pyspark.__version__.split(".")[:2])
     return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
 
@@ -88,8 +90,9 @@ def _remember_jars(spark: SparkSession) -> int:
 def needs_s3(settings: Settings, conf: dict[str, str]) -> bool:
     """A local session gets Hadoop's S3 connector when the warehouse or a conf key or value
     names s3a://, or the settings have an `object_storage:` section."""
-    return (settings.object_storage.configured
-            or jarlib.uses_s3(settings.warehouse, *conf.keys(), *conf.values()))
+    return settings.object_storage.configured or jarlib.uses_s3(
+        settings.warehouse, *conf.keys(), *conf.values()
+    )
 
 
 def s3a_conf(settings: Settings, env: dict[str, str] | None = None) -> dict[str, str]:
@@ -116,8 +119,9 @@ def s3a_conf(settings: Settings, env: dict[str, str] | None = None) -> dict[str,
     if o.access_key and o.secret_key:
         conf["fs.s3a.access.key"] = o.access_key
         conf["fs.s3a.secret.key"] = o.secret_key
-        conf["fs.s3a.aws.credentials.provider"] = \
+        conf["fs.s3a.aws.credentials.provider"] = (
             "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        )
     if o.credentials_provider:
         conf["fs.s3a.aws.credentials.provider"] = o.credentials_provider
     return {f"spark.hadoop.{k}": v for k, v in conf.items()}
@@ -142,8 +146,11 @@ def driver_java_options(archive_at_exit: Path | None = None) -> str:
     return ""
 
 
-def get_spark(settings: Settings | None = None, app_name: str | None = None,
-              extra_conf: dict[str, str] | None = None) -> SparkSession:
+def get_spark(
+    settings: Settings | None = None,
+    app_name: str | None = None,
+    extra_conf: dict[str, str] | None = None,
+) -> SparkSession:
     settings = settings or load_settings()
     if settings.remote:
         return _connect(settings.remote, app_name)
@@ -158,9 +165,10 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None,
     from delta import configure_spark_with_delta_pip
 
     if re.match(r"^s3n?://", settings.warehouse):
-        raise ConfigError(f"warehouse {settings.warehouse}: a local session reaches S3 through "
-                          "Hadoop's S3A connector: write s3a://"
-                          + settings.warehouse.split("://", 1)[1])
+        raise ConfigError(
+            f"warehouse {settings.warehouse}: a local session reaches S3 through "
+            "Hadoop's S3A connector: write s3a://" + settings.warehouse.split("://", 1)[1]
+        )
     conf = {
         **BASE_CONF,
         "spark.sql.warehouse.dir": join_path(settings.warehouse, "catalog"),
@@ -199,8 +207,10 @@ def _connect(url: str, app_name: str | None) -> SparkSession:
             builder = builder.appName(app_name)
         return builder.getOrCreate()
     except ImportError as exc:  # the connect extras (grpcio...) are not installed
-        raise ConfigError(f"--remote {url}: the Spark Connect client is not installed "
-                          f"(pip install 'pyspark[connect]'): {exc}") from exc
+        raise ConfigError(
+            f"--remote {url}: the Spark Connect client is not installed "
+            f"(pip install 'pyspark[connect]'): {exc}"
+        ) from exc
 
 
 def _check_delta(spark: SparkSession) -> None:
@@ -220,8 +230,11 @@ class JobCounter:
 
     def __init__(self, spark: SparkSession, group: str = "flowmosaic"):
         self.spark, self.group = spark, group
-        self._sc = None if spark is None or type(spark).__module__.startswith(
-            "pyspark.sql.connect") else spark.sparkContext
+        self._sc = (
+            None
+            if spark is None or type(spark).__module__.startswith("pyspark.sql.connect")
+            else spark.sparkContext
+        )
 
     def __enter__(self) -> JobCounter:
         if self._sc is not None:
@@ -240,12 +253,18 @@ class JobCounter:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Spark session helper")
-    parser.add_argument("--fetch-jars", action="store_true",
-                        help="start a local session once so Ivy caches Delta's jars, then record "
-                             "the JVM's class-data-sharing archive")
-    parser.add_argument("--fetch-s3-jars", action="store_true",
-                        help="resolve Hadoop's S3 connector (hadoop-aws and the AWS SDK modules "
-                             "it uses) for s3a:// paths, afresh, and record the jar list")
+    parser.add_argument(
+        "--fetch-jars",
+        action="store_true",
+        help="start a local session once so Ivy caches Delta's jars, then record "
+        "the JVM's class-data-sharing archive",
+    )
+    parser.add_argument(
+        "--fetch-s3-jars",
+        action="store_true",
+        help="resolve Hadoop's S3 connector (hadoop-aws and the AWS SDK modules "
+        "it uses) for s3a:// paths, afresh, and record the jar list",
+    )
     parser.add_argument("--record-cds", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fetch_s3_jars:
@@ -255,8 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     settings = load_settings(warehouse=tempfile.gettempdir())
     if args.record_cds:  # in its own process: the archive is written when this JVM exits
-        _warm(settings, {"spark.driver.extraJavaOptions":
-                         driver_java_options(archive_at_exit=_cds_archive())})
+        _warm(
+            settings,
+            {"spark.driver.extraJavaOptions": driver_java_options(archive_at_exit=_cds_archive())},
+        )
         _exit_jvm()
         return 0
     if args.fetch_jars:
@@ -264,17 +285,25 @@ def main(argv: list[str] | None = None) -> int:
         _cds_archive().unlink(missing_ok=True)
         version = _warm(settings, {})
         import subprocess
-        subprocess.run([sys.executable, "-m", "flowmosaic.spark.session", "--record-cds"],
-                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        print(f"Spark {version} with {delta_package()} ready: {len(cached_delta_jars())} jars "
-              f"recorded in {_jar_list_file()}; class-data-sharing archive "
-              f"{'recorded' if _cds_archive().exists() else 'not recorded (slower starts)'}")
+
+        subprocess.run(
+            [sys.executable, "-m", "flowmosaic.spark.session", "--record-cds"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        print(
+            f"Spark {version} with {delta_package()} ready: {len(cached_delta_jars())} jars "
+            f"recorded in {_jar_list_file()}; class-data-sharing archive "
+            f"{'recorded' if _cds_archive().exists() else 'not recorded (slower starts)'}"
+        )
     return 0
 
 
 def _exit_jvm() -> None:
     """End the local JVM and wait for it (it exits when its stdin closes)."""
     from pyspark import SparkContext
+
     proc = getattr(SparkContext._gateway, "proc", None)
     if proc is not None:
         proc.stdin.close()
@@ -285,15 +314,23 @@ def _warm(settings: Settings, conf: dict[str, str]) -> str:
     """Start a session and run what a flowmosaic run runs on a small scale (create a Delta
     table by SQL, replace a window, aggregate, read through Arrow), so the classes a run
     needs are loaded; remember the resolved jars; returns the Spark version."""
-    spark = get_spark(settings, app_name="flowmosaic-fetch-jars",
-                      extra_conf={"spark.ui.enabled": "false",
-                                  "spark.ui.showConsoleProgress": "false", **conf})
+    spark = get_spark(
+        settings,
+        app_name="flowmosaic-fetch-jars",
+        extra_conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", **conf},
+    )
     path = tempfile.mkdtemp(prefix="flowmosaic-jar-check-")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS delta.`{path}` (id BIGINT NOT NULL, m DATE NOT NULL) "
-              "USING DELTA PARTITIONED BY (m) TBLPROPERTIES ('delta.checkpointInterval' = '20')")
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS delta.`{path}` (id BIGINT NOT NULL, m DATE NOT NULL) "
+        "USING DELTA PARTITIONED BY (m) TBLPROPERTIES ('delta.checkpointInterval' = '20')"
+    )
     df = spark.range(100).selectExpr("id", "DATE'2020-01-01' AS m")
-    (df.write.format("delta").mode("overwrite")
-       .option("replaceWhere", "m = DATE'2020-01-01'").save(path))
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", "m = DATE'2020-01-01'")
+        .save(path)
+    )
     spark.read.format("delta").load(path).groupBy("m").count().toPandas()
     _remember_jars(spark)
     version = spark.version

@@ -1,5 +1,6 @@
 """The one Spark test: load_flows_from_table on a tiny country_flows Delta table (latest and
 pinned versions, unknown universe) and the CLI appending its run to backtest_runs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,11 +33,18 @@ def test_table_input_and_backtest_runs(spark, warehouse, repo, tmp_path, capsys)
     assert path == s.table_path("country_flows")
     flows, levels = make_planted(3, 1, strength=0.05, seed=9)
     flows = flows.iloc[:70][["CA", "AU", "BR"]]  # columns not in published order
-    storage.append(spark.createDataFrame(_rows(flows, "U1") + _rows(flows, "U2", 2.0),
-                                         COUNTRY_FLOWS), path, {"job": "test-fixture"})
+    storage.append(
+        spark.createDataFrame(_rows(flows, "U1") + _rows(flows, "U2", 2.0), COUNTRY_FLOWS),
+        path,
+        {"job": "test-fixture"},
+    )
     v1 = storage.current_version(spark, path)
-    storage.replace_where(spark.createDataFrame(_rows(flows, "U1", 3.0), COUNTRY_FLOWS),
-                          path, "universe = 'U1'", {"job": "test-fixture"})
+    storage.replace_where(
+        spark.createDataFrame(_rows(flows, "U1", 3.0), COUNTRY_FLOWS),
+        path,
+        "universe = 'U1'",
+        {"job": "test-fixture"},
+    )
     v2 = storage.current_version(spark, path)
     assert v2 == v1 + 1
 
@@ -55,10 +63,25 @@ def test_table_input_and_backtest_runs(spark, warehouse, repo, tmp_path, capsys)
     lv = levels.copy()
     lv.index = lv.index.strftime("%Y%m%d")
     lv.to_csv(r, index_label="date")
-    rc = main(["backtest", "--conf", str(repo / "conf" / "local.yaml"),
-               "--warehouse", s.warehouse, "--flows", "country_flows:U1", "--returns", str(r),
-               "--bins", "3",
-               "--horizons", "5,10", "--out", str(tmp_path / "out")])
+    rc = main(
+        [
+            "backtest",
+            "--conf",
+            str(repo / "conf" / "local.yaml"),
+            "--warehouse",
+            s.warehouse,
+            "--flows",
+            "country_flows:U1",
+            "--returns",
+            str(r),
+            "--bins",
+            "3",
+            "--horizons",
+            "5,10",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert "recorded run" in capsys.readouterr().out
     runs = storage.read_table(spark, s, "backtest_runs").toPandas()
@@ -70,5 +93,6 @@ def test_table_input_and_backtest_runs(spark, warehouse, repo, tmp_path, capsys)
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     got = runs.set_index(["horizon", "statistic", "column"])["value"].sort_index()
     want = summary.set_index(["horizon", "statistic", "column"])["value"].sort_index()
-    np.testing.assert_allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float),
-                               rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(
+        got.to_numpy(dtype=float), want.to_numpy(dtype=float), rtol=1e-9, equal_nan=True
+    )

@@ -4,6 +4,7 @@ carry-forward, the gold table's file layout, the physical plans, and the two eng
 Silver is written directly as the tables the job reads (funds, fund_days, fund_allocations),
 created from their definitions (tables.py) with storage.ensure.
 """
+
 import datetime as dt
 import json
 import re
@@ -62,8 +63,12 @@ def write_silver(spark, settings):
     """Allocations for every month from September 2021, F2 missing January 2022."""
     key = {attrs[0]: k for k, (attrs, _t) in FUNDS.items()}
     months = [cal.add_months(D(2021, 9, 1), k) for k in range(7)]
-    allocs = [(m, cal.month_end(m), key[f], c, pct) for m in months for f, c, pct in ALLOCS
-              if not (f == "F2" and m == D(2022, 1, 1))]
+    allocs = [
+        (m, cal.month_end(m), key[f], c, pct)
+        for m in months
+        for f, c, pct in ALLOCS
+        if not (f == "F2" and m == D(2022, 1, 1))
+    ]
     data = {
         "funds": [(k, *attrs) for k, (attrs, _t) in FUNDS.items()],
         "fund_days": fund_day_rows(),
@@ -151,19 +156,25 @@ def test_window_run_leaves_rows_outside_untouched(spark, wh):
     assert [D.fromisoformat(x) for x in meta["window"]] == [lo, hi]
     assert meta["engine"] == "matrix" and meta["allocation_max_age_months"] == 0
     assert set(meta["source_versions"]) == set(sources.SOURCES)
-    assert meta["source_versions"] == run.source_versions == {
-        n: storage.current_version(spark, _path(wh, n)) for n in sources.SOURCES}
+    assert (
+        meta["source_versions"]
+        == run.source_versions
+        == {n: storage.current_version(spark, _path(wh, n)) for n in sources.SOURCES}
+    )
     predicate = h.operationParameters["predicate"]
     assert "2022-02-01" in predicate and "2022-02-28" in predicate
     assert "FloPctCtry" in predicate
     # the commit's rows are the window's rows
     window_rows = _table(spark, wh).filter("NOT (" + outside + ")").count()
     # AU, BR and CA up to 22 February (December's snapshot), AU and BR after (January's)
-    expected = sum(2 if cal.alloc_month(d) == D(2022, 1, 1) else 3
-                   for d in cal.flow_dates(lo, hi))
+    expected = sum(2 if cal.alloc_month(d) == D(2022, 1, 1) else 3 for d in cal.flow_dates(lo, hi))
     assert run.rows_written == window_rows == expected == 16 * 3 + 4 * 2
-    assert run.rows_written == storage.Written.from_commit(
-        storage.commit_info(spark, _path(wh), run.table_version)).written
+    assert (
+        run.rows_written
+        == storage.Written.from_commit(
+            storage.commit_info(spark, _path(wh), run.table_version)
+        ).written
+    )
 
 
 def test_alloc_month_rerun_covers_exactly_its_flow_dates(spark, wh):
@@ -177,8 +188,9 @@ def test_alloc_month_rerun_covers_exactly_its_flow_dates(spark, wh):
     jan_days = [d for d in cal.flow_dates(START, END) if cal.alloc_month(d) == D(2022, 1, 1)]
     assert run.rows_written == 2 * len(jan_days)  # AU and BR from F1, F2 missing
     assert job.window_for_alloc_month(D(2022, 1, 1), 2) == (D(2022, 2, 23), D(2022, 5, 22))
-    run2 = job.run(spark, wh, "FloPctCtry", alloc_month=D(2022, 1, 1), max_age_months=2,
-                   progress=quiet)
+    run2 = job.run(
+        spark, wh, "FloPctCtry", alloc_month=D(2022, 1, 1), max_age_months=2, progress=quiet
+    )
     assert (run2.start, run2.end) == (D(2022, 2, 23), D(2022, 5, 22))
 
 
@@ -196,8 +208,9 @@ def test_carry_forward_fills_the_missing_month(spark, wh):
     key = ["flow_date", "country"]
     in_jan = got.flow_date.isin(jan_days)
     other = got[~in_jan].sort_values(key).reset_index(drop=True)
-    pd.testing.assert_frame_equal(other, without[~without.flow_date.isin(jan_days)]
-                                  .sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        other, without[~without.flow_date.isin(jan_days)].sort_values(key).reset_index(drop=True)
+    )
     jan = got[in_jan].set_index(key).sort_index()
     assert set(jan.reset_index().country) == {"AU", "BR", "CA"}
     f2 = {r[0]: r for r in fund_day_rows() if r[1] == 1}
@@ -221,14 +234,19 @@ def test_one_day_window_after_a_full_run_copies_no_rows_of_other_months(spark, w
     day = t.where("flow_date = '2022-02-15'").count()
     assert feb > day > 0
     # the files of the table after the full run: each holds one (universe, month) group
-    files = (_table(spark, wh, full.table_version)
-             .select(F.input_file_name().alias("file"), "universe",
-                     F.trunc("flow_date", "MM").alias("month"))
-             .distinct().groupBy("file").agg(F.count("*").alias("groups")).collect())
+    files = (
+        _table(spark, wh, full.table_version)
+        .select(
+            F.input_file_name().alias("file"), "universe", F.trunc("flow_date", "MM").alias("month")
+        )
+        .distinct()
+        .groupBy("file")
+        .agg(F.count("*").alias("groups"))
+        .collect()
+    )
     assert files and max(r.groups for r in files) == 1, files
 
-    run = job.run(spark, wh, "FloPctCtry", start=D(2022, 2, 15), end=D(2022, 2, 15),
-                  progress=quiet)
+    run = job.run(spark, wh, "FloPctCtry", start=D(2022, 2, 15), end=D(2022, 2, 15), progress=quiet)
     # only February's file is rewritten: the rows copied are February's other days
     assert run.rows_written == day
     assert run.files_removed == 1
@@ -268,6 +286,7 @@ def test_several_batches_give_the_same_table(spark, wh):
 
 def test_unknown_universe_is_a_clear_error(spark, wh):
     from flowmosaic.errors import ConfigError
+
     with pytest.raises(ConfigError, match="NoSuchUniverse"):
         job.run(spark, wh, "NoSuchUniverse", progress=quiet)
 
@@ -281,24 +300,43 @@ def test_a_universe_without_funds_writes_no_rows_and_spoils_nothing(spark, wh):
 
 
 def _assert_same(a: DataFrame, b: DataFrame, rtol=1e-12):
-    keys = [c for c in a.columns if c not in ("flow_usd", "assets_start_usd", "flow_pct",
-                                              "portfolio_change_usd", "pseudo_return_pct")]
+    keys = [
+        c
+        for c in a.columns
+        if c
+        not in (
+            "flow_usd",
+            "assets_start_usd",
+            "flow_pct",
+            "portfolio_change_usd",
+            "pseudo_return_pct",
+        )
+    ]
     pa_, pb = (x.toPandas().sort_values(keys).reset_index(drop=True) for x in (a, b))
     assert len(pa_) > 0
     pd.testing.assert_frame_equal(pa_, pb, check_exact=False, rtol=rtol, atol=0)
 
 
 @pytest.mark.parametrize("grain, max_age", [("country", 0), ("country", 2), ("investor", 0)])
-def test_matrix_and_join_engines_write_the_same_table(spark, make_settings, tmp_path,
-                                                      universes_file, grain, max_age):
+def test_matrix_and_join_engines_write_the_same_table(
+    spark, make_settings, tmp_path, universes_file, grain, max_age
+):
     settings = make_settings(tmp_path / "wh")
     write_silver(spark, settings)
     names = "FloPctCtry,Eq-all,Eq-inst-xdom,Alt"
     target = job.GRAINS[grain]
     out = {}
     for engine in job.ENGINES:
-        r = job.run(spark, settings, names, engine=engine, grain=grain, max_age_months=max_age,
-                    universes_path=universes_file, progress=quiet)
+        r = job.run(
+            spark,
+            settings,
+            names,
+            engine=engine,
+            grain=grain,
+            max_age_months=max_age,
+            universes_path=universes_file,
+            progress=quiet,
+        )
         assert r.engine == engine and r.table == target
         out[engine] = _table(spark, settings, r.table_version, target)
     _assert_same(out["matrix"], out["join"])
@@ -307,18 +345,31 @@ def test_matrix_and_join_engines_write_the_same_table(spark, make_settings, tmp_
     # not in the ex-domestic universe, where it is domiciled in CA
     univ = {r.universe for r in got.select("universe").distinct().collect()}
     assert univ == {"FloPctCtry", "Eq-all", "Eq-inst-xdom"}
+
     def ca_dates(u):
-        return {r.flow_date for r in got.where(f"universe = '{u}' AND country = 'CA'")
-                .select("flow_date").distinct().collect()}
+        return {
+            r.flow_date
+            for r in got.where(f"universe = '{u}' AND country = 'CA'")
+            .select("flow_date")
+            .distinct()
+            .collect()
+        }
+
     # F3 (CA) every date; in FloPctCtry only F2's snapshots give CA: January's is missing
     # (filled from December's with carry-forward)
     assert ca_dates("Eq-all") == set(cal.flow_dates(START, END))
     jan_days = {d for d in cal.flow_dates(START, END) if cal.alloc_month(d) == D(2022, 1, 1)}
     assert ca_dates("FloPctCtry") == set(cal.flow_dates(START, END)) - (
-        jan_days if max_age == 0 else set())
+        jan_days if max_age == 0 else set()
+    )
     if grain == "investor":
-        types = {r.investor_type for r in got.where("universe = 'Eq-inst-xdom'")
-                 .select("investor_type").distinct().collect()}
+        types = {
+            r.investor_type
+            for r in got.where("universe = 'Eq-inst-xdom'")
+            .select("investor_type")
+            .distinct()
+            .collect()
+        }
         assert types == {"Institutional"}
         assert got.where("universe = 'Eq-inst-xdom' AND country = 'CA'").count() == 0
 
@@ -343,8 +394,9 @@ def test_join_engine_plan_broadcast_joins_one_shuffle_pruned_reads(spark, wh):
     silver = sources.read_silver(spark, wh)
     universes = select_universes("FloPctCtry,FloPctCtry-B-xdom-inst")
     mem = sources.members(spark, silver, universes, COUNTRIES)
-    df = job.join_rows(silver, universes, mem, D(2022, 2, 1), D(2022, 2, 28), COUNTRIES, 0,
-                       "country")
+    df = job.join_rows(
+        silver, universes, mem, D(2022, 2, 1), D(2022, 2, 28), COUNTRIES, 0, "country"
+    )
     plan = _final_plan(df)
     assert "SortMergeJoin" not in plan and "ShuffledHashJoin" not in plan
     assert plan.count("BroadcastHashJoin") >= 2  # members, weights
@@ -360,8 +412,9 @@ def test_matrix_engine_plan_no_join_pruned_reads(spark, wh):
     silver = sources.read_silver(spark, wh)
     universes = select_universes("FloPctCtry,FloPctCtry-B-xdom-inst")
     mem = sources.members(spark, silver, universes, COUNTRIES)
-    df = job.matrix_rows(spark, silver, universes, mem, [(D(2022, 2, 1), D(2022, 2, 28))],
-                         COUNTRIES, 0, "country")
+    df = job.matrix_rows(
+        spark, silver, universes, mem, [(D(2022, 2, 1), D(2022, 2, 28))], COUNTRIES, 0, "country"
+    )
     plan = _final_plan(df)
     assert "Join" not in plan
     assert "MapInArrow" in plan or "PythonMapInArrow" in plan
@@ -374,19 +427,26 @@ def test_job_output_matches_a_direct_sum(spark, wh):
     """FloPctCtry on 2022-03-23 (February's snapshot, both funds): the rows by hand from the
     fixture's numbers."""
     r = job.run(spark, wh, "FloPctCtry", start=D(2022, 3, 23), end=D(2022, 3, 23), progress=quiet)
-    got = {row.country: row for row in _table(spark, wh, r.table_version)
-           .where("universe = 'FloPctCtry' AND flow_date = '2022-03-23'").collect()}
+    got = {
+        row.country: row
+        for row in _table(spark, wh, r.table_version)
+        .where("universe = 'FloPctCtry' AND flow_date = '2022-03-23'")
+        .collect()
+    }
     fd = {row[1]: row for row in fund_day_rows() if row[0] == D(2022, 3, 23)}
-    f1 = (fd[0][2], fd[0][3], fd[0][4])      # institutional columns of F1
-    f2 = (fd[1][5], fd[1][6], fd[1][7])      # retail columns of F2
-    want = {"AU": [0.6 * a + 0.5 * b for a, b in zip(f1, f2)] + [2],
-            "BR": [0.3 * a for a in f1] + [1],
-            "CA": [0.45 * b for b in f2] + [1]}
+    f1 = (fd[0][2], fd[0][3], fd[0][4])  # institutional columns of F1
+    f2 = (fd[1][5], fd[1][6], fd[1][7])  # retail columns of F2
+    want = {
+        "AU": [0.6 * a + 0.5 * b for a, b in zip(f1, f2)] + [2],
+        "BR": [0.3 * a for a in f1] + [1],
+        "CA": [0.45 * b for b in f2] + [1],
+    }
     assert set(got) == set(want)
     for c, (flow, assets, pc, n) in want.items():
         row = got[c]
         assert (row.flow_usd, row.assets_start_usd, row.portfolio_change_usd) == pytest.approx(
-            (flow, assets, pc), rel=1e-12, abs=1e-12)
+            (flow, assets, pc), rel=1e-12, abs=1e-12
+        )
         assert row.flow_pct == pytest.approx(100 * flow / assets, rel=1e-12)
         assert row.pseudo_return_pct == pytest.approx(100 * pc / assets, rel=1e-12, abs=1e-15)
         assert row.fund_count == n

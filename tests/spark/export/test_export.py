@@ -1,5 +1,6 @@
 """Strategy files: the reader on the published file, the writer round trip, export from Delta
 (flowmosaic.export.strategy_files)."""
+
 import datetime as dt
 
 import numpy as np
@@ -22,7 +23,13 @@ def test_reader_parses_the_published_file(published):
     m = sf.read_strategy_file(published)
     assert list(m.columns) == list(load_countries().groups["G10"])
     assert [d.strftime("%Y%m%d") for d in m.index] == [
-        "20220201", "20220202", "20220203", "20220204", "20220207", "20220208"][: len(m)]
+        "20220201",
+        "20220202",
+        "20220203",
+        "20220204",
+        "20220207",
+        "20220208",
+    ][: len(m)]
     # values straight from the published printout
     assert m.loc["2022-02-01", "AU"] == -0.0950507
     assert m.loc["2022-02-04", "CH"] == -0.3684561
@@ -31,8 +38,9 @@ def test_reader_parses_the_published_file(published):
 def test_writer_round_trips_with_blanks(tmp_path):
     rng = np.random.default_rng(3)
     idx = pd.to_datetime(["2022-02-01", "2022-02-02", "2022-02-03"])
-    m = pd.DataFrame(rng.normal(size=(3, 52)) / 7, index=idx,
-                     columns=list(load_countries().published_order))
+    m = pd.DataFrame(
+        rng.normal(size=(3, 52)) / 7, index=idx, columns=list(load_countries().published_order)
+    )
     m.iloc[1, 5] = np.nan
     path = sf.write_strategy_file(m, tmp_path / "x.csv")
     text = path.read_text().splitlines()
@@ -54,10 +62,12 @@ def test_export_from_delta_round_trips(spark, warehouse, tmp_path):
     schema = table("country_flows").schema
     path = storage.ensure(spark, settings, "country_flows")
     d1, d2 = dt.date(2022, 2, 1), dt.date(2022, 2, 2)
-    rows = [("U", d1, "AU", 1.0, 3.0, 100 / 3, 0.0, 0.0, 1),
-            ("U", d1, "US", -2.0, 7.0, -200 / 7, 0.0, 0.0, 2),
-            ("U", d2, "US", 1.0, 9.0, 100 / 9, 0.0, 0.0, 1),
-            ("V", d2, "AU", 1.0, 1.0, 100.0, 0.0, 0.0, 1)]
+    rows = [
+        ("U", d1, "AU", 1.0, 3.0, 100 / 3, 0.0, 0.0, 1),
+        ("U", d1, "US", -2.0, 7.0, -200 / 7, 0.0, 0.0, 2),
+        ("U", d2, "US", 1.0, 9.0, 100 / 9, 0.0, 0.0, 1),
+        ("V", d2, "AU", 1.0, 1.0, 100.0, 0.0, 0.0, 1),
+    ]
     storage.append(spark.createDataFrame(rows, schema), path, {"job": "test-fixture"})
     v1 = storage.current_version(spark, path)
 
@@ -80,9 +90,11 @@ def test_export_from_delta_round_trips(spark, warehouse, tmp_path):
         sf.export_universe(spark, settings, "W", tmp_path / "out")
 
     # a later version changes US on 2 Feb; the pinned version still exports the first
-    storage.replace_where(spark.createDataFrame([("U", d2, "US", 2.0, 8.0, 25.0, 0.0, 0.0, 1)],
-                                                schema),
-                          path, "universe = 'U' AND flow_date = DATE'2022-02-02'")
+    storage.replace_where(
+        spark.createDataFrame([("U", d2, "US", 2.0, 8.0, 25.0, 0.0, 0.0, 1)], schema),
+        path,
+        "universe = 'U' AND flow_date = DATE'2022-02-02'",
+    )
     now, _, v2 = sf.export_universe(spark, settings, "U", tmp_path / "now")
     then, _, vp = sf.export_universe(spark, settings, "U", tmp_path / "then", version=v1)
     assert (v2, vp) == (v1 + 1, v1)

@@ -1,5 +1,6 @@
 """`flowmosaic ingest-series`: user-supplied series of the mosaic, validated like every input:
 bad rows quarantined with a reason, the counts reconcile, a batch replaces the series it holds."""
+
 import datetime as dt
 import json
 
@@ -13,7 +14,7 @@ LINES = [
     ("2022-01-31,bop_equity_inflows,JP,12.5,USD bn,monthly", None),
     ("2022-02-28,bop_equity_inflows,JP,-3.25,USD bn,monthly", None),
     ("2022-01-07,futures_net_spec,JP,15000,contracts,weekly", None),
-    ("20220114,futures_net_spec,jp,14000,contracts,Weekly", None),   # yyyymmdd, lower case
+    ("20220114,futures_net_spec,jp,14000,contracts,Weekly", None),  # yyyymmdd, lower case
     ("2022-01-07,futures_net_spec,XX,1,contracts,weekly", "unknown_country"),
     ("2022-01-21,futures_net_spec,JP,lots,contracts,weekly", "unparseable_number"),
     ("2022-01-28,futures_net_spec,JP,,contracts,weekly", "missing_value"),
@@ -39,15 +40,20 @@ def test_bad_series_rows_are_quarantined_with_reasons(spark, warehouse, tmp_path
     assert s.reconciled and not rep.warnings
     q = storage.read_table(spark, warehouse, "quarantine").collect()
     assert sorted((r.source_table, r.reason) for r in q) == sorted(
-        ("external_series", r) for r in bad)
+        ("external_series", r) for r in bad
+    )
     by_reason = {r.reason: json.loads(r.row_content) for r in q}
     assert by_reason["unparseable_number"]["value"] == "lots"
-    rows = sorted((r.date, r.series, r.country, r.value, r.frequency) for r in
-                  storage.read_table(spark, warehouse, "external_series").collect())
-    assert rows == [(D(2022, 1, 7), "futures_net_spec", "JP", 15000.0, "weekly"),
-                    (D(2022, 1, 14), "futures_net_spec", "JP", 14000.0, "weekly"),
-                    (D(2022, 1, 31), "bop_equity_inflows", "JP", 12.5, "monthly"),
-                    (D(2022, 2, 28), "bop_equity_inflows", "JP", -3.25, "monthly")]
+    rows = sorted(
+        (r.date, r.series, r.country, r.value, r.frequency)
+        for r in storage.read_table(spark, warehouse, "external_series").collect()
+    )
+    assert rows == [
+        (D(2022, 1, 7), "futures_net_spec", "JP", 15000.0, "weekly"),
+        (D(2022, 1, 14), "futures_net_spec", "JP", 14000.0, "weekly"),
+        (D(2022, 1, 31), "bop_equity_inflows", "JP", 12.5, "monthly"),
+        (D(2022, 2, 28), "bop_equity_inflows", "JP", -3.25, "monthly"),
+    ]
 
 
 def test_a_batch_replaces_only_the_series_it_holds(spark, warehouse, tmp_path, capsys):
@@ -56,9 +62,13 @@ def test_a_batch_replaces_only_the_series_it_holds(spark, warehouse, tmp_path, c
     again = _file(tmp_path / "b.csv", ["2022-03-31,bop_equity_inflows,JP,7,USD bn,monthly"])
     assert main(["ingest-series", str(again), "--warehouse", warehouse.warehouse]) == 0
     assert "counts reconcile: yes" in capsys.readouterr().out
-    got = {(r.series, r.date): r.value for r in
-           storage.read_table(spark, warehouse, "external_series").collect()}
+    got = {
+        (r.series, r.date): r.value
+        for r in storage.read_table(spark, warehouse, "external_series").collect()
+    }
     # bop_equity_inflows now holds the one new row; futures_net_spec is untouched
-    assert got == {("bop_equity_inflows", D(2022, 3, 31)): 7.0,
-                   ("futures_net_spec", D(2022, 1, 7)): 15000.0,
-                   ("futures_net_spec", D(2022, 1, 14)): 14000.0}
+    assert got == {
+        ("bop_equity_inflows", D(2022, 3, 31)): 7.0,
+        ("futures_net_spec", D(2022, 1, 7)): 15000.0,
+        ("futures_net_spec", D(2022, 1, 14)): 14000.0,
+    }

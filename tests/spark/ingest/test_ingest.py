@@ -6,6 +6,7 @@ warehouse (with Spark and with delta-rs), re-run the ingest, restate a window in
 ingest the same data as Parquet flows + long allocations into a second warehouse. Silver rows
 carry integer keys; the tests map them back to the vendor ids through the dimension tables.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,18 +38,18 @@ SHARE_CLASSES = [
     ("S2,F1,Retail", None),
     ("S3,F2,Institutional", None),
     ("S4,F3,Retail", None),
-    ("S5,F9,Retail", "unknown_fund"),       # F9 exists nowhere
+    ("S5,F9,Retail", "unknown_fund"),  # F9 exists nowhere
     ("S6,,Retail", "missing_key"),
     ("S7,F2,Retail", "duplicate_key"),
     ("S7,F2,Institutional", "duplicate_key"),
-    ("S8,F4,Retail", "unknown_fund"),       # F4 itself was quarantined
+    ("S8,F4,Retail", "unknown_fund"),  # F4 itself was quarantined
 ]
 FLOWS_HEADER = "ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,PortfolioChange,ForexChange"
 FLOWS_PART0 = [
     ("2022-01-03,S1,F1,10,1000,1015,5,0", None),
     ("2022-01-03,S2,F1,-5,500,496,1,0", None),
-    ("20220103,S3,F2,0,2000,2000,0,0", None),            # yyyymmdd is a date too
-    ("2022-01-04,S1,F1,1,1015,1100,0,0", None),          # identity break: flagged, kept
+    ("20220103,S3,F2,0,2000,2000,0,0", None),  # yyyymmdd is a date too
+    ("2022-01-04,S1,F1,1,1015,1100,0,0", None),  # identity break: flagged, kept
     ("2022-01-04,S2,F1,abc,496,496,0,0", "unparseable_number"),
     ("2022-01-04,S3,F2,1,2000,2001,0,0", None),
     ("2022-01-4x,S4,F3,1,100,101,0,0", "unparseable_date"),
@@ -64,9 +65,9 @@ FLOWS_PART1 = [
     ("2022-01-06,S3,F2,2,2001,2003,0,0", "duplicate_key"),
     ("2022-01-06,S1,F2,1,1101,1102,0,0", "fund_mismatch"),  # S1 belongs to F1
     ("2022-01-06,S2,F1,,496,496,0,0", "missing_value"),
-    ("2022-01-06,S4,F3,1,100,,0,0", None),               # identity not checkable
+    ("2022-01-06,S4,F3,1,100,,0,0", None),  # identity not checkable
     ("2022-01-07,S4,F3,1,101,102,0,0", None),
-    ("2022-01-07,S1,F1,2,1102,1105,0,-1", None),         # break; fine with ForexChange negated
+    ("2022-01-07,S1,F1,2,1102,1105,0,-1", None),  # break; fine with ForexChange negated
     ("2022-01-07,S2,F1,1,NaN,497,0,0", "unparseable_number"),
     ("2022-01-07,S3,F2,1e3,2002,3002,0,0", None),
     ("2022-01-07,S7,F2,1,10,11,0,0", "unknown_share_class"),  # S7 was quarantined
@@ -113,7 +114,7 @@ ALLOC_LONG = [
     ("2021-12-31,F1,JP,10", None),
     ("2021-12-31,F2,AU,50", None),
     ("2021-12-31,F2,xx,5", "unknown_country"),
-    ("2021-12-31,F3,AU,0", None),                 # accepted, zero: not stored
+    ("2021-12-31,F3,AU,0", None),  # accepted, zero: not stored
     ("2022-01-31,F1,US,20", None),
     ("2022-01-31,F1,AU,abc", "unparseable_number"),
     ("2022-01-31,F1,,5", "missing_key"),
@@ -125,8 +126,18 @@ ALLOC_LONG = [
 SILVER = ("share_class_flows", "share_classes", "funds", "fund_allocations")
 
 
-SCF_COLUMNS = ("flow_date", "share_id", "fund_id", "flow", "assets_start", "assets_end",
-               "portfolio_change", "forex_change", "identity_break", "flow_month")
+SCF_COLUMNS = (
+    "flow_date",
+    "share_id",
+    "fund_id",
+    "flow",
+    "assets_start",
+    "assets_end",
+    "portfolio_change",
+    "forex_change",
+    "identity_break",
+    "flow_month",
+)
 
 
 def _write(path: Path, header: str, lines, newline: str = "\n", bom: bool = False) -> Path:
@@ -153,12 +164,20 @@ def _by_id(spark, settings):
     return {
         "funds": _rows(t["funds"].drop("fund_key")),
         "share_classes": _rows(t["share_classes"].select("share_id", "fund_id", "investor_type")),
-        "share_class_flows": _rows(t["share_class_flows"].join(sc, "share_key")
-                                   .join(funds, "fund_key").select(*SCF_COLUMNS)),
-        "fund_allocations": _rows(t["fund_allocations"].join(funds, "fund_key").select(
-            "alloc_month", "report_date", "fund_id", "country", "allocation_pct")),
-        "quarantine": _rows(storage.read_table(spark, settings, "quarantine")
-                            .drop("run_id", "quarantined_at")),
+        "share_class_flows": _rows(
+            t["share_class_flows"]
+            .join(sc, "share_key")
+            .join(funds, "fund_key")
+            .select(*SCF_COLUMNS)
+        ),
+        "fund_allocations": _rows(
+            t["fund_allocations"]
+            .join(funds, "fund_key")
+            .select("alloc_month", "report_date", "fund_id", "country", "allocation_pct")
+        ),
+        "quarantine": _rows(
+            storage.read_table(spark, settings, "quarantine").drop("run_id", "quarantined_at")
+        ),
     }
 
 
@@ -185,8 +204,10 @@ def _expected_flows(lines):
 def _fund_days_from_silver(spark, settings):
     """fund_days as they must be: the accepted share-class rows summed per fund, date and
     investor type (plain Python over the silver rows)."""
-    sc = {r.share_key: (r.fund_key, r.investor_type) for r in
-          storage.read_table(spark, settings, "share_classes").collect()}
+    sc = {
+        r.share_key: (r.fund_key, r.investor_type)
+        for r in storage.read_table(spark, settings, "share_classes").collect()
+    }
     suffix = {"Institutional": "inst", "Retail": "retail"}
     out: dict = {}
     for r in storage.read_table(spark, settings, "share_class_flows").collect():
@@ -200,9 +221,14 @@ def _fund_days_from_silver(spark, settings):
 
 def _fund_days(spark, settings):
     rows = storage.read_table(spark, settings, "fund_days").collect()
-    return {(r.flow_date, r.fund_key): {k: v for k, v in r.asDict().items()
-                                        if k not in ("flow_date", "fund_key", "flow_month")
-                                        and v is not None} for r in rows}
+    return {
+        (r.flow_date, r.fund_key): {
+            k: v
+            for k, v in r.asDict().items()
+            if k not in ("flow_date", "fund_key", "flow_month") and v is not None
+        }
+        for r in rows
+    }
 
 
 @pytest.fixture(scope="module")
@@ -228,26 +254,39 @@ def wh(spark, raw_dir, make_settings, tmp_path_factory):
 def test_every_bad_row_quarantined_with_its_reason(spark, wh, raw_dir):
     settings, report, snap = wh
     q = storage.read_table(spark, settings, "quarantine")
-    got = sorted((r.source_table, r.reason, r.row_content, r.source_file.rsplit("/", 1)[-1])
-                 for r in q.collect())
+    got = sorted(
+        (r.source_table, r.reason, r.row_content, r.source_file.rsplit("/", 1)[-1])
+        for r in q.collect()
+    )
     want = []
     for table, header, lines, fname in (
-            ("funds", FUNDS_HEADER, FUNDS, "funds.csv"),
-            ("share_classes", SC_HEADER, SHARE_CLASSES, "share_classes.csv"),
-            ("share_class_flows", FLOWS_HEADER, FLOWS_PART0, "part-00000.csv"),
-            ("share_class_flows", FLOWS_HEADER, FLOWS_PART1, "part-00001.csv")):
-        want += [(table, reason, _content(header, line), fname)
-                 for line, reason in lines if reason is not None]
+        ("funds", FUNDS_HEADER, FUNDS, "funds.csv"),
+        ("share_classes", SC_HEADER, SHARE_CLASSES, "share_classes.csv"),
+        ("share_class_flows", FLOWS_HEADER, FLOWS_PART0, "part-00000.csv"),
+        ("share_class_flows", FLOWS_HEADER, FLOWS_PART1, "part-00001.csv"),
+    ):
+        want += [
+            (table, reason, _content(header, line), fname)
+            for line, reason in lines
+            if reason is not None
+        ]
     for d, fid, col, value, reason in ALLOC_WIDE_QUARANTINE:
-        content = json.dumps({"ReportDate": d, "FundId": fid, col: value},
-                             separators=(",", ":"))
+        content = json.dumps({"ReportDate": d, "FundId": fid, col: value}, separators=(",", ":"))
         want.append(("fund_allocations", reason, content, "allocations.csv"))
     assert got == sorted(want)
     # every reason code of the issue occurs, and each row says where it came from
     assert {r[1] for r in got} >= {
-        "unparseable_number", "unparseable_date", "missing_key", "duplicate_key",
-        "negative_assets_start", "not_flow_date", "allocation_out_of_range",
-        "allocation_sum_above_100_5", "unknown_country", "unknown_fund"}
+        "unparseable_number",
+        "unparseable_date",
+        "missing_key",
+        "duplicate_key",
+        "negative_assets_start",
+        "not_flow_date",
+        "allocation_out_of_range",
+        "allocation_sum_above_100_5",
+        "unknown_country",
+        "unknown_fund",
+    }
     rows = q.collect()
     assert all(r.run_id == report.run_id and r.detail for r in rows)
     assert all(r.source_file.startswith("file:///") for r in rows)
@@ -286,24 +325,39 @@ def test_good_rows_land_in_silver_and_identity_breaks_are_flagged(wh):
     breaks = [r for r in snap["share_class_flows"] if r[8]]
     assert [(r[0], r[1]) for r in breaks] == [(D(2022, 1, 4), "S1"), (D(2022, 1, 7), "S1")]
     flows = report.sources["flows"]
-    assert (flows.identity_breaks, flows.identity_unchecked,
-            flows.identity_breaks_ok_if_forex_flipped) == (2, 1, 1)
+    assert (
+        flows.identity_breaks,
+        flows.identity_unchecked,
+        flows.identity_breaks_ok_if_forex_flipped,
+    ) == (2, 1, 1)
     assert flows.window == (D(2022, 1, 3), D(2022, 1, 7))
     assert snap["fund_allocations"] == sorted(ALLOC_STORED, key=repr)
-    assert snap["funds"] == sorted([
-        ("F1", "E", "Global", True, "LU", "A", "MF"),
-        ("F2", "B", "Global", True, "IE", "P", "ETF"),
-        ("F3", "E", "Asia", False, "US", "A", "MF")], key=repr)
-    assert snap["share_classes"] == sorted([
-        ("S1", "F1", "Institutional"), ("S2", "F1", "Retail"),
-        ("S3", "F2", "Institutional"), ("S4", "F3", "Retail")], key=repr)
+    assert snap["funds"] == sorted(
+        [
+            ("F1", "E", "Global", True, "LU", "A", "MF"),
+            ("F2", "B", "Global", True, "IE", "P", "ETF"),
+            ("F3", "E", "Asia", False, "US", "A", "MF"),
+        ],
+        key=repr,
+    )
+    assert snap["share_classes"] == sorted(
+        [
+            ("S1", "F1", "Institutional"),
+            ("S2", "F1", "Retail"),
+            ("S3", "F2", "Institutional"),
+            ("S4", "F3", "Retail"),
+        ],
+        key=repr,
+    )
 
 
 def test_integer_keys_are_dense_and_follow_the_sorted_ids(spark, wh):
     settings, report, snap = wh
     funds = {r.fund_id: r.fund_key for r in storage.read_table(spark, settings, "funds").collect()}
-    sc = {r.share_id: (r.share_key, r.fund_key) for r in
-          storage.read_table(spark, settings, "share_classes").collect()}
+    sc = {
+        r.share_id: (r.share_key, r.fund_key)
+        for r in storage.read_table(spark, settings, "share_classes").collect()
+    }
     assert funds == {"F1": 0, "F2": 1, "F3": 2}
     assert sc == {"S1": (0, 0), "S2": (1, 0), "S3": (2, 1), "S4": (3, 2)}
 
@@ -328,7 +382,8 @@ def test_tables_partitioned_constrained_and_annotated(spark, wh):
     assert meta["window"] == ["2022-01-03", "2022-01-07"]
     bad = spark.createDataFrame(
         [(D(2022, 1, 10), 0, 0, 1.0, -5.0, None, None, None, False, D(2022, 1, 1))],
-        ingest.driver.table("share_class_flows").schema)
+        ingest.driver.table("share_class_flows").schema,
+    )
     with pytest.raises(Exception, match="assets_start_non_negative"):
         bad.write.format("delta").mode("append").save(path)
     alloc = storage.table_detail(spark, settings.table_path("fund_allocations"))
@@ -337,6 +392,7 @@ def test_tables_partitioned_constrained_and_annotated(spark, wh):
 
 def test_delta_rs_reads_the_rows_spark_wrote(spark, wh):
     from deltalake import DeltaTable
+
     settings, report, snap = wh
     for table in (*SILVER, "fund_days", "quarantine"):
         arrow = DeltaTable(settings.table_path(table)).to_pyarrow_table()
@@ -351,28 +407,33 @@ def test_rerun_leaves_tables_identical(spark, wh, raw_dir):
     again = ingest.ingest_paths(spark, settings, directory=str(raw_dir))
     assert _by_id(spark, settings) == snap
     assert _fund_days(spark, settings) == days
-    assert {s: r.counts() for s, r in again.sources.items()} == \
-        {s: r.counts() for s, r in report.sources.items()}
+    assert {s: r.counts() for s, r in again.sources.items()} == {
+        s: r.counts() for s, r in report.sources.items()
+    }
     q = storage.read_table(spark, settings, "quarantine")
     assert {r.run_id for r in q.select("run_id").distinct().collect()} == {again.run_id}
     assert again.sources["funds"].written == 0  # nothing changed: no commit
 
 
-def test_missing_column_names_file_and_column_and_changes_nothing(spark, wh, raw_dir, tmp_path,
-                                                                  make_settings):
+def test_missing_column_names_file_and_column_and_changes_nothing(
+    spark, wh, raw_dir, tmp_path, make_settings
+):
     settings, report, snap = wh
     bad = tmp_path / "in"
     shutil.copytree(raw_dir, bad)
     header = FLOWS_HEADER.replace(",AssetsEnd", "")
-    _write(bad / "flows" / "part-00001.csv", header,
-           [",".join(v for i, v in enumerate(ln.split(",")) if i != 5) for ln, _ in FLOWS_PART1])
-    versions = {t: storage.current_version(spark, settings.table_path(t))
-                for t in (*SILVER, "quarantine")}
+    _write(
+        bad / "flows" / "part-00001.csv",
+        header,
+        [",".join(v for i, v in enumerate(ln.split(",")) if i != 5) for ln, _ in FLOWS_PART1],
+    )
+    versions = {
+        t: storage.current_version(spark, settings.table_path(t)) for t in (*SILVER, "quarantine")
+    }
     with pytest.raises(InputError) as err:
         ingest.ingest_paths(spark, settings, directory=str(bad))
     assert "part-00001.csv" in str(err.value) and "AssetsEnd" in str(err.value)
-    assert versions == {t: storage.current_version(spark, settings.table_path(t))
-                        for t in versions}
+    assert versions == {t: storage.current_version(spark, settings.table_path(t)) for t in versions}
     # a fresh warehouse: no table is even created
     empty = make_settings(tmp_path / "wh2")
     with pytest.raises(InputError, match="AssetsEnd"):
@@ -397,10 +458,10 @@ def test_unreadable_or_absent_input_is_an_input_error(spark, warehouse, tmp_path
 
 
 RESTATED = [  # typed Parquet flows restating 2022-01-05..2022-01-06
-    ("2022-01-05,S1,F1,5,1100,1105,0,0", None),      # changed
-    ("2022-01-05,S2,F1,0,496,496,0,0", None),        # new
-    ("2022-01-06,S3,F2,1,2001,2002,0,0", None),      # new (a duplicate the first time)
-    ("2022-01-06,S4,F3,1,100,,0,0", None),           # NULL AssetsEnd: unchecked identity
+    ("2022-01-05,S1,F1,5,1100,1105,0,0", None),  # changed
+    ("2022-01-05,S2,F1,0,496,496,0,0", None),  # new
+    ("2022-01-06,S3,F2,1,2001,2002,0,0", None),  # new (a duplicate the first time)
+    ("2022-01-06,S4,F3,1,100,,0,0", None),  # NULL AssetsEnd: unchecked identity
     ("2022-01-05,S4,F3,1,-100,-99,0,0", "negative_assets_start"),
     ("2022-01-08,S4,F3,1,100,101,0,0", "not_flow_date"),
     ("2022-01-06,S2,F1,,496,496,0,0", "missing_value"),
@@ -412,18 +473,27 @@ RESTATED = [  # typed Parquet flows restating 2022-01-05..2022-01-06
 
 def _parquet_flows(lines):
     import pyarrow as pa
+
     cols = list(zip(*[ln.split(",") for ln in lines]))
     num = [pa.array([float(v) if v else None for v in c], pa.float64()) for c in cols[3:]]
-    return pa.table([pa.array([cal.parse_date(v) for v in cols[0]], pa.date32()),
-                     pa.array(cols[1]), pa.array(cols[2]), *num],
-                    names=FLOWS_HEADER.split(","))
+    return pa.table(
+        [
+            pa.array([cal.parse_date(v) for v in cols[0]], pa.date32()),
+            pa.array(cols[1]),
+            pa.array(cols[2]),
+            *num,
+        ],
+        names=FLOWS_HEADER.split(","),
+    )
 
 
-def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_path,
-                                                                 make_settings):
+def test_restated_window_from_parquet_flows_and_long_allocations(
+    spark, wh, tmp_path, make_settings
+):
     """A copy of the warehouse gets typed Parquet flows restating two days, and long
     allocations restating both months with the same values as the wide file."""
     import pyarrow.parquet as pq
+
     settings, report, snap = wh
     copy = tmp_path / "wh"
     shutil.copytree(settings.warehouse, copy)
@@ -454,8 +524,10 @@ def test_restated_window_from_parquet_flows_and_long_allocations(spark, wh, tmp_
     # quarantine: the new files' rows joined the first batch's, which stay
     q = storage.read_table(spark, s2, "quarantine")
     new = sorted((r.source_table, r.reason) for r in q.where(q.run_id == rep.run_id).collect())
-    assert new == sorted([("share_class_flows", r) for _, r in RESTATED if r]
-                         + [("fund_allocations", r) for _, r in ALLOC_LONG if r])
+    assert new == sorted(
+        [("share_class_flows", r) for _, r in RESTATED if r]
+        + [("fund_allocations", r) for _, r in ALLOC_LONG if r]
+    )
     assert q.count() == len(snap["quarantine"]) + len(new)
     row = q.where(q.reason == "negative_assets_start").where(q.run_id == rep.run_id).first()
     assert json.loads(row.row_content)["AssetsStart"] == -100.0  # typed Parquet value

@@ -1,6 +1,7 @@
 """Ingest at its edges: what spreadsheet programs write (byte-order mark, CRLF), compressed
 and header-only files, duplicates in a fund with more than 64 share classes, and share classes
 that change investor type after their flows were ingested (fund_days follow)."""
+
 import datetime as dt
 import gzip
 
@@ -24,34 +25,59 @@ def _flows(rows):
 
 
 def _fund_days(spark, settings):
-    return {(r.flow_date, r.fund_key): (r.flow_inst, r.assets_start_inst, r.flow_retail,
-                                        r.assets_start_retail)
-            for r in storage.read_table(spark, settings, "fund_days").collect()}
+    return {
+        (r.flow_date, r.fund_key): (
+            r.flow_inst,
+            r.assets_start_inst,
+            r.flow_retail,
+            r.assets_start_retail,
+        )
+        for r in storage.read_table(spark, settings, "fund_days").collect()
+    }
 
 
 def test_bom_crlf_gzip_yyyymmdd_and_header_only_files(spark, warehouse, tmp_path):
     d = tmp_path / "in"
     (d / "flows").mkdir(parents=True)
     (d / "funds.csv").write_bytes(_text(FUNDS, ["F1,E,Global,true,LU,A,MF"], "\r\n", bom=True))
-    (d / "share_classes.csv").write_bytes(_text(SC, ["S1,F1,Institutional", "S2,F1,Retail"],
-                                                "\r\n", bom=True))
-    (d / "flows" / "part-0.csv.gz").write_bytes(gzip.compress(_text(
-        FLOWS, _flows([("20220103", "S1", "F1", 10.0, 100.0), ("2022-01-04", "S2", "F1", -2.0,
-                                                               50.0)]), "\r\n", bom=True)))
+    (d / "share_classes.csv").write_bytes(
+        _text(SC, ["S1,F1,Institutional", "S2,F1,Retail"], "\r\n", bom=True)
+    )
+    (d / "flows" / "part-0.csv.gz").write_bytes(
+        gzip.compress(
+            _text(
+                FLOWS,
+                _flows(
+                    [("20220103", "S1", "F1", 10.0, 100.0), ("2022-01-04", "S2", "F1", -2.0, 50.0)]
+                ),
+                "\r\n",
+                bom=True,
+            )
+        )
+    )
     (d / "flows" / "part-1.csv").write_bytes(_text(FLOWS, [], "\r\n", bom=True))  # header only
-    (d / "allocations.csv").write_bytes(_text("ReportDate,FundId,AU,US",
-                                              ["2021-11-30,F1,60,40\r"], "\r\n", bom=True))
+    (d / "allocations.csv").write_bytes(
+        _text("ReportDate,FundId,AU,US", ["2021-11-30,F1,60,40\r"], "\r\n", bom=True)
+    )
     rep = ingest_paths(spark, warehouse, directory=str(d))
     assert rep.reconciled and not rep.warnings and rep.quarantined == 0
     assert [(s, r.read, r.accepted) for s, r in rep.sources.items()] == [
-        ("funds", 1, 1), ("share_classes", 2, 2), ("allocations", 2, 2), ("flows", 2, 2)]
+        ("funds", 1, 1),
+        ("share_classes", 2, 2),
+        ("allocations", 2, 2),
+        ("flows", 2, 2),
+    ]
     funds = storage.read_table(spark, warehouse, "funds").first()
     assert (funds.fund_id, funds.vehicle) == ("F1", "MF")  # no BOM in the id, no CR in the value
-    flows = sorted((r.flow_date, r.flow) for r in
-                   storage.read_table(spark, warehouse, "share_class_flows").collect())
+    flows = sorted(
+        (r.flow_date, r.flow)
+        for r in storage.read_table(spark, warehouse, "share_class_flows").collect()
+    )
     assert flows == [(D(2022, 1, 3), 10.0), (D(2022, 1, 4), -2.0)]
-    alloc = sorted((r.country, r.allocation_pct) for r in
-                   storage.read_table(spark, warehouse, "fund_allocations").collect())
+    alloc = sorted(
+        (r.country, r.allocation_pct)
+        for r in storage.read_table(spark, warehouse, "fund_allocations").collect()
+    )
     assert alloc == [("AU", 60.0), ("US", 40.0)]
 
 
@@ -65,7 +91,7 @@ def test_duplicates_found_exactly_in_a_fund_with_70_share_classes(spark, warehou
     (d / "funds.csv").write_bytes(_text(FUNDS, ["F1,E,Global,true,LU,A,MF"]))
     (d / "share_classes.csv").write_bytes(_text(SC, [f"{s},F1,Institutional" for s in ids]))
     rows = [("2022-01-03", s, "F1", 1.0, 100.0) for s in ids]
-    rows += [("2022-01-03", "S066", "F1", 5.0, 100.0)]           # S066 twice
+    rows += [("2022-01-03", "S066", "F1", 5.0, 100.0)]  # S066 twice
     rows += [("2022-01-04", s, "F1", 2.0, 100.0) for s in ids]  # a clean day
     (d / "flows.csv").write_bytes(_text(FLOWS, _flows(rows)))
     rep = ingest_paths(spark, warehouse, directory=str(d))
@@ -73,30 +99,44 @@ def test_duplicates_found_exactly_in_a_fund_with_70_share_classes(spark, warehou
     assert (flows.read, flows.accepted, flows.by_reason) == (141, 139, {"duplicate_key": 2})
     assert rep.reconciled and not rep.warnings
     # 3 Jan: 69 accepted rows of 1.0 each; 4 Jan: 70 rows of 2.0
-    assert _fund_days(spark, warehouse) == {(D(2022, 1, 3), 0): (69.0, 6900.0, None, None),
-                                            (D(2022, 1, 4), 0): (140.0, 7000.0, None, None)}
+    assert _fund_days(spark, warehouse) == {
+        (D(2022, 1, 3), 0): (69.0, 6900.0, None, None),
+        (D(2022, 1, 4), 0): (140.0, 7000.0, None, None),
+    }
 
 
 def test_share_class_changing_type_rebuilds_fund_days(spark, warehouse, tmp_path):
     first = tmp_path / "a"
     first.mkdir()
     (first / "funds.csv").write_bytes(_text(FUNDS, ["F1,E,Global,true,LU,A,MF"]))
-    (first / "share_classes.csv").write_bytes(_text(SC, ["S1,F1,Institutional",
-                                                         "S2,F1,Retail"]))
-    (first / "flows.csv").write_bytes(_text(FLOWS, _flows([
-        ("2022-01-03", "S1", "F1", 10.0, 100.0), ("2022-01-03", "S2", "F1", 1.0, 10.0),
-        ("2022-01-04", "S1", "F1", 20.0, 200.0)])))
+    (first / "share_classes.csv").write_bytes(_text(SC, ["S1,F1,Institutional", "S2,F1,Retail"]))
+    (first / "flows.csv").write_bytes(
+        _text(
+            FLOWS,
+            _flows(
+                [
+                    ("2022-01-03", "S1", "F1", 10.0, 100.0),
+                    ("2022-01-03", "S2", "F1", 1.0, 10.0),
+                    ("2022-01-04", "S1", "F1", 20.0, 200.0),
+                ]
+            ),
+        )
+    )
     ingest_paths(spark, warehouse, directory=str(first))
-    assert _fund_days(spark, warehouse) == {(D(2022, 1, 3), 0): (10.0, 100.0, 1.0, 10.0),
-                                            (D(2022, 1, 4), 0): (20.0, 200.0, None, None)}
+    assert _fund_days(spark, warehouse) == {
+        (D(2022, 1, 3), 0): (10.0, 100.0, 1.0, 10.0),
+        (D(2022, 1, 4), 0): (20.0, 200.0, None, None),
+    }
     # S1 is reclassified as retail: both its days move to the retail columns
     again = tmp_path / "b"
     again.mkdir()
     (again / "share_classes.csv").write_bytes(_text(SC, ["S1,F1,Retail"]))
     rep = ingest_paths(spark, warehouse, directory=str(again))
     assert rep.sources["share_classes"].written == 1
-    assert _fund_days(spark, warehouse) == {(D(2022, 1, 3), 0): (None, None, 11.0, 110.0),
-                                            (D(2022, 1, 4), 0): (None, None, 20.0, 200.0)}
+    assert _fund_days(spark, warehouse) == {
+        (D(2022, 1, 3), 0): (None, None, 11.0, 110.0),
+        (D(2022, 1, 4), 0): (None, None, 20.0, 200.0),
+    }
 
 
 @pytest.mark.parametrize("bad", ["2022-01-08", "not a date"])

@@ -2,6 +2,7 @@
 
 Small custom universes (24 funds x 4 months) so the module runs in well under a minute.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,7 @@ MONEY = ["Flow", "AssetsStart", "AssetsEnd", "PortfolioChange", "ForexChange"]
 
 def _countries():
     from flowmosaic.config import load_countries
+
     c = load_countries()
     return c.published_order, c.groups["G10"]
 
@@ -35,13 +37,25 @@ def runs(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("synth")
 
     def gen(name, seed=3, partitions=1, fmt="csv"):
-        return synth.generate(spark, base / name, scale="tiny", seed=seed, fmt=fmt,
-                              n_funds=N_FUNDS, start=START, end=END, partitions=partitions)
+        return synth.generate(
+            spark,
+            base / name,
+            scale="tiny",
+            seed=seed,
+            fmt=fmt,
+            n_funds=N_FUNDS,
+            start=START,
+            end=END,
+            partitions=partitions,
+        )
 
     # b: the same seed again, in another run and with another partition count
-    return {"a": gen("a"), "b": gen("b", partitions=3),
-            "other_seed": gen("c", seed=4, partitions=2),
-            "parquet": gen("pq", partitions=2, fmt="parquet")}
+    return {
+        "a": gen("a"),
+        "b": gen("b", partitions=3),
+        "other_seed": gen("c", seed=4, partitions=2),
+        "parquet": gen("pq", partitions=2, fmt="parquet"),
+    }
 
 
 def _parts(summary) -> list[Path]:
@@ -61,8 +75,10 @@ def _flow_text(summary) -> str:
 
 def _flows(summary) -> pd.DataFrame:
     if summary.fmt == "csv":
-        df = pd.concat([pd.read_csv(p, dtype={c: str for c in MONEY}) for p in _parts(summary)],
-                       ignore_index=True)
+        df = pd.concat(
+            [pd.read_csv(p, dtype={c: str for c in MONEY}) for p in _parts(summary)],
+            ignore_index=True,
+        )
         for c in MONEY:  # exact cents from the text
             s = df[c].str.replace(".", "", regex=False)
             df[c + "_c"] = s.astype(np.int64)
@@ -85,12 +101,21 @@ def _funds(summary) -> pd.DataFrame:
 def test_same_seed_gives_identical_files_whatever_the_partitioning(runs):
     a = runs["a"]
     for other in (runs["b"],):
-        for name in ("funds", "share_classes", "allocations", "returns", "yields",
-                     "external_series"):
+        for name in (
+            "funds",
+            "share_classes",
+            "allocations",
+            "returns",
+            "yields",
+            "external_series",
+        ):
             assert Path(a.paths[name]).read_bytes() == Path(other.paths[name]).read_bytes(), name
         assert _flow_text(a) == _flow_text(other)
-        assert (a.flow_rows, a.allocation_rows, a.n_share_classes) == \
-            (other.flow_rows, other.allocation_rows, other.n_share_classes)
+        assert (a.flow_rows, a.allocation_rows, a.n_share_classes) == (
+            other.flow_rows,
+            other.allocation_rows,
+            other.n_share_classes,
+        )
     assert len(_parts(runs["b"])) == 3
 
 
@@ -109,8 +134,11 @@ def test_columns_are_the_vendors(runs):
     assert list(_alloc(a).columns) == ["ReportDate", "FundId", *COUNTRIES]
     assert list(pd.read_csv(a.paths["returns"], nrows=1).columns) == ["date", *COUNTRIES]
     assert list(pd.read_csv(a.paths["yields"], nrows=1).columns) == ["date", *G10]
-    assert list(pd.read_csv(a.paths["external_series"], nrows=1).columns) == \
-        synth.EXTERNAL_COLUMNS == ["date", "series", "country", "value", "unit", "frequency"]
+    assert (
+        list(pd.read_csv(a.paths["external_series"], nrows=1).columns)
+        == synth.EXTERNAL_COLUMNS
+        == ["date", "series", "country", "value", "unit", "frequency"]
+    )
     assert len(COUNTRIES) == 52 and "NO" in COUNTRIES and "NO" in G10
 
 
@@ -127,8 +155,9 @@ def test_accounting_identity_on_every_row(runs, run):
     gap = df.AssetsEnd - (df.AssetsStart + df.Flow + df.PortfolioChange + df.ForexChange)
     assert gap.abs().max() <= 0.01
     if "Flow_c" in df:  # CSV: exact in cents
-        assert (df.AssetsEnd_c == df.AssetsStart_c + df.Flow_c + df.PortfolioChange_c
-                + df.ForexChange_c).all()
+        assert (
+            df.AssetsEnd_c == df.AssetsStart_c + df.Flow_c + df.PortfolioChange_c + df.ForexChange_c
+        ).all()
     assert (df.AssetsStart > 0).all() and (df.AssetsEnd > 0).all()
 
 
@@ -166,8 +195,9 @@ def test_share_classes_per_fund(runs):
     merged = pairs.merge(sc, on="ShareId", suffixes=("", "_sc"))
     assert (merged.FundId == merged.FundId_sc).all()
     # all share classes of a fund report on the same days
-    per = flows.groupby("FundId").agg(rows=("ShareId", "size"), sc=("ShareId", "nunique"),
-                                      days=("ReportDate", "nunique"))
+    per = flows.groupby("FundId").agg(
+        rows=("ShareId", "size"), sc=("ShareId", "nunique"), days=("ReportDate", "nunique")
+    )
     assert (per.rows == per.sc * per.days).all()
 
 
@@ -219,9 +249,11 @@ def test_allocations(runs):
 
 def test_market_files_cover_all_weekdays(runs):
     a = runs["a"]
-    weekdays = [cal.to_yyyymmdd(START + dt.timedelta(days=i))
-                for i in range((END - START).days + 1)
-                if (START + dt.timedelta(days=i)).weekday() < 5]
+    weekdays = [
+        cal.to_yyyymmdd(START + dt.timedelta(days=i))
+        for i in range((END - START).days + 1)
+        if (START + dt.timedelta(days=i)).weekday() < 5
+    ]
     ret = pd.read_csv(a.paths["returns"], dtype={"date": str}, keep_default_na=False)
     yl = pd.read_csv(a.paths["yields"], dtype={"date": str}, keep_default_na=False)
     for df, cols in ((ret, COUNTRIES), (yl, G10)):
@@ -261,13 +293,17 @@ def test_planted_effect_is_exactly_the_documented_term():
     n = len(m0["flow_dates"])
     latent = synth.simulate_latent(seed, n, 52)
     s = synth.flow_signal(latent, mix)
-    lagged = s[synth.BURN_IN - 3:synth.BURN_IN - 3 + n]
+    lagged = s[synth.BURN_IN - 3 : synth.BURN_IN - 3 + n]
     assert np.allclose(m1["s_equity"], lagged)
     assert np.allclose(lagged.mean(axis=1), 0) and np.allclose(lagged.std(axis=1), 1)
     assert np.allclose(m1["returns_flow"] - m0["returns_flow"], synth.K_RET * lagged)
     gi = [COUNTRIES.index(c) for c in G10]
-    assert np.allclose(m1["s_bond"], synth.zscore_rows(synth.compounded(latent @ mix.T)[:, gi])
-                       [synth.BURN_IN - 3:synth.BURN_IN - 3 + n])
+    assert np.allclose(
+        m1["s_bond"],
+        synth.zscore_rows(synth.compounded(latent @ mix.T)[:, gi])[
+            synth.BURN_IN - 3 : synth.BURN_IN - 3 + n
+        ],
+    )
     dy0, dy1 = np.diff(m0["yields_flow"], axis=0), np.diff(m1["yields_flow"], axis=0)
     for j in range(len(G10)):  # high inflow -> yield falls (up to the weak pull to the mean)
         assert np.corrcoef((dy1 - dy0)[:, j], m1["s_bond"][1:, j])[0, 1] < -0.9
@@ -295,9 +331,9 @@ def test_bond_effect_sets_the_yields_strength_alone():
 def test_mixing_matrix():
     w = np.array([[0.5, 0.5, 0.0], [0.0, 0.9, 0.0]])
     m = synth.mixing_matrix(w, np.array([1.0, 3.0]))
-    assert np.allclose(m[0], [0.5, 0.5, 0.0])               # only fund 0 holds country 0
-    assert np.allclose(m[1], (0.5 * np.array([.5, .5, 0]) + 2.7 * np.array([0, .9, 0])) / 3.2)
-    assert np.allclose(m[2], [0, 0, 1])                       # nobody holds it: identity
+    assert np.allclose(m[0], [0.5, 0.5, 0.0])  # only fund 0 holds country 0
+    assert np.allclose(m[1], (0.5 * np.array([0.5, 0.5, 0]) + 2.7 * np.array([0, 0.9, 0])) / 3.2)
+    assert np.allclose(m[2], [0, 0, 1])  # nobody holds it: identity
 
 
 def test_ar1_matches_the_recursion():

@@ -17,6 +17,7 @@ Tolerances, from the construction (module docstring of flowmosaic.synth, MOSAIC 
 - the US weight is scaled in units of 0.0001 percent point: |US_on - US_off x factor| <= 0.00005,
   and every allocation row keeps its total exactly.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,17 @@ def pair(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("mosaic")
     out = {}
     for name, on in (("on", True), ("off", False)):
-        s = synth.generate(spark, base / name, scale="tiny", seed=SEED, n_funds=N_FUNDS,
-                           start=START, end=END, partitions=2, mosaic=on)
+        s = synth.generate(
+            spark,
+            base / name,
+            scale="tiny",
+            seed=SEED,
+            n_funds=N_FUNDS,
+            start=START,
+            end=END,
+            partitions=2,
+            mosaic=on,
+        )
         out[name] = Raw(Path(s.out))
     return out
 
@@ -59,9 +69,9 @@ class Raw:
         for c in MONEY:
             fl[c] = fl[c].str.replace(".", "", regex=False).astype(np.int64)
         self.flows = fl.merge(self.sc[["ShareId", "InvestorType"]], on="ShareId").merge(
-            self.funds, on="FundId")
-        self.alloc = pd.read_csv(root / "allocations.csv", keep_default_na=False,
-                                 na_values=[""])
+            self.funds, on="FundId"
+        )
+        self.alloc = pd.read_csv(root / "allocations.csv", keep_default_na=False, na_values=[""])
         self.ext = pd.read_csv(root / "market" / "external_series.csv", dtype={"date": str})
 
     @property
@@ -77,8 +87,13 @@ def _window(raw: Raw) -> tuple[str, str]:
 def _jp_retail(raw: Raw) -> pd.DataFrame:
     """Retail share classes of JP-domiciled JP single-country equity funds (weight 1 in JP)."""
     f = raw.flows
-    return f[(f.AssetClass == "E") & (f.CrossBorder == "false") & (f.GeographicFocus == "JP")
-             & (f.Domicile == "JP") & (f.InvestorType == "Retail")]
+    return f[
+        (f.AssetClass == "E")
+        & (f.CrossBorder == "false")
+        & (f.GeographicFocus == "JP")
+        & (f.Domicile == "JP")
+        & (f.InvestorType == "Retail")
+    ]
 
 
 def _foreign_into_jp(raw: Raw) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -133,11 +148,11 @@ def test_flows_differ_only_where_the_scenario_says(pair):
     launched = set(on.scenario["groups"]["foreign_into_jp"]["funds"])
     only_on = m[m._merge == "left_only"]
     assert set(only_on.FundId) == launched and (m._merge != "right_only").all()
-    assert only_on.ReportDate.min() == start                   # launched on the window's start
+    assert only_on.ReportDate.min() == start  # launched on the window's start
     both = m[m._merge == "both"]
     changed = (both[MONEY].to_numpy() != both[[c + "_off" for c in MONEY]].to_numpy()).any(axis=1)
     diff = both[changed]
-    assert len(diff) and (diff.ReportDate >= start).all()      # nothing moves before the window
+    assert len(diff) and (diff.ReportDate >= start).all()  # nothing moves before the window
     retail = set(on.scenario["groups"]["jp_retail_outflow"]["share_classes"])
     drifted = diff[~diff.ShareId.isin(retail)]
     # the rest: non-US cross-border bond funds holding US, whose true weights drift
@@ -160,15 +175,16 @@ def test_jp_domestic_retail_outflow_equals_the_planted_total(pair):
     assert (both.dflow[both.ReportDate < start] == 0).all()
     win = both[(both.ReportDate >= start) & (both.ReportDate <= end)]
     planted = g["planted_flow"]
-    assert int(win.dflow.sum()) == planted["cents"] < 0           # exact, in cents
+    assert int(win.dflow.sum()) == planted["cents"] < 0  # exact, in cents
     by_month = win.groupby(win.ReportDate.str[:7]).dflow.sum()
     assert {k: int(v) / 100 for k, v in by_month.items()} == planted["usd_by_month"]
     # the size: 8% a year of each share class's assets on its first window row (ETF classes
     # deal on ~60% of days at 1/0.6 the amount, so their total is near, not at, 8%)
     first = win.sort_values("ReportDate").groupby("ShareId").first()
     days = win.groupby("ShareId").size()
-    nominal = (-synth.JP_RETAIL_OUTFLOW * first.AssetsStart_off * days
-               / synth.FLOW_DAYS_PER_YEAR).sum()
+    nominal = (
+        -synth.JP_RETAIL_OUTFLOW * first.AssetsStart_off * days / synth.FLOW_DAYS_PER_YEAR
+    ).sum()
     assert 0.85 < planted["cents"] / nominal < 1.15
     # a mutual-fund share class sells the same whole cents every flow date
     mf = win[win.Vehicle == "MF"]
@@ -180,8 +196,7 @@ def test_jp_domestic_retail_outflow_equals_the_planted_total(pair):
     d_end = both.AssetsEnd - both.AssetsEnd_off
     same_sc = both.ShareId.eq(both.ShareId.shift())
     assert (d_start[same_sc] == d_end.shift()[same_sc]).all()
-    earn = (both.PortfolioChange - both.PortfolioChange_off
-            + both.ForexChange - both.ForexChange_off)
+    earn = both.PortfolioChange - both.PortfolioChange_off + both.ForexChange - both.ForexChange_off
     ret = (both.PortfolioChange_off + both.ForexChange_off) / both.AssetsStart_off
     expect = d_start.astype(float) * ret  # (cents x cents overflows int64)
     assert (earn - expect).abs().max() < 3
@@ -196,13 +211,14 @@ def test_foreign_inflows_into_jp_equal_the_planted_total(pair):
     s_off, x_off = _foreign_into_jp(off)
     # cross-border foreign funds: the same rows, to the cent; the difference is the launched funds
     cols = ["ShareId", "ReportDate", "into"]
-    pd.testing.assert_frame_equal(x_on[cols].reset_index(drop=True),
-                                  x_off[cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        x_on[cols].reset_index(drop=True), x_off[cols].reset_index(drop=True)
+    )
     assert len(x_on) > 1000 and len(s_off) == 0
     assert set(s_on.FundId) == set(g["funds"]) and (s_on.ReportDate >= start).all()
     assert set(s_on.Domicile) == set(g["funds"].values())
     win = s_on[(s_on.ReportDate >= start) & (s_on.ReportDate <= end)]
-    assert int(win.Flow.sum()) == g["all_flows"]["cents"]      # exact, in cents
+    assert int(win.Flow.sum()) == g["all_flows"]["cents"]  # exact, in cents
     by_month = win.groupby(win.ReportDate.str[:7]).Flow.sum()
     assert {k: int(v) / 100 for k, v in by_month.items()} == g["all_flows"]["usd_by_month"]
     # the planted part: FOREIGN_JP_INFLOW a flow day per base fund, dealing days of an ETF
@@ -217,8 +233,9 @@ def test_us_weight_of_non_us_bond_funds_drifts_down(pair):
     g = on.scenario["groups"]["us_bond_weight_drift"]
     factor = g["factor_by_month"]
     countries = [c for c in on.alloc.columns if len(c) == 2]
-    m = on.alloc.merge(off.alloc, on=["ReportDate", "FundId"], how="outer", suffixes=("", "_off"),
-                       indicator=True)
+    m = on.alloc.merge(
+        off.alloc, on=["ReportDate", "FundId"], how="outer", suffixes=("", "_off"), indicator=True
+    )
     assert (m._merge == "both").all()
     funds = on.funds.set_index("FundId")
     dom, ac = funds.Domicile.loc[m.FundId].to_numpy(), funds.AssetClass.loc[m.FundId].to_numpy()
@@ -264,12 +281,18 @@ def test_external_series_file(pair):
         assert dates.min() >= pd.Timestamp(START) and dates.max() <= pd.Timestamp(END)
     series = {name: g.set_index("date").value for name, g in ext.groupby("series")}
     bop = series["foreign_portfolio_equity_flows"]
-    assert len(bop) == 18 and (pd.to_datetime(bop.index) + pd.offsets.MonthEnd(0)
-                               == pd.to_datetime(bop.index)).all()
+    assert (
+        len(bop) == 18
+        and (pd.to_datetime(bop.index) + pd.offsets.MonthEnd(0) == pd.to_datetime(bop.index)).all()
+    )
     # it is a noisy version of the foreign-domiciled equity flows into JP of the universe
     s_on, x_on = _foreign_into_jp(on)
-    into = pd.concat([s_on.assign(into=s_on.Flow.astype(float))[["ReportDate", "into"]],
-                      x_on[["ReportDate", "into"]]])
+    into = pd.concat(
+        [
+            s_on.assign(into=s_on.Flow.astype(float))[["ReportDate", "into"]],
+            x_on[["ReportDate", "into"]],
+        ]
+    )
     monthly = into.groupby(into.ReportDate.str[:7]).into.sum()
     assert np.corrcoef(monthly.to_numpy(), bop.to_numpy())[0, 1] > 0.5
     spec = series["equity_futures_net_speculative_positions"]
@@ -286,8 +309,11 @@ def test_external_series_file(pair):
     assert off_s["usdjpy_1m_25d_risk_reversal"].equals(rr)
     factor = on.scenario["groups"]["us_bond_weight_drift"]["factor_by_month"]
     f = np.array([factor.get(d[:7], 1.0) for d in ust.index])
-    assert np.allclose(ust.to_numpy(), off_s["official_holdings_us_treasuries_by_jp"].to_numpy()
-                       * (1 - 0.5 * (1 - f)), atol=0.1)  # both rounded to 0.1
+    assert np.allclose(
+        ust.to_numpy(),
+        off_s["official_holdings_us_treasuries_by_jp"].to_numpy() * (1 - 0.5 * (1 - f)),
+        atol=0.1,
+    )  # both rounded to 0.1
     # same noise: on - off is the launched funds' flows, scaled by 1 / coverage, in US$ bn
     coverage = on.manifest["external_series"]["coverage"]
     added = pd.Series(on.scenario["groups"]["foreign_into_jp"]["all_flows"]["usd_by_month"])

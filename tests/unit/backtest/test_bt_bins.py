@@ -1,4 +1,5 @@
 """Quantile bins (section 5 step 7) and bin returns (step 8), derived by hand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,29 +11,33 @@ from flowmosaic.backtest import bins as binning
 D = pd.DatetimeIndex([pd.Timestamp("2022-02-04")], name="date")
 
 
-@pytest.mark.parametrize("n_names, sizes", [
-    (10, [2, 2, 2, 2, 2]),   # 2, 4, 6, 8 exactly
-    (43, [9, 8, 9, 8, 9]),   # 8.6, 17.2, 25.8, 34.4 -> 9, 17, 26, 34
-    (17, [3, 4, 3, 4, 3]),   # 3.4, 6.8, 10.2, 13.6 -> 3, 7, 10, 14
-    (9, [2, 2, 1, 2, 2]),    # 1.8, 3.6, 5.4, 7.2 -> 2, 4, 5, 7
-    (4, [1, 1, 0, 1, 1]),    # 0.8, 1.6, 2.4, 3.2 -> 1, 2, 2, 3
-    (1, [0, 0, 1, 0, 0]),    # 0.2, 0.4, 0.6, 0.8 -> 0, 0, 1, 1
-    (0, [0, 0, 0, 0, 0]),
-])
+@pytest.mark.parametrize(
+    "n_names, sizes",
+    [
+        (10, [2, 2, 2, 2, 2]),  # 2, 4, 6, 8 exactly
+        (43, [9, 8, 9, 8, 9]),  # 8.6, 17.2, 25.8, 34.4 -> 9, 17, 26, 34
+        (17, [3, 4, 3, 4, 3]),  # 3.4, 6.8, 10.2, 13.6 -> 3, 7, 10, 14
+        (9, [2, 2, 1, 2, 2]),  # 1.8, 3.6, 5.4, 7.2 -> 2, 4, 5, 7
+        (4, [1, 1, 0, 1, 1]),  # 0.8, 1.6, 2.4, 3.2 -> 1, 2, 2, 3
+        (1, [0, 0, 1, 0, 0]),  # 0.2, 0.4, 0.6, 0.8 -> 0, 0, 1, 1
+        (0, [0, 0, 0, 0, 0]),
+    ],
+)
 def test_bin_sizes_round_half_down(n_names, sizes):
     assert binning.bin_sizes(n_names, 5) == sizes
     # the same sizes come out of assign_bins on a row of distinct values
-    sig = pd.DataFrame([np.arange(n_names, 0, -1, dtype=float)], index=D,
-                       columns=[f"C{i}" for i in range(n_names)])
+    sig = pd.DataFrame(
+        [np.arange(n_names, 0, -1, dtype=float)], index=D, columns=[f"C{i}" for i in range(n_names)]
+    )
     got = binning.assign_bins(sig, 5).iloc[0]
     assert [int((got == q).sum()) for q in range(1, 6)] == sizes
     assert got.is_monotonic_increasing  # descending signal -> bins 1..5 in order
 
 
 def test_exact_halves_round_down():
-    assert binning.bin_sizes(5, 2) == [2, 3]            # 2.5 -> 2
-    assert binning.bin_sizes(15, 10) == [1, 2] * 5      # 1.5 -> 1, 4.5 -> 4, ...
-    assert binning.bin_sizes(3, 2) == [1, 2]            # 1.5 -> 1
+    assert binning.bin_sizes(5, 2) == [2, 3]  # 2.5 -> 2
+    assert binning.bin_sizes(15, 10) == [1, 2] * 5  # 1.5 -> 1, 4.5 -> 4, ...
+    assert binning.bin_sizes(3, 2) == [1, 2]  # 1.5 -> 1
 
 
 def test_ties_keep_column_order():
@@ -52,8 +57,11 @@ def test_missing_signal_or_return_is_not_binned():
 
 
 def test_each_row_is_binned_on_its_own():
-    sig = pd.DataFrame([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, np.nan, 1.0]],
-                       index=pd.DatetimeIndex(["2022-02-04", "2022-02-11"]), columns=list("ABCD"))
+    sig = pd.DataFrame(
+        [[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, np.nan, 1.0]],
+        index=pd.DatetimeIndex(["2022-02-04", "2022-02-11"]),
+        columns=list("ABCD"),
+    )
     got = binning.assign_bins(sig, 2)
     # row 1: N=4 -> 2,2: D,C in bin 1; row 2: N=3 -> 1.5 rounds down -> sizes 1,2
     assert got.iloc[0].tolist() == [2.0, 2.0, 1.0, 1.0]

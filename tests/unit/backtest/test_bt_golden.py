@@ -15,6 +15,7 @@ What the published rows allow, and what they do not:
   it must look like a daily flow % (small, same scale as the published daily rows).
   This cannot tell compounding from summing: at these magnitudes they differ by ~1e-5.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,8 +75,9 @@ def test_later_published_fridays_need_unpublished_compounded_rows(gold):
     comp = _read(gold, "compounded_flow_pct_20d.csv")
     published = _read(gold, "bins_weekly.csv")
     assert pd.Timestamp("2022-02-09") not in comp.index
-    assert sorted(published.index)[1:] == [pd.Timestamp(d) for d in
-                                           ("2022-02-11", "2022-02-18", "2022-02-25")]
+    assert sorted(published.index)[1:] == [
+        pd.Timestamp(d) for d in ("2022-02-11", "2022-02-18", "2022-02-25")
+    ]
     # the newest published compounded row does not reproduce the 20220211 bins
     newest = binning.assign_bins(comp.loc[["2022-02-08"]], 5).iloc[0]
     assert not newest.equals(published.loc["2022-02-11"].astype(float))
@@ -122,8 +124,9 @@ def test_compounding_identity_implies_plausible_daily_values(gold):
     x = _read(gold, "daily_flow_pct.csv")
     c = _read(gold, "compounded_flow_pct_20d.csv")
     # x(t-20) = 100 [ (1 + x(t)/100)(1 + C(t-1)/100) / (1 + C(t)/100) - 1 ]
-    implied = 100 * ((1 + x.iloc[1:] / 100) * (1 + c.shift(1).iloc[1:] / 100)
-                     / (1 + c.iloc[1:] / 100) - 1)
+    implied = 100 * (
+        (1 + x.iloc[1:] / 100) * (1 + c.shift(1).iloc[1:] / 100) / (1 + c.iloc[1:] / 100) - 1
+    )
     assert implied.notna().all(axis=None)
     # Published daily values are within +-0.38%; the implied January values must be of the
     # same kind (they are within +-0.16%). This is a plausibility check only: it cannot detect

@@ -1,4 +1,5 @@
 """File inputs, the CLI on CSV files (no Spark) and the report's self-containment."""
+
 from __future__ import annotations
 
 import re
@@ -33,13 +34,16 @@ def test_read_strategy_file(tmp_path):
     assert got.iloc[0, 0] == pytest.approx(flows.iloc[0, 0], abs=1e-7)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("date,AU,CA\n20220201,0.1,0.2\n2022020x,0.1,0.2\n", r"line 3: '2022020x'.*not a date"),
-    ("date,AU,CA\n20220201,0.1,abc\n", r"line 2, column CA: 'abc' is not a number"),
-    ("date,AU,Canada\n20220201,0.1,0.2\n", r"\['CANADA'\] are not ISO2"),
-    ("date,AU,CA\n20220201,0.1,0.2\n20220201,0.1,0.2\n", r"20220201 appears more than once"),
-    ("date\n20220201\n", r"needs a date column and at least one country"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("date,AU,CA\n20220201,0.1,0.2\n2022020x,0.1,0.2\n", r"line 3: '2022020x'.*not a date"),
+        ("date,AU,CA\n20220201,0.1,abc\n", r"line 2, column CA: 'abc' is not a number"),
+        ("date,AU,Canada\n20220201,0.1,0.2\n", r"\['CANADA'\] are not ISO2"),
+        ("date,AU,CA\n20220201,0.1,0.2\n20220201,0.1,0.2\n", r"20220201 appears more than once"),
+        ("date\n20220201\n", r"needs a date column and at least one country"),
+    ],
+)
 def test_read_errors_say_what_and_where(tmp_path, text, message):
     p = tmp_path / "bad.csv"
     p.write_text(text)
@@ -59,7 +63,8 @@ def test_membership_file(tmp_path):
 
 def test_flow_specs():
     assert bio.parse_flow_spec("country_flows:FloPctCtry-B@3") == bio.FlowSpec(
-        "country_flows", "FloPctCtry-B", 3)
+        "country_flows", "FloPctCtry-B", 3
+    )
     assert bio.parse_flow_spec("s3://b/gold/cf:U") == bio.FlowSpec("s3://b/gold/cf", "U", None)
     assert bio.is_table_spec("country_flows:U") and not bio.is_table_spec("x/flows.csv")
     with pytest.raises(InputError, match="must be a number"):
@@ -69,14 +74,34 @@ def test_flow_specs():
 def test_cli_on_files_writes_everything(tmp_path, capsys):
     f, r, _ = _write(tmp_path)
     out = tmp_path / "out"
-    rc = main(["backtest", "--flows", str(f), "--returns", str(r), "--horizons", "5,10,20",
-               "--countries", "AU,BR,CA,CN,ID,IN", "--periods", "2010-2010,2011-2011",
-               "--out", str(out)])
+    rc = main(
+        [
+            "backtest",
+            "--flows",
+            str(f),
+            "--returns",
+            str(r),
+            "--horizons",
+            "5,10,20",
+            "--countries",
+            "AU,BR,CA,CN,ID,IN",
+            "--periods",
+            "2010-2010,2011-2011",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert f"report: {out / 'report.html'}" in text
-    for name in ("bins.csv", "returns.csv", "summary.csv", "calendar_years.csv", "ic.csv",
-                 "report.html"):
+    for name in (
+        "bins.csv",
+        "returns.csv",
+        "summary.csv",
+        "calendar_years.csv",
+        "ic.csv",
+        "report.html",
+    ):
         assert (out / name).stat().st_size > 0, name
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["horizon", "statistic", "column", "value"]
@@ -103,4 +128,3 @@ def test_cli_reports_a_calendar_gap(tmp_path, capsys):
     err = capsys.readouterr().err
     want = f"{gap_date[:4]}-{gap_date[4:6]}-{gap_date[6:]}"
     assert f"flow date {want} is missing" in err
-

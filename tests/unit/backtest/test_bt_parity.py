@@ -15,6 +15,7 @@ definitions, not with flowmosaic's statistics:
 - uRet AnnMn / AnnSd / Sharpe / HitRate: per sub-series over the rows with a uRet, then the
   plain mean over the sub-series.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,11 @@ MARKET_END = pd.Timestamp("2021-02-19")  # no forward return reaches past this w
 
 
 def _inputs(spreads: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    fd = pd.DatetimeIndex(pd.to_datetime(flow_dates(pd.Timestamp("2020-11-02").date(),
-                                                    pd.Timestamp("2021-02-26").date())))
+    fd = pd.DatetimeIndex(
+        pd.to_datetime(
+            flow_dates(pd.Timestamp("2020-11-02").date(), pd.Timestamp("2021-02-26").date())
+        )
+    )
     flows = pd.DataFrame({c: FLOW[c] for c in COUNTRIES}, index=fd)
     flows.loc[flows.index >= AU_TURNS, "AU"] = -0.5
     wd = pd.bdate_range("2020-11-02", MARKET_END)  # every weekday, holidays included
@@ -67,13 +71,16 @@ def _rows_and_signal(flows: pd.DataFrame, daily: bool) -> tuple[pd.DatetimeIndex
     lagged[2:] = comp[:-2]  # row t holds the value of row t - 2
     if daily:  # every flow row
         return flows.index, lagged
-    rows = [np.flatnonzero((flows.index <= f) & (flows.index > f - pd.Timedelta(days=7)))[-1]
-            for f in FRIDAYS]  # the last flow row of each Friday's week
+    rows = [
+        np.flatnonzero((flows.index <= f) & (flows.index > f - pd.Timedelta(days=7)))[-1]
+        for f in FRIDAYS
+    ]  # the last flow row of each Friday's week
     return pd.DatetimeIndex(FRIDAYS), lagged[rows]
 
 
-def _expected(flows: pd.DataFrame, market: pd.DataFrame, h: int, spreads: bool,
-              daily: bool = False) -> dict[str, float]:
+def _expected(
+    flows: pd.DataFrame, market: pd.DataFrame, h: int, spreads: bool, daily: bool = False
+) -> dict[str, float]:
     dates, S = _rows_and_signal(flows, daily)
     lv = market.to_numpy(dtype=float)
     pos = market.index.get_indexer(dates)  # -1: beyond the market series
@@ -84,8 +91,11 @@ def _expected(flows: pd.DataFrame, market: pd.DataFrame, h: int, spreads: bool,
     R[np.abs(R) < 1e-6] = np.nan
     B = np.zeros((len(dates), 5))  # 0 = not in any bin
     for i in range(len(dates)):
-        names = [j for j in np.argsort(-S[i], kind="stable")
-                 if np.isfinite(S[i, j]) and np.isfinite(R[i, j])]
+        names = [
+            j
+            for j in np.argsort(-S[i], kind="stable")
+            if np.isfinite(S[i, j]) and np.isfinite(R[i, j])
+        ]
         if names:
             B[i, names] = np.repeat(np.arange(1, 6), SIZES[len(names)])
     k, A = (h if daily else h // 5), 260.0 / h
@@ -156,8 +166,8 @@ def test_daily_trade_dates_keep_the_first_flow_rows():
         t, b = res.bin_returns[h], res.bins[h]
         # flowmosaic's lag moves the last 2 signal rows to flow dates after the data (the
         # reference's keeps the flow rows and drops them); no return reaches them here
-        assert t.index[:len(flows)].equals(flows.index.rename("date"))
-        assert len(t) == len(flows) + 2 and t.iloc[len(flows):].isna().all(axis=None)
+        assert t.index[: len(flows)].equals(flows.index.rename("date"))
+        assert len(t) == len(flows) + 2 and t.iloc[len(flows) :].isna().all(axis=None)
         assert b.iloc[:21].isna().all(axis=None) and b.iloc[21].notna().sum() == 4
         exp = _expected(flows, market, h, spreads=False, daily=True)
         for stat in ("AnnMn", "AnnSd", "Sharpe", "HitRate"):

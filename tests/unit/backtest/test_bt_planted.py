@@ -1,6 +1,7 @@
 """A planted effect on seeded synthetic data: returns over the next 20 weekdays driven by the
 lagged compounded flow (see flowmosaic.backtest.synthetic). The t-stat is summary statistic
 'TStat' (mean / sd x sqrt(n) of the TxB series, averaged over the non-overlapping sub-series)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The report's header: synthetic data is marked."""
+
 from flowmosaic.backtest import api
 from flowmosaic.backtest.synthetic import make_planted
 

@@ -1,4 +1,5 @@
 """Signal construction (section 5 steps 1-4) and forward returns (steps 5-6)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,10 @@ from flowmosaic.errors import InputError
 
 
 def _fd(start: str, end: str) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(flow_dates(dt.date.fromisoformat(start),
-                                                      dt.date.fromisoformat(end))), name="date")
+    return pd.DatetimeIndex(
+        pd.to_datetime(flow_dates(dt.date.fromisoformat(start), dt.date.fromisoformat(end))),
+        name="date",
+    )
 
 
 def test_compounding_by_hand():
@@ -115,12 +118,27 @@ def test_index_mode_from_levels_and_from_percent_returns():
 def test_percent_returns_are_compounded_over_every_weekday_holidays_included():
     # Thu 2020-12-24, Fri 12-25 (not a flow date), Mon 12-28, Tue 12-29, Wed 12-30, Thu 12-31,
     # Fri 2021-01-01 (not a flow date), Mon 01-04, Tue 01-05
-    idx = pd.DatetimeIndex(["2020-12-24", "2020-12-25", "2020-12-28", "2020-12-29",
-                            "2020-12-30", "2020-12-31", "2021-01-01", "2021-01-04",
-                            "2021-01-05"], name="date")
-    pct = pd.DataFrame({"AU": [0.5, 1.0, 0.5, 0.5, 0.5, 0.5, 2.0, 0.5, 0.5],
-                        "CA": [np.nan, np.nan, np.nan, 1.0, np.nan, 2.0, np.nan, 1.0, np.nan]},
-                       index=idx)
+    idx = pd.DatetimeIndex(
+        [
+            "2020-12-24",
+            "2020-12-25",
+            "2020-12-28",
+            "2020-12-29",
+            "2020-12-30",
+            "2020-12-31",
+            "2021-01-01",
+            "2021-01-04",
+            "2021-01-05",
+        ],
+        name="date",
+    )
+    pct = pd.DataFrame(
+        {
+            "AU": [0.5, 1.0, 0.5, 0.5, 0.5, 0.5, 2.0, 0.5, 0.5],
+            "CA": [np.nan, np.nan, np.nan, 1.0, np.nan, 2.0, np.nan, 1.0, np.nan],
+        },
+        index=idx,
+    )
     level = rets.to_level(pct, "pct")
     r1 = rets.forward_returns(level, idx, 1)
     r2 = rets.forward_returns(level, idx, 2)
@@ -163,11 +181,13 @@ def test_zero_return_rule_in_the_engine_masks_the_signal():
 
 def test_membership_makes_returns_missing_outside():
     flows, levels = make_planted(6, 1, strength=0.0, seed=2)
-    member = pd.DataFrame({"country": ["AU", "AU", "BR", "CA", "CN", "ID", "IN"],
-                           "from": pd.to_datetime(["2010-01-01", "2010-09-01", None, None,
-                                                   None, None, None]),
-                           "to": pd.to_datetime(["2010-05-31", None, None, None, None, None,
-                                                 None])})
+    member = pd.DataFrame(
+        {
+            "country": ["AU", "AU", "BR", "CA", "CN", "ID", "IN"],
+            "from": pd.to_datetime(["2010-01-01", "2010-09-01", None, None, None, None, None]),
+            "to": pd.to_datetime(["2010-05-31", None, None, None, None, None, None]),
+        }
+    )
     res = run_backtest(flows, levels, BacktestParams(horizons=(5,), bins=3), membership=member)
     b = res.bins[5]
     gap = (b.index > "2010-05-31") & (b.index < "2010-09-01")

@@ -1,5 +1,6 @@
 """Every statistic of section 5 step 9, overlapping horizons (step 10) and the calendar-year
 table (step 11), on short series whose values are derived by hand in the comments."""
+
 from __future__ import annotations
 
 import math
@@ -61,12 +62,12 @@ def test_beta_uses_the_rows_where_both_the_column_and_uret_exist():
     # uRet's own mean uses all 4 rows: (0.5 + 1 + 0 + 2) / 4 x 52 = 45.5
     assert w.loc["AnnMn", "uRet"] == pytest.approx(45.5)
     # the same rows when uRet is the one missing: same OLS
-    w = stats.summarize(_table({"Q1": [1.0, 7.0, 3.0, 1.0], "uRet": [0.5, np.nan, 0.0, 2.0]}),
-                        5)
+    w = stats.summarize(_table({"Q1": [1.0, 7.0, 3.0, 1.0], "uRet": [0.5, np.nan, 0.0, 2.0]}), 5)
     assert w.loc["Beta", "Q1"] == pytest.approx(-10 / 13)
     # fewer than 2 common rows: missing
-    w = stats.summarize(_table({"Q1": [np.nan, np.nan, 3.0, np.nan], "uRet": [0.5, 1.0, 0.0, 2.0]}),
-                        5)
+    w = stats.summarize(
+        _table({"Q1": [np.nan, np.nan, 3.0, np.nan], "uRet": [0.5, 1.0, 0.0, 2.0]}), 5
+    )
     assert np.isnan(w.loc["Beta", "Q1"]) and np.isnan(w.loc["Alpha", "Q1"])
     assert w.loc["Beta", "uRet"] == pytest.approx(1.0)
 
@@ -88,10 +89,21 @@ def test_drawdown_counts_missing_as_zero_and_starts_at_the_first_loss():
 def test_turnover_by_hand():
     # 4 countries A B C D, 2 bins, 3 rebalances:
     #   t0: bin1 {A,B} bin2 {C,D};  t1: bin1 {A,C} bin2 {B,D};  t2: bin1 {A,C} bin2 {B}
-    b = pd.DataFrame([[1, 1, 2, 2], [1, 2, 1, 2], [1, 2, 1, np.nan]], index=FRIDAYS[:3],
-                     columns=list("ABCD"), dtype=float)
-    t = _table({"Q1": [1.0, 2.0, 3.0], "Q2": [0.0, 1.0, 0.0], "TxB": [1.0, 1.0, 3.0],
-                "uRet": [0.1, 0.2, 0.3]}, 3)
+    b = pd.DataFrame(
+        [[1, 1, 2, 2], [1, 2, 1, 2], [1, 2, 1, np.nan]],
+        index=FRIDAYS[:3],
+        columns=list("ABCD"),
+        dtype=float,
+    )
+    t = _table(
+        {
+            "Q1": [1.0, 2.0, 3.0],
+            "Q2": [0.0, 1.0, 0.0],
+            "TxB": [1.0, 1.0, 3.0],
+            "uRet": [0.1, 0.2, 0.3],
+        },
+        3,
+    )
     w = stats.summarize(t, 5, 5, bins=b, n_bins=2)
     # bin 1: t0->t1 kept A of max(2,2): 50; t1->t2 kept 2: 0 -> mean 25 x 52 = 1300
     # bin 2: t0->t1 kept D: 50; t1->t2 {B,D}->{B} kept 1 of max(2,1): 50 -> 50 x 52 = 2600
@@ -108,9 +120,15 @@ def test_turnover_counts_the_first_transition_into_the_portfolio():
     idx = pd.date_range("2021-01-08", periods=7, freq="W-FRI", name="date")
     rows = [[np.nan] * 4, [np.nan] * 4, [1, 1, 2, 2], [1, 2, 1, 2], [1, 2, 1, np.nan]]
     b = pd.DataFrame(rows, index=idx[:5], columns=list("ABCD"), dtype=float)
-    t = pd.DataFrame({"Q1": [np.nan, np.nan, 1.0, 2.0, 3.0], "Q2": [np.nan, np.nan, 0.0, 1.0, 0.0],
-                      "TxB": [np.nan, np.nan, 1.0, 1.0, 3.0], "uRet": [0.3, 0.1, 0.1, 0.2, 0.3]},
-                     index=idx[:5])
+    t = pd.DataFrame(
+        {
+            "Q1": [np.nan, np.nan, 1.0, 2.0, 3.0],
+            "Q2": [np.nan, np.nan, 0.0, 1.0, 0.0],
+            "TxB": [np.nan, np.nan, 1.0, 1.0, 3.0],
+            "uRet": [0.3, 0.1, 0.1, 0.2, 0.3],
+        },
+        index=idx[:5],
+    )
     for fn in (stats.summarize, stats.summarize_reference):
         w = fn(t, 5, 5, b, 2)
         # bin 1: r0->r1 empty on both sides: left out; r1->r2 from empty: 100; r2->r3 kept A
@@ -129,10 +147,12 @@ def test_turnover_counts_the_first_transition_into_the_portfolio():
 
     # Overlapping horizon h = 10: 2 interleaved sub-series, rows 0,2,4,... and 1,3,5,...
     #   r5: bin1 {A,B} bin2 {C,D}
-    b6 = pd.concat([b, pd.DataFrame([[1, 1, 2, 2]], index=idx[5:6], columns=list("ABCD"),
-                                    dtype=float)])
-    t6 = pd.concat([t, pd.DataFrame({"Q1": [1.0], "Q2": [0.0], "TxB": [1.0], "uRet": [0.1]},
-                                    index=idx[5:6])])
+    b6 = pd.concat(
+        [b, pd.DataFrame([[1, 1, 2, 2]], index=idx[5:6], columns=list("ABCD"), dtype=float)]
+    )
+    t6 = pd.concat(
+        [t, pd.DataFrame({"Q1": [1.0], "Q2": [0.0], "TxB": [1.0], "uRet": [0.1]}, index=idx[5:6])]
+    )
     for fn in (stats.summarize, stats.summarize_reference):
         w = fn(t6, 10, 5, b6, 2)
         # bin 1, rows 0,2,4: empty->{A,B} 100, {A,B}->{A,C} 50 -> 75;
@@ -147,10 +167,15 @@ def test_turnover_counts_the_first_transition_into_the_portfolio():
 def test_uret_uses_the_dates_before_the_first_bin():
     # 3 countries; on the first two Fridays there is no signal yet (no bin) but returns exist.
     # C has returns but never a signal: it counts in uRet, never in a bin.
-    rets = pd.DataFrame({"A": [2.0, -4.0, 3.0, 1.0], "B": [4.0, 1.0, -3.0, 5.0],
-                         "C": [np.nan, -3.0, 3.0, 3.0]}, index=FRIDAYS[:4])
-    b = pd.DataFrame({"A": [np.nan, np.nan, 1, 2], "B": [np.nan, np.nan, 2, 1],
-                      "C": [np.nan] * 4}, index=FRIDAYS[:4], dtype=float)
+    rets = pd.DataFrame(
+        {"A": [2.0, -4.0, 3.0, 1.0], "B": [4.0, 1.0, -3.0, 5.0], "C": [np.nan, -3.0, 3.0, 3.0]},
+        index=FRIDAYS[:4],
+    )
+    b = pd.DataFrame(
+        {"A": [np.nan, np.nan, 1, 2], "B": [np.nan, np.nan, 2, 1], "C": [np.nan] * 4},
+        index=FRIDAYS[:4],
+        dtype=float,
+    )
     t = binning.bin_returns(b, rets, 2)
     # uRet = row mean over the countries with a return: (2+4)/2 = 3, (-4+1-3)/3 = -2,
     # (3-3+3)/3 = 1, (1+5+3)/3 = 3; Q1: row 2 A - 1 = 2, row 3 B - 3 = 2; Q2: -4, -2
@@ -190,9 +215,11 @@ def test_overlapping_horizon_averages_interleaved_subseries():
     assert w.loc["AnnSd", "TxB"] == pytest.approx((s0 + s1) / 2 * math.sqrt(A))
     # the Sharpe ratio is averaged too (not the ratio of the averages)
     assert w.loc["Sharpe", "TxB"] == pytest.approx(
-        (100 * m0 * A / (s0 * math.sqrt(A)) + 100 * m1 * A / (s1 * math.sqrt(A))) / 2)
+        (100 * m0 * A / (s0 * math.sqrt(A)) + 100 * m1 * A / (s1 * math.sqrt(A))) / 2
+    )
     assert w.loc["TStat", "TxB"] == pytest.approx(
-        (m0 / s0 * math.sqrt(3) + m1 / s1 * math.sqrt(3)) / 2)
+        (m0 / s0 * math.sqrt(3) + m1 / s1 * math.sqrt(3)) / 2
+    )
     assert w.loc["DrawDn", "TxB"] == 0 and w.loc["DDnN", "TxB"] == 0
     assert stats.n_subseries(20, 5) == 4 and stats.n_subseries(130, 5) == 26
     assert stats.n_subseries(5, 5) == 1 and stats.n_subseries(20, 1) == 20
@@ -215,9 +242,10 @@ def test_calendar_years_use_the_year_of_the_window_end():
     assert cal.loc[2021, "N"] == 2 and cal.loc[2022, "N"] == 1  # N counts uRet periods
     # with bin columns N counts the Q1 periods: a leading date with uRet only (2021-12-10,
     # window end 12-17) adds to uRet's AnnMn for 2021 but not to N
-    t2 = pd.DataFrame({"Q1": [np.nan, 1.0, 2.0, 3.0, np.nan],
-                       "uRet": [4.0, 0.0, 1.0, 1.0, np.nan]},
-                      index=idx.insert(0, pd.Timestamp("2021-12-10")))
+    t2 = pd.DataFrame(
+        {"Q1": [np.nan, 1.0, 2.0, 3.0, np.nan], "uRet": [4.0, 0.0, 1.0, 1.0, np.nan]},
+        index=idx.insert(0, pd.Timestamp("2021-12-10")),
+    )
     cal = stats.calendar_years(t2, 5).set_index("year")
     assert cal.loc[2021, "N"] == 2 and cal.loc[2022, "N"] == 1
     assert cal.loc[2021, "uRet"] == pytest.approx(52 * (4.0 + 0.0 + 1.0) / 3)
@@ -225,21 +253,25 @@ def test_calendar_years_use_the_year_of_the_window_end():
 
 
 def test_long_summary_layout():
-    w = stats.summarize(_table({"Q1": [1.0, 2.0, -1.0], "TxB": [1.0, 0.0, 2.0],
-                                "uRet": [0.1, 0.2, 0.3]}, 3), 5)
+    w = stats.summarize(
+        _table({"Q1": [1.0, 2.0, -1.0], "TxB": [1.0, 0.0, 2.0], "uRet": [0.1, 0.2, 0.3]}, 3), 5
+    )
     long = stats.to_long(w, 5)
     assert list(long.columns) == ["horizon", "statistic", "column", "value"]
     assert len(long) == len(stats.STATISTICS) * 3
     assert set(long["statistic"]) == set(stats.STATISTICS) and "TStat" in set(long["statistic"])
 
 
-@pytest.mark.parametrize("horizon, step, rows", [(5, 5, 60), (20, 5, 61), (130, 5, 40),
-                                                 (10, 1, 37), (45, 5, 7), (65, 5, 3)])
+@pytest.mark.parametrize(
+    "horizon, step, rows",
+    [(5, 5, 60), (20, 5, 61), (130, 5, 40), (10, 1, 37), (45, 5, 7), (65, 5, 3)],
+)
 def test_vectorised_summary_equals_the_loop_over_subseries(horizon, step, rows):
     rng = np.random.default_rng(horizon + rows)
     idx = pd.bdate_range("2015-01-02", periods=rows, freq="W-FRI" if step == 5 else "B")
-    t = pd.DataFrame(rng.normal(0, 1, (rows, 5)), index=idx,
-                     columns=["Q1", "Q2", "Q3", "TxB", "uRet"])
+    t = pd.DataFrame(
+        rng.normal(0, 1, (rows, 5)), index=idx, columns=["Q1", "Q2", "Q3", "TxB", "uRet"]
+    )
     t.iloc[rng.random((rows, 5)) < 0.08] = np.nan  # gaps, some where uRet exists
     t.iloc[::7, 1] = np.nan
     b = pd.DataFrame(rng.integers(1, 4, (rows, 9)).astype(float), index=idx)

@@ -12,6 +12,7 @@ Countries AU, BR, CA (the kernel takes any tuple). Funds (key: domicile, weights
 Flow dates: 22 Mar 2022 (January's snapshot), 23 Mar 2022 (February's), 25 Apr 2022 (March's:
 there is none, so only the single-country funds count).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,16 +40,16 @@ def day(d: dt.date) -> int:
 
 
 def weights(triples) -> Weights:
-    return Weights(np.array([k for k, _, _ in triples], np.int32),
-                   np.array([IDX[c] for _, c, _ in triples], np.int16),
-                   np.array([w for _, _, w in triples], np.float64))
+    return Weights(
+        np.array([k for k, _, _ in triples], np.int32),
+        np.array([IDX[c] for _, c, _ in triples], np.int16),
+        np.array([w for _, _, w in triples], np.float64),
+    )
 
 
 MONTHS = {
-    day(D(2022, 1, 1)): weights([(0, "AU", 0.6), (0, "BR", 0.3), (1, "AU", 1.0),
-                                 (2, "BR", 0.4)]),
-    day(D(2022, 2, 1)): weights([(0, "AU", 0.5), (0, "BR", 0.5), (2, "AU", 0.2),
-                                 (2, "BR", 0.8)]),
+    day(D(2022, 1, 1)): weights([(0, "AU", 0.6), (0, "BR", 0.3), (1, "AU", 1.0), (2, "BR", 0.4)]),
+    day(D(2022, 2, 1)): weights([(0, "AU", 0.5), (0, "BR", 0.5), (2, "AU", 0.2), (2, "BR", 0.8)]),
 }
 SINGLE = Weights(np.array([3, 4], np.int64), np.array([IDX["CA"]] * 2, np.int64), np.ones(2))
 
@@ -56,9 +57,14 @@ SINGLE = Weights(np.array([3, 4], np.int64), np.array([IDX["CA"]] * 2, np.int64)
 def universe(name, types=INVESTOR_TYPES, ex_domestic=False, keys=KEYS) -> UniversePlan:
     sel = np.isin(KEYS, keys)
     dom = DOMICILE[sel]
-    return UniversePlan(name, KEYS[sel], dom,
-                        np.array([IDX.get(d, -1) for d in dom], np.int64), tuple(types),
-                        ex_domestic)
+    return UniversePlan(
+        name,
+        KEYS[sel],
+        dom,
+        np.array([IDX.get(d, -1) for d in dom], np.int64),
+        tuple(types),
+        ex_domestic,
+    )
 
 
 ALL = universe("All")
@@ -70,7 +76,7 @@ FUND_DAYS = {
     (MAR22, 0): {"Institutional": (10.0, 1000.0, 5.0), "Retail": (-4.0, 1000.0, 5.0)},
     (MAR22, 1): {"Institutional": (20.0, 500.0, 0.0), "Retail": (0.0, 500.0, 0.0)},
     (MAR22, 2): {"Institutional": (-3.0, 300.0, 3.0), "Retail": (1.0, 100.0, 1.0)},
-    (MAR22, 3): {"Other": (7.0, 700.0, NAN)},   # a NULL portfolio change counts 0
+    (MAR22, 3): {"Other": (7.0, 700.0, NAN)},  # a NULL portfolio change counts 0
     (MAR22, 4): {"Other": (1.0, 100.0, 2.0)},
     (MAR22, 9): {"Institutional": (99.0, 9900.0, 0.0)},
     (MAR23, 0): {"Institutional": (8.0, 1010.0, 0.0), "Retail": (2.0, 990.0, 0.0)},
@@ -86,12 +92,15 @@ def columns(fund_days=FUND_DAYS, order=None) -> dict[str, np.ndarray]:
     items = list(fund_days.items())
     if order is not None:
         items = [items[i] for i in order]
-    cols = {"flow_date": np.array([day(d) for (d, _), _ in items], np.int64),
-            "fund_key": np.array([k for (_, k), _ in items], np.int64)}
+    cols = {
+        "flow_date": np.array([day(d) for (d, _), _ in items], np.int64),
+        "fund_key": np.array([k for (_, k), _ in items], np.int64),
+    }
     for t in INVESTOR_TYPES:
         for j, m in enumerate(FUND_DAY_MEASURES):
             cols[fund_day_column(m, t)] = np.array(
-                [v[t][j] if t in v else NAN for _, v in items], np.float64)
+                [v[t][j] if t in v else NAN for _, v in items], np.float64
+            )
     return cols
 
 
@@ -109,8 +118,12 @@ def by_key(res: dict[str, np.ndarray], investor_grain=False) -> dict[tuple, tupl
             key += (str(res["investor_domicile"][i]), str(res["investor_type"][i]))
         key += (str(res["country"][i]),)
         assert key not in out, key
-        out[key] = (float(res["flow_usd"][i]), float(res["assets_start_usd"][i]),
-                    float(res["portfolio_change_usd"][i]), int(res["fund_count"][i]))
+        out[key] = (
+            float(res["flow_usd"][i]),
+            float(res["assets_start_usd"][i]),
+            float(res["portfolio_change_usd"][i]),
+            int(res["fund_count"][i]),
+        )
     return out
 
 
@@ -182,20 +195,32 @@ def test_two_universes_in_one_pass_and_row_order_does_not_matter():
 def test_a_universe_of_some_funds_only():
     # funds 0 and 3: AU/BR from F0 alone, CA from F3 alone
     got = by_key(matrix.compute(plan(universe("Two", keys=[0, 3])), columns()))
-    assert_rows(got, {
-        ("Two", MAR22, "AU"): (3.6, 1200.0, 6.0, 1), ("Two", MAR22, "BR"): (1.8, 600.0, 3.0, 1),
-        ("Two", MAR22, "CA"): (7.0, 700.0, 0.0, 1),
-        ("Two", MAR23, "AU"): (5.0, 1000.0, 0.0, 1), ("Two", MAR23, "BR"): (5.0, 1000.0, 0.0, 1),
-        ("Two", MAR23, "CA"): (2.0, 200.0, 1.0, 1), ("Two", APR25, "CA"): (-1.0, 650.0, 0.5, 1)})
+    assert_rows(
+        got,
+        {
+            ("Two", MAR22, "AU"): (3.6, 1200.0, 6.0, 1),
+            ("Two", MAR22, "BR"): (1.8, 600.0, 3.0, 1),
+            ("Two", MAR22, "CA"): (7.0, 700.0, 0.0, 1),
+            ("Two", MAR23, "AU"): (5.0, 1000.0, 0.0, 1),
+            ("Two", MAR23, "BR"): (5.0, 1000.0, 0.0, 1),
+            ("Two", MAR23, "CA"): (2.0, 200.0, 1.0, 1),
+            ("Two", APR25, "CA"): (-1.0, 650.0, 0.5, 1),
+        },
+    )
 
 
 def test_single_country_weight_alone():
     # only the single-country funds, no snapshots at all: weight 1 in CA on every date
     p = Plan(COUNTRIES, [ALL], {}, SINGLE)
     got = by_key(matrix.compute(p, columns()))
-    assert_rows(got, {("All", MAR22, "CA"): (8.0, 800.0, 2.0, 2),
-                      ("All", MAR23, "CA"): (2.0, 200.0, 1.0, 1),
-                      ("All", APR25, "CA"): (-1.0, 650.0, 0.5, 1)})
+    assert_rows(
+        got,
+        {
+            ("All", MAR22, "CA"): (8.0, 800.0, 2.0, 2),
+            ("All", MAR23, "CA"): (2.0, 200.0, 1.0, 1),
+            ("All", APR25, "CA"): (-1.0, 650.0, 0.5, 1),
+        },
+    )
 
 
 def test_no_rows_and_no_members():
@@ -207,8 +232,9 @@ def test_no_rows_and_no_members():
     assert len(matrix.compute(plan(nobody), columns())["fund_count"]) == 0
     assert_rows(by_key(matrix.compute(plan(nobody, ALL), columns())), ALL_ROWS)
     alone = by_key(matrix.compute(plan(ALL, investor_grain=True), columns()), True)
-    assert_rows(by_key(matrix.compute(plan(ALL, nobody, investor_grain=True), columns()), True),
-                alone)
+    assert_rows(
+        by_key(matrix.compute(plan(ALL, nobody, investor_grain=True), columns()), True), alone
+    )
 
 
 def test_investor_grain():
@@ -216,10 +242,15 @@ def test_investor_grain():
     # 22 Mar, AU: LU institutional F0 10*.6, LU retail -4*.6, AU institutional F1 20,
     # AU retail F1 0 (a reported 0 counts, with its assets)
     au = {k[2:4]: v for k, v in got.items() if k[:2] == ("All", MAR22) and k[4] == "AU"}
-    assert_rows(au, {("LU", "Institutional"): (6.0, 600.0, 3.0, 1),
-                     ("LU", "Retail"): (-2.4, 600.0, 3.0, 1),
-                     ("AU", "Institutional"): (20.0, 500.0, 0.0, 1),
-                     ("AU", "Retail"): (0.0, 500.0, 0.0, 1)})
+    assert_rows(
+        au,
+        {
+            ("LU", "Institutional"): (6.0, 600.0, 3.0, 1),
+            ("LU", "Retail"): (-2.4, 600.0, 3.0, 1),
+            ("AU", "Institutional"): (20.0, 500.0, 0.0, 1),
+            ("AU", "Retail"): (0.0, 500.0, 0.0, 1),
+        },
+    )
     # CA on 22 Mar: the single-country funds' "Other" classes, by domicile
     ca = {k[2:4]: v for k, v in got.items() if k[:2] == ("All", MAR22) and k[4] == "CA"}
     assert_rows(ca, {("IE", "Other"): (7.0, 700.0, 0.0, 1), ("CA", "Other"): (1.0, 100.0, 2.0, 1)})
@@ -237,13 +268,16 @@ def test_investor_grain():
 
 
 def test_investor_grain_keeps_the_universe_types():
-    got = by_key(matrix.compute(plan(INST_XDOM, investor_grain=True), columns()),
-                 investor_grain=True)
+    got = by_key(
+        matrix.compute(plan(INST_XDOM, investor_grain=True), columns()), investor_grain=True
+    )
     assert {k[3] for k in got} == {"Institutional"}
     assert got[("Inst-xdom", MAR23, "LU", "Institutional", "AU")] == pytest.approx(
-        (4.0, 505.0, 0.0, 1))
+        (4.0, 505.0, 0.0, 1)
+    )
     assert got[("Inst-xdom", MAR23, "BR", "Institutional", "AU")] == pytest.approx(
-        (0.2, 60.0, 0.0, 1))
+        (0.2, 60.0, 0.0, 1)
+    )
 
 
 def test_alloc_month_days_is_the_23rd_rule_on_every_day_2019_2025():

@@ -5,6 +5,7 @@ Flow dates (across New Year; 1 January is not a flow date):
 Domiciles: JP (domestic for destination JP), US (foreign), LU and KY (offshore).
 Every expected number below is worked out by hand from the ROWS table.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,17 @@ import pytest
 from flowmosaic.errors import InputError
 from flowmosaic.mosaic import analyses as an
 
-COLS = ["universe", "flow_date", "investor_domicile", "investor_type", "country", "flow_usd",
-        "assets_start_usd", "portfolio_change_usd", "fund_count"]
+COLS = [
+    "universe",
+    "flow_date",
+    "investor_domicile",
+    "investor_type",
+    "country",
+    "flow_usd",
+    "assets_start_usd",
+    "portfolio_change_usd",
+    "fund_count",
+]
 R, I = "Retail", "Institutional"  # noqa: E741 -- one letter keeps the rows below aligned
 ROWS = [
     # date        domicile type country flow  assets
@@ -52,32 +62,44 @@ def pick(t: pd.DataFrame, group: str, itype: str) -> pd.DataFrame:
 
 # --- groups -------------------------------------------------------------------------------------
 
+
 def test_investor_groups_and_offshore_mapping():
     dom = pd.Series(["JP", "US", "LU", "KY", "GB"])
-    assert list(an.investor_groups(dom, "JP")) == ["domestic", "foreign", "offshore", "offshore",
-                                                   "foreign"]
+    assert list(an.investor_groups(dom, "JP")) == [
+        "domestic",
+        "foreign",
+        "offshore",
+        "offshore",
+        "foreign",
+    ]
     # LU funds investing in LU are still offshore: their investors do not live in the hub
     assert list(an.investor_groups(pd.Series(["LU"]), "LU")) == ["offshore"]
     # mapped offshore domiciles are relabelled first: LU -> JP is domestic, IE -> a region is
     # foreign, unmapped KY stays offshore
-    got = an.investor_groups(pd.Series(["LU", "IE", "KY"]), "JP",
-                             offshore_map={"LU": "JP", "IE": "Europe"})
+    got = an.investor_groups(
+        pd.Series(["LU", "IE", "KY"]), "JP", offshore_map={"LU": "JP", "IE": "Europe"}
+    )
     assert list(got) == ["domestic", "foreign", "offshore"]
     # a custom offshore set
     assert list(an.investor_groups(pd.Series(["LU", "KY"]), "JP", offshore=["KY"])) == [
-        "foreign", "offshore"]
+        "foreign",
+        "offshore",
+    ]
 
 
 def test_period_end_labels_friday_and_month_end():
     d = pd.to_datetime(["2024-12-31", "2025-01-03", "2025-01-04", "2025-01-06"])
     # Tue 31 Dec -> Fri 3 Jan; Fri -> itself; Sat 4 Jan -> Fri 10 Jan; Mon 6 Jan -> Fri 10 Jan
-    assert list(an.period_end(d, "W")) == list(pd.to_datetime(
-        ["2025-01-03", "2025-01-03", "2025-01-10", "2025-01-10"]))
-    assert list(an.period_end(d, "M")) == list(pd.to_datetime(
-        ["2024-12-31", "2025-01-31", "2025-01-31", "2025-01-31"]))
+    assert list(an.period_end(d, "W")) == list(
+        pd.to_datetime(["2025-01-03", "2025-01-03", "2025-01-10", "2025-01-10"])
+    )
+    assert list(an.period_end(d, "M")) == list(
+        pd.to_datetime(["2024-12-31", "2025-01-31", "2025-01-31", "2025-01-31"])
+    )
 
 
 # --- a) domestic / foreign / offshore -----------------------------------------------------------
+
 
 def test_daily_split_sums_pct_cumulative_and_ytd():
     t = an.domestic_foreign_flows(make_icf(), "JP", "U")
@@ -93,7 +115,7 @@ def test_daily_split_sums_pct_cumulative_and_ytd():
     assert list(dr.assets_start_usd) == [1000, 1000, 900, 800]
     np.testing.assert_allclose(dr.flow_pct, [-1.0, -2.0, -100 * 30 / 900, -5.0])
     assert list(dr.cum_flow_usd) == [-10, -30, -60, -100]
-    assert list(dr.ytd_flow_usd) == [-10, -20, -50, -90]      # resets on 2 January
+    assert list(dr.ytd_flow_usd) == [-10, -20, -50, -90]  # resets on 2 January
 
     di = pick(t, "domestic", I)  # one row, on 31 Dec; other days: flow 0, no assets
     assert list(di.flow_usd) == [5, 0, 0, 0]
@@ -151,8 +173,9 @@ def test_start_end_and_offshore_map():
     t = an.domestic_foreign_flows(make_icf(), "JP", "U", start="2025-01-01")
     dr = pick(t, "domestic", R)
     assert list(dr.cum_flow_usd) == [-20, -50, -90]  # cumulative from 2 January
-    t = an.domestic_foreign_flows(make_icf(), "JP", "U", end="2025-01-03",
-                                  offshore_map={"LU": "JP"})
+    t = an.domestic_foreign_flows(
+        make_icf(), "JP", "U", end="2025-01-03", offshore_map={"LU": "JP"}
+    )
     # LU relabelled JP -> domestic: 31 Dec domestic institutional = 5 + (-4) = 1
     assert pick(t, "domestic", I).flow_usd.iloc[0] == 1
     # KY has no row before 6 January, so no offshore group in this window
@@ -173,17 +196,24 @@ def test_format_usd_and_summary():
     assert an.format_usd(float("nan")) == "n/a"
     t = an.domestic_foreign_flows(make_icf(scale=1e9), "JP", "U")
     # domestic retail YTD: -20 - 30 - 40 = -90 (x $1bn)
-    assert an.flow_summary(t, "domestic", R) == \
-        "retail investors domiciled in JP: -$90.0bn YTD (to 2025-01-06)"
+    assert (
+        an.flow_summary(t, "domestic", R)
+        == "retail investors domiciled in JP: -$90.0bn YTD (to 2025-01-06)"
+    )
     # foreign, all types, as of 3 January: YTD 30 + 0
-    assert an.flow_summary(t, "foreign", as_of="2025-01-03") == \
-        "all investors domiciled outside JP: +$30.0bn YTD (to 2025-01-03)"
+    assert (
+        an.flow_summary(t, "foreign", as_of="2025-01-03")
+        == "all investors domiciled outside JP: +$30.0bn YTD (to 2025-01-03)"
+    )
     # offshore since the start: -4 + 8 + 2 = 6
-    assert an.flow_summary(t, "offshore", I, measure="cum") == \
-        "institutional investors in offshore funds: +$6.0bn since 2024-12-31 (to 2025-01-06)"
+    assert (
+        an.flow_summary(t, "offshore", I, measure="cum")
+        == "institutional investors in offshore funds: +$6.0bn since 2024-12-31 (to 2025-01-06)"
+    )
 
 
 # --- b) matrix ----------------------------------------------------------------------------------
+
 
 def test_domicile_matrix_flows_and_holdings():
     f = an.domicile_matrix(make_icf(), "U")
@@ -211,14 +241,14 @@ def test_domicile_matrix_flows_and_holdings():
     assert list(r.index) == ["JP", "US"]
     assert r.loc["JP", "JP"] == -100 and r.loc["US", "JP"] == 30 and r.loc["US", "US"] == 0
 
-    mapped = an.domicile_matrix(make_icf(), "U", offshore_map={"LU": "Europe"},
-                                start="2025-01-03")
+    mapped = an.domicile_matrix(make_icf(), "U", offshore_map={"LU": "Europe"}, start="2025-01-03")
     # from 3 January: LU -> JP 8, LU -> US -6 under "Europe"; KY -> JP 2 stays offshore
     assert mapped.loc["Europe", "JP"] == 8 and mapped.loc["Europe", "US"] == -6
     assert mapped.loc["offshore", "JP"] == 2 and mapped.loc["offshore", "US"] == 0
 
 
 # --- c) home bias -------------------------------------------------------------------------------
+
 
 def test_home_bias_month_end():
     hb = an.home_bias(make_icf(), "U", "US").set_index(["month", "domicile"])
@@ -282,8 +312,13 @@ def test_zscore_against_trailing_window():
     # week 5: past 4, 6, -4, -2 -> mean 1, squares 9+25+25+9 = 68 over 3
     # week 6: past 6, -4, -2, -6 -> mean -1.5, squares 56.25+6.25+.25+20.25 = 83 over 3
     # week 7: past -4, -2, -6, 0 -> mean -3, squares 1+1+9+9 = 20 over 3
-    expected = [-4.0, -4 / math.sqrt(56 / 3), -7 / math.sqrt(68 / 3), 1.5 / math.sqrt(83 / 3),
-                6 / math.sqrt(20 / 3)]
+    expected = [
+        -4.0,
+        -4 / math.sqrt(56 / 3),
+        -7 / math.sqrt(68 / 3),
+        1.5 / math.sqrt(83 / 3),
+        6 / math.sqrt(20 / 3),
+    ]
     np.testing.assert_allclose(p.zscore.iloc[3:], expected)
     np.testing.assert_allclose(p.trailing_mean.iloc[3:], [4, 2, 1, -1.5, -3])
 
@@ -316,11 +351,14 @@ def test_persistence_by_year_and_summary():
     assert y.loc[2022, "min_z"] == pytest.approx(-7 / math.sqrt(68 / 3))
     assert y.loc[2022, "max_z"] == pytest.approx(6 / math.sqrt(20 / 3))
     text = an.persistence_summary(p)
-    assert text == ("week to 2022-01-28: +$3, z +2.3; 1st week of buying in a row (+$3 over "
-                    "the run); longest buying run before: 3 weeks to 2021-12-24 (+$12)")
+    assert text == (
+        "week to 2022-01-28: +$3, z +2.3; 1st week of buying in a row (+$3 over "
+        "the run); longest buying run before: 3 weeks to 2021-12-24 (+$12)"
+    )
     # after the fifth selling week in a row, compared with the earlier 3-week selling run
-    sell = pd.concat([X, pd.Series([-1.0] * 5, index=pd.date_range("2022-02-04", periods=5,
-                                                                     freq="W-FRI"))])
+    sell = pd.concat(
+        [X, pd.Series([-1.0] * 5, index=pd.date_range("2022-02-04", periods=5, freq="W-FRI"))]
+    )
     text = an.persistence_summary(an.persistence(sell, 4, 3))
     assert "5th week of selling in a row (-$5 over the run)" in text
     assert text.endswith("longest selling run before: 3 weeks to 2022-01-14 (-$12)")

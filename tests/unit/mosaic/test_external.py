@@ -1,5 +1,6 @@
 """External series next to fund flows: aggregation rules, alignment, lead/lag on constructed
 series whose answer is known by construction."""
+
 from __future__ import annotations
 
 import math
@@ -28,12 +29,14 @@ def test_default_rule():
 
 
 def test_aggregate_weekly_last_sum_mean_and_country():
-    rows = [("2025-01-06", "rr", "JP", 1.0, "%", "daily"),   # Mon   -> week to Fri 10 Jan
-            ("2025-01-08", "rr", "JP", 2.0, "%", "daily"),   # Wed
-            ("2025-01-10", "rr", "JP", 3.0, "%", "daily"),   # Fri
-            ("2025-01-13", "rr", "JP", 4.0, "%", "daily"),   # Mon   -> week to Fri 17 Jan
-            ("2025-01-08", "rr", "KR", 9.0, "%", "daily"),
-            ("2025-01-31", "bop_flows", "JP", 5.0, "USD bn", "monthly")]
+    rows = [
+        ("2025-01-06", "rr", "JP", 1.0, "%", "daily"),  # Mon   -> week to Fri 10 Jan
+        ("2025-01-08", "rr", "JP", 2.0, "%", "daily"),  # Wed
+        ("2025-01-10", "rr", "JP", 3.0, "%", "daily"),  # Fri
+        ("2025-01-13", "rr", "JP", 4.0, "%", "daily"),  # Mon   -> week to Fri 17 Jan
+        ("2025-01-08", "rr", "KR", 9.0, "%", "daily"),
+        ("2025-01-31", "bop_flows", "JP", 5.0, "USD bn", "monthly"),
+    ]
     ext = frame(rows)
     a = ex.aggregate_external(ext, "W", country="JP").set_index(["series", "date"])
     # rr is a level: the last value of each week; bop_flows falls in the week ending Fri 31 Jan
@@ -59,11 +62,16 @@ def test_aggregate_weekly_last_sum_mean_and_country():
 
 
 def test_align_monthly_sums_daily_fund_flows():
-    flow = pd.Series([1.0, 2.0, 4.0], index=pd.to_datetime(["2024-01-05", "2024-01-22",
-                                                           "2024-02-09"]))
-    ext = frame([("2024-01-01", "bop_flows", "JP", 7.0, "USD bn", "monthly"),
-                 ("2024-02-01", "bop_flows", "JP", 8.0, "USD bn", "monthly"),
-                 ("2024-03-01", "bop_flows", "JP", 9.0, "USD bn", "monthly")])
+    flow = pd.Series(
+        [1.0, 2.0, 4.0], index=pd.to_datetime(["2024-01-05", "2024-01-22", "2024-02-09"])
+    )
+    ext = frame(
+        [
+            ("2024-01-01", "bop_flows", "JP", 7.0, "USD bn", "monthly"),
+            ("2024-02-01", "bop_flows", "JP", 8.0, "USD bn", "monthly"),
+            ("2024-03-01", "bop_flows", "JP", 9.0, "USD bn", "monthly"),
+        ]
+    )
     al = ex.align_external(flow, ext, "M")
     # January: 1 + 2 = 3 next to 7; February: 4 next to 8; March has no fund flow
     assert list(al.date) == list(pd.to_datetime(["2024-01-31", "2024-02-29"]))
@@ -81,8 +89,9 @@ def weekly_flow(n=40, seed=0) -> pd.Series:
 def shifted(flow: pd.Series, weeks: int, series: str = "positioning", sign: float = 1.0):
     """The fund flow itself, dated `weeks` weeks later (negative: earlier)."""
     dates = flow.index + pd.Timedelta(weeks=weeks)
-    return frame([(d, series, "JP", sign * v, "contracts", "weekly")
-                  for d, v in zip(dates, flow.to_numpy())])
+    return frame(
+        [(d, series, "JP", sign * v, "contracts", "weekly") for d, v in zip(dates, flow.to_numpy())]
+    )
 
 
 def test_lead_lag_recovers_a_known_shift():
@@ -91,8 +100,8 @@ def test_lead_lag_recovers_a_known_shift():
     ll = ex.lead_lag(flow, shifted(flow, 2), "W", max_lag=4).set_index("lag")
     assert list(ll.index) == [-4, -3, -2, -1, 0, 1, 2, 3, 4]
     assert ll.loc[2, "corr"] == pytest.approx(1.0)
-    assert ll.loc[2, "n"] == 40       # every week pairs with its copy
-    assert ll.loc[0, "n"] == 38       # 40 weeks each, two weeks apart
+    assert ll.loc[2, "n"] == 40  # every week pairs with its copy
+    assert ll.loc[0, "n"] == 38  # 40 weeks each, two weeks apart
     assert (ll.drop(index=2)["corr"].abs() < 0.9).all()
 
     s = ex.correlation_summary(flow, shifted(flow, 2), "W", max_lag=4).iloc[0]

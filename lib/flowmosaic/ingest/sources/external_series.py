@@ -1,6 +1,7 @@
 """Other flow sources a user supplies, long: date, series, country, value, unit, frequency
 (balance-of-payments flows, official holdings, futures positioning, an FX risk reversal...)
 -> silver external_series. A batch replaces the series it holds."""
+
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
@@ -29,32 +30,62 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
     t = {v: dtype(raw, v) for v in COLUMNS}
     txt = {v: as_text(rc(v), t[v]) for v in COLUMNS}
     return raw.select(
-        "*", as_date(rc("date"), t["date"]).alias("date"), txt["series"].alias("series"),
+        "*",
+        as_date(rc("date"), t["date"]).alias("date"),
+        txt["series"].alias("series"),
         F.upper(txt["country"]).alias("country"),
-        as_double(rc("value"), t["value"]).alias("value"), txt["unit"].alias("unit"),
+        as_double(rc("value"), t["value"]).alias("value"),
+        txt["unit"].alias("unit"),
         F.lower(txt["frequency"]).alias("frequency"),
-        txt["date"].isNull().alias("_blank_date"), txt["value"].isNull().alias("_blank_value"))
+        txt["date"].isNull().alias("_blank_date"),
+        txt["value"].isNull().alias("_blank_value"),
+    )
 
 
 def rules(inp: RawInput, ctx: Context) -> list[Rule]:
-    blanks = [("date", F.col("_blank_date")), ("series", F.col("series").isNull()),
-              ("country", F.col("country").isNull())]
+    blanks = [
+        ("date", F.col("_blank_date")),
+        ("series", F.col("series").isNull()),
+        ("country", F.col("country").isNull()),
+    ]
     return [
         Rule(blanks[0][1] | blanks[1][1] | blanks[2][1], R.MISSING_KEY, blank_list(blanks)),
-        Rule(F.col("date").isNull(), R.UNPARSEABLE_DATE,
-             F.concat(F.lit("date="), shown(rc("date")))),
-        Rule(~F.col("country").isin(*ctx.known_countries), R.UNKNOWN_COUNTRY,
-             F.concat(F.lit("country "), F.col("country"), F.lit(" not among the known codes"))),
+        Rule(
+            F.col("date").isNull(), R.UNPARSEABLE_DATE, F.concat(F.lit("date="), shown(rc("date")))
+        ),
+        Rule(
+            ~F.col("country").isin(*ctx.known_countries),
+            R.UNKNOWN_COUNTRY,
+            F.concat(F.lit("country "), F.col("country"), F.lit(" not among the known codes")),
+        ),
         Rule(F.col("_blank_value"), R.MISSING_VALUE, F.lit("blank: value")),
-        Rule(F.col("value").isNull(), R.UNPARSEABLE_NUMBER,
-             F.concat(F.lit("value="), shown(rc("value")))),
-        Rule(~F.coalesce(F.col("frequency"), F.lit("")).isin(*FREQUENCIES), R.UNKNOWN_FREQUENCY,
-             F.concat(F.lit("frequency="), shown(rc("frequency")),
-                      F.lit(f" (want {', '.join(FREQUENCIES)})"))),
-        Rule(F.col("_dup_n").isNotNull(), R.DUPLICATE_KEY,
-             F.concat(F.col("_dup_n").cast("string"), F.lit(" rows share date="),
-                      F.col("date").cast("string"), F.lit(", series="), F.col("series"),
-                      F.lit(", country="), F.col("country"))),
+        Rule(
+            F.col("value").isNull(),
+            R.UNPARSEABLE_NUMBER,
+            F.concat(F.lit("value="), shown(rc("value"))),
+        ),
+        Rule(
+            ~F.coalesce(F.col("frequency"), F.lit("")).isin(*FREQUENCIES),
+            R.UNKNOWN_FREQUENCY,
+            F.concat(
+                F.lit("frequency="),
+                shown(rc("frequency")),
+                F.lit(f" (want {', '.join(FREQUENCIES)})"),
+            ),
+        ),
+        Rule(
+            F.col("_dup_n").isNotNull(),
+            R.DUPLICATE_KEY,
+            F.concat(
+                F.col("_dup_n").cast("string"),
+                F.lit(" rows share date="),
+                F.col("date").cast("string"),
+                F.lit(", series="),
+                F.col("series"),
+                F.lit(", country="),
+                F.col("country"),
+            ),
+        ),
     ]
 
 
@@ -62,8 +93,18 @@ def content(inp: RawInput) -> Column:
     return row_json(list(COLUMNS))
 
 
-SPEC = Source("external_series", "external_series",
-              ("external_series.csv", "external_series.parquet", "external_series",
-),
-              fixed_columns(COLUMNS), parse, rules, ("date", "series", "country"), content,
-              "series")
+SPEC = Source(
+    "external_series",
+    "external_series",
+    (
+        "external_series.csv",
+        "external_series.parquet",
+        "external_series",
+    ),
+    fixed_columns(COLUMNS),
+    parse,
+    rules,
+    ("date", "series", "country"),
+    content,
+    "series",
+)

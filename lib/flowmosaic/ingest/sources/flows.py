@@ -5,6 +5,7 @@ ingest/flows.py). A batch replaces the window from its first to its last valid f
 The accounting identity AssetsEnd = AssetsStart + Flow + PortfolioChange + ForexChange is
 checked within a tolerance; a row that misses it is accepted and flagged (identity_break).
 """
+
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
@@ -28,9 +29,16 @@ from flowmosaic.ingest.reasons import Rule
 from flowmosaic.ingest.sources import Context, Source, fixed_columns
 from flowmosaic.spark.calendar import is_flow_date
 
-COLUMNS = {"ReportDate": "flow_date", "ShareId": "share_id", "FundId": "fund_id",
-           "Flow": "flow", "AssetsStart": "assets_start", "AssetsEnd": "assets_end",
-           "PortfolioChange": "portfolio_change", "ForexChange": "forex_change"}
+COLUMNS = {
+    "ReportDate": "flow_date",
+    "ShareId": "share_id",
+    "FundId": "fund_id",
+    "Flow": "flow",
+    "AssetsStart": "assets_start",
+    "AssetsEnd": "assets_end",
+    "PortfolioChange": "portfolio_change",
+    "ForexChange": "forex_change",
+}
 NUMBERS = ("Flow", "AssetsStart", "AssetsEnd", "PortfolioChange", "ForexChange")
 KEYS = ("ReportDate", "ShareId", "FundId")
 
@@ -55,22 +63,39 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
 
     # 2: casts
     if "ReportDate" in strings:
-        date0 = F.coalesce(F.try_to_date(src("ReportDate"), "yyyy-M-d"),
-                           F.try_to_date(src("ReportDate"), "yyyyMMdd"))
+        date0 = F.coalesce(
+            F.try_to_date(src("ReportDate"), "yyyy-M-d"),
+            F.try_to_date(src("ReportDate"), "yyyyMMdd"),
+        )
     else:
         date0 = as_date(rc("ReportDate"), t["ReportDate"])
-    df = df.select("*", date0.alias("_d0"), *[
-        (src(v).try_cast("double") if v in strings or not isinstance(t[v], T.NumericType)
-         else src(v).cast("double")).alias(f"_x_{v}") for v in NUMBERS])
+    df = df.select(
+        "*",
+        date0.alias("_d0"),
+        *[
+            (
+                src(v).try_cast("double")
+                if v in strings or not isinstance(t[v], T.NumericType)
+                else src(v).cast("double")
+            ).alias(f"_x_{v}")
+            for v in NUMBERS
+        ],
+    )
     # 3: range / finiteness, blanks
     d0 = F.col("_d0")
     df = df.select(
-        "*", F.when(d0.between(F.lit(MIN_DATE), F.lit(MAX_DATE)), d0).alias("flow_date"),
+        "*",
+        F.when(d0.between(F.lit(MIN_DATE), F.lit(MAX_DATE)), d0).alias("flow_date"),
         src("ShareId").cast("string").alias("share_id"),
         src("FundId").cast("string").alias("fund_id"),
-        *[F.when(F.col(f"_x_{v}") - F.col(f"_x_{v}") == F.lit(0.0), F.col(f"_x_{v}"))
-          .alias(COLUMNS[v]) for v in NUMBERS],
-        *[src(v).isNull().alias(f"_blank_{v}") for v in COLUMNS])
+        *[
+            F.when(F.col(f"_x_{v}") - F.col(f"_x_{v}") == F.lit(0.0), F.col(f"_x_{v}")).alias(
+                COLUMNS[v]
+            )
+            for v in NUMBERS
+        ],
+        *[src(v).isNull().alias(f"_blank_{v}") for v in COLUMNS],
+    )
     # 4: the checks and the identity
     start, flow, end = F.col("assets_start"), F.col("flow"), F.col("assets_end")
     pc, fx = F.col("portfolio_change"), F.col("forex_change")
@@ -80,49 +105,94 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
     diff_flipped = end - (start + flow + pc - F.lit(sign) * fx)
     brk = F.coalesce(F.abs(diff) > limit, F.lit(False))
     return df.select(
-        *raw.columns, "flow_date", "share_id", "fund_id", *[COLUMNS[v] for v in NUMBERS],
-        brk.alias("identity_break"), F.trunc(F.col("flow_date"), "MM").alias("flow_month"),
+        *raw.columns,
+        "flow_date",
+        "share_id",
+        "fund_id",
+        *[COLUMNS[v] for v in NUMBERS],
+        brk.alias("identity_break"),
+        F.trunc(F.col("flow_date"), "MM").alias("flow_month"),
         (end.isNull() | pc.isNull() | fx.isNull()).alias("_identity_unchecked"),
         (brk & F.coalesce(F.abs(diff_flipped) <= limit, F.lit(False))).alias("_fx_flip_ok"),
-        (F.col("_blank_ReportDate") | F.col("_blank_ShareId") | F.col("_blank_FundId"))
-        .alias("_key_blank"),
+        (F.col("_blank_ReportDate") | F.col("_blank_ShareId") | F.col("_blank_FundId")).alias(
+            "_key_blank"
+        ),
         F.coalesce(~is_flow_date(F.col("flow_date")), F.lit(False)).alias("_not_flow_date"),
         (F.col("_blank_Flow") | F.col("_blank_AssetsStart")).alias("_value_blank"),
-        *[(~F.col(f"_blank_{v}") & F.col(COLUMNS[v]).isNull()).alias(f"_bad_{v}")
-          for v in NUMBERS],
+        *[(~F.col(f"_blank_{v}") & F.col(COLUMNS[v]).isNull()).alias(f"_bad_{v}") for v in NUMBERS],
         F.coalesce(start < 0, F.lit(False)).alias("_negative_start"),
-        *[F.col(f"_blank_{v}") for v in COLUMNS])
+        *[F.col(f"_blank_{v}") for v in COLUMNS],
+    )
 
 
 def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     """Over parse's columns, the duplicate count (_dup_n) and the share-class reference
     (share_key, _ref_fund_id)."""
-    bad_numbers = F.concat_ws("; ", *[
-        F.when(F.col(f"_bad_{v}"), F.concat(F.lit(f"{v}="), shown(rc(v)))) for v in NUMBERS])
+    bad_numbers = F.concat_ws(
+        "; ", *[F.when(F.col(f"_bad_{v}"), F.concat(F.lit(f"{v}="), shown(rc(v)))) for v in NUMBERS]
+    )
     any_bad = F.lit(False)
     for v in NUMBERS:
         any_bad = any_bad | F.col(f"_bad_{v}")
     return [
-        Rule(F.col("_key_blank"), R.MISSING_KEY,
-             blank_list([(v, F.col(f"_blank_{v}")) for v in KEYS])),
-        Rule(F.col("flow_date").isNull(), R.UNPARSEABLE_DATE,
-             F.concat(F.lit("ReportDate="), shown(rc("ReportDate")))),
-        Rule(F.col("_not_flow_date"), R.NOT_FLOW_DATE,
-             F.concat(F.lit("ReportDate="), F.date_format("flow_date", "yyyy-MM-dd EEEE"))),
-        Rule(F.col("_value_blank"), R.MISSING_VALUE,
-             blank_list([(v, F.col(f"_blank_{v}")) for v in ("Flow", "AssetsStart")])),
+        Rule(
+            F.col("_key_blank"),
+            R.MISSING_KEY,
+            blank_list([(v, F.col(f"_blank_{v}")) for v in KEYS]),
+        ),
+        Rule(
+            F.col("flow_date").isNull(),
+            R.UNPARSEABLE_DATE,
+            F.concat(F.lit("ReportDate="), shown(rc("ReportDate"))),
+        ),
+        Rule(
+            F.col("_not_flow_date"),
+            R.NOT_FLOW_DATE,
+            F.concat(F.lit("ReportDate="), F.date_format("flow_date", "yyyy-MM-dd EEEE")),
+        ),
+        Rule(
+            F.col("_value_blank"),
+            R.MISSING_VALUE,
+            blank_list([(v, F.col(f"_blank_{v}")) for v in ("Flow", "AssetsStart")]),
+        ),
         Rule(any_bad, R.UNPARSEABLE_NUMBER, bad_numbers),
-        Rule(F.col("_negative_start"), R.NEGATIVE_ASSETS_START,
-             F.concat(F.lit("AssetsStart="), shown(rc("AssetsStart")))),
-        Rule(F.col("_dup_n").isNotNull(), R.DUPLICATE_KEY,
-             F.concat(F.col("_dup_n").cast("string"), F.lit(" rows share ReportDate="),
-                      F.col("flow_date").cast("string"), F.lit(", ShareId="), F.col("share_id"))),
-        Rule(F.col("share_key").isNull(), R.UNKNOWN_SHARE_CLASS,
-             F.concat(F.lit("ShareId="), F.col("share_id"),
-                      F.lit(" not in share_classes (this batch or the table)"))),
-        Rule(F.col("_ref_fund_id") != F.col("fund_id"), R.FUND_MISMATCH,
-             F.concat(F.lit("FundId="), F.col("fund_id"), F.lit(" but share class "),
-                      F.col("share_id"), F.lit(" belongs to "), F.col("_ref_fund_id"))),
+        Rule(
+            F.col("_negative_start"),
+            R.NEGATIVE_ASSETS_START,
+            F.concat(F.lit("AssetsStart="), shown(rc("AssetsStart"))),
+        ),
+        Rule(
+            F.col("_dup_n").isNotNull(),
+            R.DUPLICATE_KEY,
+            F.concat(
+                F.col("_dup_n").cast("string"),
+                F.lit(" rows share ReportDate="),
+                F.col("flow_date").cast("string"),
+                F.lit(", ShareId="),
+                F.col("share_id"),
+            ),
+        ),
+        Rule(
+            F.col("share_key").isNull(),
+            R.UNKNOWN_SHARE_CLASS,
+            F.concat(
+                F.lit("ShareId="),
+                F.col("share_id"),
+                F.lit(" not in share_classes (this batch or the table)"),
+            ),
+        ),
+        Rule(
+            F.col("_ref_fund_id") != F.col("fund_id"),
+            R.FUND_MISMATCH,
+            F.concat(
+                F.lit("FundId="),
+                F.col("fund_id"),
+                F.lit(" but share class "),
+                F.col("share_id"),
+                F.lit(" belongs to "),
+                F.col("_ref_fund_id"),
+            ),
+        ),
     ]
 
 
@@ -135,7 +205,14 @@ def content(inp: RawInput) -> Column:
     return row_json(list(COLUMNS))
 
 
-SPEC = Source("flows", "share_class_flows",
-              ("flows.csv", "flows.parquet", "flows", "flows.csv.gz"),
-              fixed_columns(tuple(COLUMNS)), parse, rules, ("flow_date", "share_id"), content,
-              "window")
+SPEC = Source(
+    "flows",
+    "share_class_flows",
+    ("flows.csv", "flows.parquet", "flows", "flows.csv.gz"),
+    fixed_columns(tuple(COLUMNS)),
+    parse,
+    rules,
+    ("flow_date", "share_id"),
+    content,
+    "window",
+)

@@ -1,6 +1,7 @@
 """Share-class attributes: ShareId, FundId, InvestorType -> silver share_classes (a dimension:
 merged by share_id, integer keys kept stable). The fund must be known (this batch's funds or
 the funds table)."""
+
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
@@ -25,12 +26,20 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     blanks = [("ShareId", F.col("share_id").isNull()), ("FundId", F.col("fund_id").isNull())]
     return [
         Rule(blanks[0][1] | blanks[1][1], R.MISSING_KEY, blank_list(blanks)),
-        Rule(F.col("_dup_n").isNotNull(), R.DUPLICATE_KEY,
-             F.concat(F.col("_dup_n").cast("string"), F.lit(" rows share ShareId="),
-                      F.col("share_id"))),
-        Rule(F.col("_fund_key").isNull(), R.UNKNOWN_FUND,
-             F.concat(F.lit("FundId="), F.col("fund_id"),
-                      F.lit(" not in funds (this batch or the table)"))),
+        Rule(
+            F.col("_dup_n").isNotNull(),
+            R.DUPLICATE_KEY,
+            F.concat(
+                F.col("_dup_n").cast("string"), F.lit(" rows share ShareId="), F.col("share_id")
+            ),
+        ),
+        Rule(
+            F.col("_fund_key").isNull(),
+            R.UNKNOWN_FUND,
+            F.concat(
+                F.lit("FundId="), F.col("fund_id"), F.lit(" not in funds (this batch or the table)")
+            ),
+        ),
     ]
 
 
@@ -38,7 +47,14 @@ def content(inp: RawInput) -> Column:
     return row_json(list(COLUMNS))
 
 
-SPEC = Source("share_classes", "share_classes",
-              ("share_classes.csv", "share_classes.parquet", "share_classes",
-               "share_classes.csv.gz"),
-              fixed_columns(tuple(COLUMNS)), parse, rules, ("share_id",), content, "dimension")
+SPEC = Source(
+    "share_classes",
+    "share_classes",
+    ("share_classes.csv", "share_classes.parquet", "share_classes", "share_classes.csv.gz"),
+    fixed_columns(tuple(COLUMNS)),
+    parse,
+    rules,
+    ("share_id",),
+    content,
+    "dimension",
+)
