@@ -52,6 +52,15 @@ class Rule:
     detail: Column
 
 
+def duplicate_key_rule(*key: tuple[str, Column]) -> Rule:
+    """DUPLICATE_KEY for a row whose key other rows share (`_dup_n`: how many share it), with
+    the detail "<n> rows share NAME=value, NAME=value"."""
+    parts: list[Column] = [F.col("_dup_n").cast("string"), F.lit(" rows share ")]
+    for i, (name, value) in enumerate(key):
+        parts += [F.lit(f"{', ' if i else ''}{name}="), value.cast("string")]
+    return Rule(F.col("_dup_n").isNotNull(), DUPLICATE_KEY, F.concat(*parts))
+
+
 def first_reason(rules: list[Rule]) -> tuple[Column, Column]:
     """(reason, detail) Columns: the first rule whose condition holds, else NULL."""
     reason: Column | None = None

@@ -73,18 +73,8 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
                 F.lit(f" (want {', '.join(FREQUENCIES)})"),
             ),
         ),
-        Rule(
-            F.col("_dup_n").isNotNull(),
-            R.DUPLICATE_KEY,
-            F.concat(
-                F.col("_dup_n").cast("string"),
-                F.lit(" rows share date="),
-                F.col("date").cast("string"),
-                F.lit(", series="),
-                F.col("series"),
-                F.lit(", country="),
-                F.col("country"),
-            ),
+        R.duplicate_key_rule(
+            ("date", F.col("date")), ("series", F.col("series")), ("country", F.col("country"))
         ),
     ]
 

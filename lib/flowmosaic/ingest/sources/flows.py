@@ -161,17 +161,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
             R.NEGATIVE_ASSETS_START,
             F.concat(F.lit("AssetsStart="), shown(rc("AssetsStart"))),
         ),
-        Rule(
-            F.col("_dup_n").isNotNull(),
-            R.DUPLICATE_KEY,
-            F.concat(
-                F.col("_dup_n").cast("string"),
-                F.lit(" rows share ReportDate="),
-                F.col("flow_date").cast("string"),
-                F.lit(", ShareId="),
-                F.col("share_id"),
-            ),
-        ),
+        R.duplicate_key_rule(("ReportDate", F.col("flow_date")), ("ShareId", F.col("share_id"))),
         Rule(
             F.col("share_key").isNull(),
             R.UNKNOWN_SHARE_CLASS,

@@ -47,13 +47,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
             R.UNPARSEABLE_BOOLEAN,
             F.concat(F.lit("CrossBorder="), shown(rc("CrossBorder"))),
         ),
-        Rule(
-            F.col("_dup_n").isNotNull(),
-            R.DUPLICATE_KEY,
-            F.concat(
-                F.col("_dup_n").cast("string"), F.lit(" rows share FundId="), F.col("fund_id")
-            ),
-        ),
+        R.duplicate_key_rule(("FundId", F.col("fund_id"))),
     ]
 
 

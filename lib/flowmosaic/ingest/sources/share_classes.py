@@ -26,13 +26,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     blanks = [("ShareId", F.col("share_id").isNull()), ("FundId", F.col("fund_id").isNull())]
     return [
         Rule(blanks[0][1] | blanks[1][1], R.MISSING_KEY, blank_list(blanks)),
-        Rule(
-            F.col("_dup_n").isNotNull(),
-            R.DUPLICATE_KEY,
-            F.concat(
-                F.col("_dup_n").cast("string"), F.lit(" rows share ShareId="), F.col("share_id")
-            ),
-        ),
+        R.duplicate_key_rule(("ShareId", F.col("share_id"))),
         Rule(
             F.col("_fund_key").isNull(),
             R.UNKNOWN_FUND,
