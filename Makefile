@@ -9,6 +9,7 @@ export JAVA_HOME
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 SCALE ?= small
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 LINT_PATHS := lib tests bench jobs
 
@@ -28,7 +29,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 bench: bootstrap jars
-	$(BIN)/python bench/run_bench.py --scale $(SCALE)
+	$(BIN)/python bench/run_bench.py --scale $(SCALE) $(BENCH_ARGS)
 
 bootstrap: $(VENV)/.installed
 
