@@ -20,10 +20,10 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
@@ -32,6 +32,8 @@ from pyspark.sql import functions as F
 from flowmosaic.config import Settings
 from flowmosaic.errors import ConcurrentWriteError, InputError
 from flowmosaic.tables import Table, table
+
+T = TypeVar("T")
 
 
 def is_connect(spark: SparkSession) -> bool:
@@ -398,6 +400,7 @@ CONFLICTS = (
     "ConcurrentTransactionException",
     "ConcurrentWriteException",
     "ProtocolChangedException",
+    "TableMoved",  # ours: a read-modify-write saw the table change before it wrote
 )
 RETRY_ATTEMPTS = 6
 RETRY_BACKOFF_S = 0.5
@@ -409,15 +412,22 @@ def is_conflict(exc: BaseException) -> bool:
     return any(c in text for c in CONFLICTS)
 
 
-def retrying(spark: SparkSession, path: str, write, metadata: dict[str, Any] | None) -> None:
-    """Run write(); when it loses to a concurrent writer, wait (exponential backoff with
-    jitter) and run it again: the write re-plans against the table as the other writer left
-    it. After RETRY_ATTEMPTS, ConcurrentWriteError names the table, this write's window and
-    the other writer's operation; a failed commit leaves the table unchanged."""
+class TableMoved(Exception):
+    """A read-modify-write found the table at a newer version than the one it read: the
+    caller's attempt is stale and is retried like a Delta conflict."""
+
+
+def retrying(
+    spark: SparkSession, path: str, write: Callable[[], T], metadata: dict[str, Any] | None
+) -> T:
+    """Run write() and return what it returns; when it loses to a concurrent writer, wait
+    (exponential backoff with jitter) and run it again: the write re-plans against the table
+    as the other writer left it. After RETRY_ATTEMPTS, ConcurrentWriteError names the table,
+    this write's window and the other writer's operation; a failed commit leaves the table
+    unchanged."""
     for attempt in range(1, RETRY_ATTEMPTS + 1):
         try:
-            write()
-            return
+            return write()
         except Exception as exc:
             if not is_conflict(exc):
                 raise
@@ -425,6 +435,7 @@ def retrying(spark: SparkSession, path: str, write, metadata: dict[str, Any] | N
                 message = _conflict_message(spark, path, metadata, attempt)
                 raise ConcurrentWriteError(message) from exc
             time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1) * (1 + random.random()))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _conflict_message(
@@ -444,51 +455,48 @@ def _conflict_message(
     )
 
 
+def _write(
+    df: DataFrame,
+    path: str,
+    mode: str,
+    metadata: dict[str, Any] | None,
+    retry: bool = True,
+    **options: str,
+) -> None:
+    """One Delta DataFrame write (mode 'append' or 'overwrite', writer options), retried on a
+    concurrent writer's conflicting commit unless retry=False (the caller retries a larger
+    unit that re-reads the table)."""
+
+    def write() -> None:
+        w = df.write.format("delta").mode(mode).option("userMetadata", _meta(metadata))
+        for k, v in options.items():
+            w = w.option(k, v)
+        w.save(path)
+
+    if retry:
+        retrying(df.sparkSession, path, write, metadata)
+    else:
+        write()
+
+
 def replace_where(
     df: DataFrame, path: str, predicate: str, metadata: dict[str, Any] | None = None
 ) -> None:
     """Atomically replace the rows matching `predicate` with df (whose rows must all match);
     retried on a concurrent writer's conflicting commit."""
-
-    def write():
-        (
-            df.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", predicate)
-            .option("userMetadata", _meta(metadata))
-            .save(path)
-        )
-
-    retrying(df.sparkSession, path, write, metadata)
+    _write(df, path, "overwrite", metadata, replaceWhere=predicate)
 
 
 def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
-    retrying(
-        df.sparkSession,
-        path,
-        lambda: (
-            df.write.format("delta")
-            .mode("append")
-            .option("userMetadata", _meta(metadata))
-            .save(path)
-        ),
-        metadata,
-    )
+    _write(df, path, "append", metadata)
 
 
-def overwrite(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
-    """Replace the whole table's content (its schema and properties stay)."""
-    retrying(
-        df.sparkSession,
-        path,
-        lambda: (
-            df.write.format("delta")
-            .mode("overwrite")
-            .option("userMetadata", _meta(metadata))
-            .save(path)
-        ),
-        metadata,
-    )
+def overwrite(
+    df: DataFrame, path: str, metadata: dict[str, Any] | None = None, retry: bool = True
+) -> None:
+    """Replace the whole table's content (its schema and properties stay). retry=False for a
+    df computed from a read of the table: retrying it would write a stale result."""
+    _write(df, path, "overwrite", metadata, retry=retry)
 
 
 @contextmanager

@@ -206,30 +206,37 @@ class Run:
 
     def _write_dimension(self, spec: Source, rep: SourceReport, ok: pd.DataFrame) -> None:
         if spec.name == "funds":
-            merged = dims.merge(
-                self.dim("funds"), ok, "fund_id", "fund_key", table("funds").columns
-            )
+            id_col, key_col = "fund_id", "fund_key"
         else:
             ok = ok.rename(columns={"_fund_key": "fund_key"})
-            old = self.dim("share_classes")
-            merged = dims.merge(old, ok, "share_id", "share_key", table("share_classes").columns)
-            # a changed share class (investor type or fund): fund_days is rebuilt on its dates,
-            # where a new investor type takes effect (docs/ingest.md, "11. Share classes that
-            # change type or fund": a move to another fund does not change past fund-days)
-            if merged.updated:
-                self.refresh_dates = set()
+            id_col, key_col = "share_id", "share_key"
+        cols = table(spec.table).columns
+        path = storage.ensure(self.spark, self.settings, spec.table)
+
+        def read_merge_write() -> dims.Merged:
+            # One unit, retried whole: after another ingest's commit the batch is merged into
+            # the table as that ingest left it, so neither run's additions are lost and no key
+            # is given twice (retrying only the write would put back the stale merge).
+            version = storage.current_version(self.spark, path)
+            stored: pd.DataFrame = storage.read(self.spark, path, version).toPandas()
+            merged = dims.merge(stored[cols], ok, id_col, key_col, cols)
+            if merged.changed:
+                if storage.current_version(self.spark, path) != version:
+                    raise storage.TableMoved(f"{path} moved on from version {version}")
+                df = self.spark.createDataFrame(merged.table, table(spec.table).schema)
+                meta = self.meta(table=spec.table, new=len(merged.new), updated=len(merged.updated))
+                storage.overwrite(df, path, meta, retry=False)
+            return merged
+
+        merged = storage.retrying(self.spark, path, read_merge_write, self.meta(table=spec.table))
+        # a changed share class (investor type or fund): fund_days is rebuilt on its dates,
+        # where a new investor type takes effect (docs/ingest.md, "11. Share classes that
+        # change type or fund": a move to another fund does not change past fund-days)
+        if spec.name == "share_classes" and merged.updated:
+            self.refresh_dates = set()
+            self._dates_of_share_classes(merged)
         rep.written = merged.changed
         self._dims[spec.table] = merged.table
-        path = storage.ensure(self.spark, self.settings, spec.table)
-        if merged.changed:
-            df = self.spark.createDataFrame(merged.table, table(spec.table).schema)
-            storage.overwrite(
-                df,
-                path,
-                self.meta(table=spec.table, new=len(merged.new), updated=len(merged.updated)),
-            )
-            if spec.name == "share_classes" and merged.updated:
-                self._dates_of_share_classes(merged)
         self.report.tables[spec.table] = storage.current_version(self.spark, path)
 
     def _dates_of_share_classes(self, merged: dims.Merged) -> None:

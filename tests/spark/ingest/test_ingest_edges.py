@@ -151,3 +151,35 @@ def test_a_batch_without_a_valid_flow_date_replaces_nothing(spark, warehouse, tm
     assert (flows.read, flows.accepted, flows.quarantined, flows.window) == (1, 0, 1, None)
     assert rep.reconciled
     assert not storage.exists(spark, warehouse.table_path("share_class_flows"))
+
+
+def test_funds_committed_by_another_ingest_during_the_merge_are_kept(
+    spark, warehouse, tmp_path, monkeypatch
+):
+    """Two ingests adding funds at once: B's whole ingest commits while A is merging its batch
+    (after A read the funds table, before A writes). A sees the table moved, merges again on
+    what B left, and writes: all four funds are there, each with its own key, B's keys as B
+    gave them."""
+    from flowmosaic.ingest import dims
+
+    (tmp_path / "a.csv").write_bytes(
+        _text(FUNDS, ["F1,E,Global,true,LU,A,MF", "F2,B,Global,false,US,P,ETF"])
+    )
+    (tmp_path / "b.csv").write_bytes(
+        _text(FUNDS, ["F3,E,Japan,false,JP,A,MF", "F4,E,Japan,false,JP,A,MF"])
+    )
+    real_merge, calls = dims.merge, []
+
+    def merge_while_b_commits(*args, **kwargs):
+        calls.append(len(calls))
+        if len(calls) == 1:  # A's first merge: B's ingest lands meanwhile
+            ingest_paths(spark, warehouse, funds=str(tmp_path / "b.csv"))
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(dims, "merge", merge_while_b_commits)
+    rep = ingest_paths(spark, warehouse, funds=str(tmp_path / "a.csv"))
+    keys = {r.fund_id: r.fund_key for r in storage.read_table(spark, warehouse, "funds").collect()}
+    assert keys == {"F3": 0, "F4": 1, "F1": 2, "F2": 3}
+    assert len(calls) == 3  # A's stale merge, B's, A's again on B's table
+    assert rep.sources["funds"].written == 2
+    assert storage.current_version(spark, warehouse.table_path("funds")) == 2
