@@ -19,6 +19,7 @@ from flowmosaic import country_flows, ingest, storage, synth
 from flowmosaic.config import load_settings
 from flowmosaic.spark import connect_server
 from tests.conftest import REPO
+from tests.e2e.faults import assert_same
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
 DAY = dt.date(2020, 3, 31)  # the last flow date of the generated range: the nightly's day
@@ -113,11 +114,6 @@ def frame(spark, path, version=None) -> pd.DataFrame:
     return pdf.sort_values(KEY).reset_index(drop=True)
 
 
-def same(a: pd.DataFrame, b: pd.DataFrame, obj: str) -> None:
-    # sums of doubles may differ in the last bits with another partitioning
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, obj=obj)
-
-
 def test_remote_ingest_and_country_flows_equal_local(spark, case, server):
     remote = case["remote"]
     common = ["--remote", server, "--warehouse", remote.warehouse]
@@ -130,7 +126,7 @@ def test_remote_ingest_and_country_flows_equal_local(spark, case, server):
         a = storage.read(spark, case["local"].table_path(name)).toPandas()
         b = storage.read(spark, remote.table_path(name)).toPandas()
         assert len(a) > 0 and list(b.columns) == list(a.columns)
-        same(
+        assert_same(
             a.sort_values(key).reset_index(drop=True),
             b.sort_values(key).reset_index(drop=True),
             name,
@@ -165,14 +161,14 @@ def test_nightly_over_remote_changes_only_its_date(spark, case, server):
     is_day = new["flow_date"] == DAY
     assert is_day.any() and set(new.loc[is_day, "universe"]) == set(UNIVERSES.split(","))
     # every other date exactly as it was
-    same(new[~is_day].reset_index(drop=True), old, "other dates")
+    assert_same(new[~is_day].reset_index(drop=True), old, "other dates")
 
     # the day's rows as a local-mode run of the same steps gives them
     local = case["local"]
     ingest.ingest_paths(spark, local, directory=str(case["dir"] / "day"))
     country_flows.run(spark, local, UNIVERSES, start=DAY, end=DAY, progress=lambda _m: None)
     want = frame(spark, local.table_path("country_flows"))
-    same(
+    assert_same(
         new[is_day].reset_index(drop=True),
         want[want["flow_date"] == DAY].reset_index(drop=True),
         "the day's rows",
