@@ -406,13 +406,20 @@ def main() -> int:
         fig.add("tiny_total", a + b)
 
     if args.scale_out:
-        scale_out(fig, wh)
+        try:
+            scale_out(fig, wh)
+        except Exception as exc:  # noqa: BLE001 - the figures measured so far are still written
+            fig.notes["scale_out_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            print(f"  scale-out failed: {fig.notes['scale_out_error']}", flush=True)
     fig.notes["children_peak_rss_gib"] = round(
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 2**30, 2
     )
     fig.notes["ended"] = load()
     table = render(fig)
     print("\n" + table)
+    (Path(args.data) / f"{args.scale}-figures.json").write_text(
+        json.dumps({"runs": fig.runs, "notes": fig.notes}, indent=1, default=str)
+    )
     if not args.no_docs:
         update_docs(args.scale, table)
     ok = all(fig.notes[f"equality_{e}"]["pass"] for e in ("matrix", "join")) and all(
@@ -437,6 +444,7 @@ def scale_out(fig: Figures, wh: Path) -> None:
         secs, _ = child([FLOWMOSAIC, "country-flows", "--conf", str(conf), *args])
         fig.add(f"scale_{master}", secs)
     work = wh.parent / "cluster"
+    work.mkdir(parents=True, exist_ok=True)
     py_files = build_py_files(ROOT, work / "flowmosaic.zip")
     with standalone_cluster(work, worker_cores=1, workers=2) as (master, _ui):
         t0 = time.time()
@@ -551,6 +559,8 @@ def render(fig: Figures) -> str:
             f"{q['worst_scaled_difference']:.2e} of the tolerance (1e-9 x the terms "
             f"summed): {'PASS' if q['pass'] else 'FAIL'}."
         )
+    if "scale_out_error" in n:
+        lines.append(f"- Scale-out not measured: {n['scale_out_error']}")
     if "generate_seconds" in n:
         lines.append(f"- Generating the universe took {n['generate_seconds']} s.")
     return "\n".join(lines) + "\n"

@@ -155,6 +155,7 @@ def matrix_rows(
     """The matrix engine: one mapInArrow per batch (its weights in the task function),
     unioned, the tasks' partial sums added up per output key."""
     keys = set().union(*[set(m["fund_key"]) for m in mem.values()]) if mem else set()
+    member_keys = sources.key_frame(spark, keys)  # fund-days of other funds stay in Spark
     parts = []
     schema = matrix.INVESTOR_SCHEMA if grain == "investor" else matrix.COUNTRY_SCHEMA
     # every batch's weights in one query (the driver holds them all anyway: each batch's
@@ -166,7 +167,7 @@ def matrix_rows(
         months = {sources.day_number(m) for m in sources.alloc_months(lo, hi)}
         weights = {m: w for m, w in every.items() if m in months}
         plan = sources.plan(universes, mem, weights, countries, grain == "investor")
-        days = fund_day_window(silver, lo, hi).where(F.col("fund_key").isin(sorted(keys)))
+        days = fund_day_window(silver, lo, hi).join(member_keys, "fund_key", "left_semi")
         days = days.select("flow_date", "fund_key", *_measures())
         parts.append(days.mapInArrow(matrix.task_function(plan), schema))
     rows = reduce(DataFrame.unionByName, parts)

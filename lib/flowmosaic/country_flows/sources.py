@@ -50,6 +50,14 @@ def read_silver(spark: SparkSession, settings: Settings) -> Silver:
     return Silver(frames, versions)
 
 
+def key_frame(spark: SparkSession, keys) -> DataFrame:
+    """fund keys as a broadcast one-column frame to semi-join with. (Column.isin over
+    thousands of keys costs a JVM call per key and a huge expression to plan: 10 s for 20,000
+    keys, measured in docs/benchmarks.md.)"""
+    pdf = pd.DataFrame({"fund_key": np.asarray(sorted(keys), dtype=np.int32)})
+    return F.broadcast(spark.createDataFrame(pdf, "fund_key int"))
+
+
 def members(
     spark: SparkSession, silver: Silver, universes: list[Universe], countries: tuple[str, ...]
 ) -> dict[str, pd.DataFrame]:
@@ -72,7 +80,7 @@ def members(
         reported = {
             int(r[0])
             for r in silver.frames["fund_allocations"]
-            .where(F.col("fund_key").isin(keys))
+            .join(key_frame(spark, keys), "fund_key", "left_semi")
             .select("fund_key")
             .distinct()
             .collect()
@@ -117,7 +125,8 @@ def month_weights(
             (F.col("allocation_pct") / 100.0).alias("w"),
         )
         .where(F.col("c") >= 0)
-        .toPandas()
+        .toArrow()  # millions of rows: through Arrow, not pickled Row objects
+        .to_pandas()
     )
     out: dict[int, Weights] = {}
     by_month = {int(m): g for m, g in rows.groupby("m")} if len(rows) else {}

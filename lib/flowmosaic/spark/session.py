@@ -41,6 +41,18 @@ BASE_CONF = {
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
 }
+# Runtime defaults of every classic session (local or spark-submit; a Connect session does
+# this by design): pandas <-> Spark through Arrow, not pickled Row objects, which is what
+# driver-side collections (dimensions, members, weights) spend their time on otherwise.
+SESSION_DEFAULTS = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
+
+
+def _apply_session_defaults(spark: SparkSession) -> None:
+    """Under spark-submit: the defaults the submitter did not set (--conf wins)."""
+    given = spark.sparkContext.getConf()
+    for key, value in SESSION_DEFAULTS.items():
+        if not given.contains(key):
+            spark.conf.set(key, value)
 
 
 def delta_package() -> str:
@@ -160,6 +172,7 @@ def get_spark(
             builder = builder.appName(app_name)
         spark = builder.getOrCreate()
         _check_delta(spark)
+        _apply_session_defaults(spark)
         return spark
 
     from delta import configure_spark_with_delta_pip
@@ -171,6 +184,7 @@ def get_spark(
         )
     conf = {
         **BASE_CONF,
+        **SESSION_DEFAULTS,
         "spark.sql.warehouse.dir": join_path(settings.warehouse, "catalog"),
         **settings.spark_conf,
         **(extra_conf or {}),
