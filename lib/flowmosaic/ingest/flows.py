@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from flowmosaic import storage
 from flowmosaic.ingest import fund_days as fd
 from flowmosaic.ingest.inputs import RawInput
-from flowmosaic.ingest.reasons import first_reason
+from flowmosaic.ingest.reasons import first_reason, line_fault
 from flowmosaic.ingest.sources import Context
 from flowmosaic.ingest.sources import flows as spec
 from flowmosaic.spark.calendar import is_flow_date
@@ -68,15 +68,72 @@ def with_reference(parsed: DataFrame, ref: DataFrame) -> DataFrame:
     return parsed.join(F.broadcast(ref), "share_id", "left")
 
 
-def window(raw: DataFrame) -> tuple[dt.date, dt.date] | None:
-    """[first, last] valid flow date of the batch; None when it has none."""
-    d = spec.parse_date(raw)
-    row = (
-        raw.select(d.alias("d")).where(is_flow_date(F.col("d"))).agg(F.min("d"), F.max("d")).first()
+@dataclass
+class CheckPass:
+    """The batch as the row-level rules see it, before anything is written."""
+
+    rows: int  # rows read
+    row_rejects: dict[str, int]  # by reason, every rule but duplicate_key
+    accepted_by_date: dict[dt.date, int]  # rows passing those rules, per valid flow date
+    window: tuple[dt.date, dt.date] | None  # first and last valid flow date
+    dirty_files: list[str]  # files holding row-level rejects
+    likely_duplicates: bool  # some date has clearly more rows than distinct share classes
+
+
+def check_pass(checked: DataFrame, inp: RawInput, ctx: Context) -> CheckPass:
+    """One read: every row parsed and checked against the row-level rules, counted per
+    (valid flow date, reason). A valid flow date parses and is on the flow calendar, whatever
+    else is wrong with the row; a malformed or cut-short line has none. Per date, an estimate
+    of the distinct share classes (HyperLogLog, 1 % error) tells whether the batch may hold
+    many duplicate keys, which would empty dates the guard must know about."""
+    reason, _ = first_reason(spec.row_rules(inp, ctx))
+    d = F.when(is_flow_date(F.col("flow_date")) & ~line_fault(), F.col("flow_date"))
+    ok = F.col("_r").isNull()
+    got = (
+        checked.select(d.alias("_d"), reason.alias("_r"), "share_id", "_source_file")
+        .groupBy("_d", "_r")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.approx_count_distinct(F.when(ok, F.col("share_id")), 0.01).alias("distinct"),
+            F.collect_set(F.when(~ok, F.col("_source_file"))).alias("files"),
+        )
+        .collect()
     )
-    assert row is not None  # a global aggregate has one row
-    lo, hi = row
-    return None if lo is None else (lo, hi)
+    rejects: dict[str, int] = {}
+    accepted: dict[dt.date, int] = {}
+    files: set[str] = set()
+    dup_hint = False
+    for row in got:
+        if row["_r"] is not None:
+            rejects[row["_r"]] = rejects.get(row["_r"], 0) + int(row["n"])
+            files.update(row["files"] or [])
+        elif row["_d"] is not None:
+            n, distinct = int(row["n"]), int(row["distinct"])
+            accepted[row["_d"]] = n
+            dup_hint |= n > 1.05 * distinct + 1
+    dates = sorted({row["_d"] for row in got if row["_d"] is not None})
+    return CheckPass(
+        rows=sum(int(row["n"]) for row in got),
+        row_rejects=rejects,
+        accepted_by_date=accepted,
+        window=(dates[0], dates[-1]) if dates else None,
+        dirty_files=sorted(files),
+        likely_duplicates=dup_hint,
+    )
+
+
+def rows_by_date(spark: SparkSession, path: str, lo: dt.date, hi: dt.date) -> dict[dt.date, int]:
+    """share_class_flows rows per flow date of [lo, hi] (only flow_date is read)."""
+    if not storage.exists(spark, path):
+        return {}
+    got = (
+        storage.read(spark, path)
+        .where(window_predicate(lo, hi))
+        .groupBy("flow_date")
+        .count()
+        .collect()
+    )
+    return {r["flow_date"]: int(r["count"]) for r in got}
 
 
 def window_predicate(lo: dt.date, hi: dt.date) -> str:
@@ -130,7 +187,7 @@ def fund_day_pass(
             "dirty_files"
         ),
     )
-    keyed = F.col("flow_date").isNotNull() & F.col("share_id").isNotNull()
+    keyed = F.col("flow_date").isNotNull() & F.col("share_id").isNotNull() & ~line_fault()
     # a fund's rows group on its key; an unknown share class on its own (negative) key
     gkey = F.when(F.col("fund_key").isNotNull(), F.col("fund_key").cast("long")).otherwise(
         F.lit(-1).cast("long") - F.pmod(F.xxhash64("share_id"), F.lit(1 << 62))
@@ -174,10 +231,22 @@ def fund_day_pass(
     )
 
 
-def exact_duplicates(spark: SparkSession, parsed: DataFrame) -> tuple[DataFrame, list[str], int]:
-    """(flow_date, share_id, _dup_n) of the keys given more than once, the files holding
-    them, and how many rows they cover. Only run when the fund-day pass saw a duplicate."""
-    keyed = parsed.where(F.col("flow_date").isNotNull() & F.col("share_id").isNotNull())
+@dataclass
+class Duplicates:
+    """The (flow_date, share_id) keys given more than once."""
+
+    frame: DataFrame  # flow_date, share_id, _dup_n
+    files: list[str]  # the files holding them
+    rows: int  # the rows they cover
+    by_date: dict[dt.date, int]  # those rows per flow date
+
+
+def exact_duplicates(spark: SparkSession, parsed: DataFrame) -> Duplicates:
+    """The keys given more than once. Only run when the check pass or the fund-day pass saw a
+    sign of them."""
+    keyed = parsed.where(
+        F.col("flow_date").isNotNull() & F.col("share_id").isNotNull() & ~line_fault()
+    )
     dups = (
         keyed.groupBy("flow_date", "share_id")
         .agg(F.count(F.lit(1)).alias("_dup_n"), F.collect_set("_source_file").alias("_files"))
@@ -190,13 +259,17 @@ def exact_duplicates(spark: SparkSession, parsed: DataFrame) -> tuple[DataFrame,
             [(r["flow_date"], r["share_id"], r["_dup_n"]) for r in head],
             "flow_date date, share_id string, _dup_n long",
         )
-        return F.broadcast(frame), files, sum(int(r["_dup_n"]) for r in head)
+        by_date: dict[dt.date, int] = {}
+        for r in head:
+            by_date[r["flow_date"]] = by_date.get(r["flow_date"], 0) + int(r["_dup_n"])
+        return Duplicates(F.broadcast(frame), files, sum(by_date.values()), by_date)
     big = dups.localCheckpoint(eager=True)
     files = sorted({r[0] for r in big.select(F.explode("_files")).distinct().collect()})
-    total = big.agg(F.sum("_dup_n")).first()
-    assert total is not None  # a global aggregate has one row
-    rows = int(total[0])
-    return big.select("flow_date", "share_id", "_dup_n"), files, rows
+    per_date = big.groupBy("flow_date").agg(F.sum("_dup_n").alias("n")).collect()
+    by_date = {r["flow_date"]: int(r["n"]) for r in per_date}
+    return Duplicates(
+        big.select("flow_date", "share_id", "_dup_n"), files, sum(by_date.values()), by_date
+    )
 
 
 def classify(checked: DataFrame, dups: DataFrame | None, inp: RawInput, ctx: Context) -> DataFrame:

@@ -3,11 +3,14 @@ machinery. docs/ingest.md lists what each code means for each source."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+MALFORMED_LINE = "malformed_line"
+TRUNCATED_LINE = "truncated_line"
 MISSING_KEY = "missing_key"
 UNPARSEABLE_DATE = "unparseable_date"
 NOT_FLOW_DATE = "not_flow_date"
@@ -25,6 +28,8 @@ UNKNOWN_SHARE_CLASS = "unknown_share_class"
 FUND_MISMATCH = "fund_mismatch"
 # the order reports list them in
 REASONS = (
+    MALFORMED_LINE,
+    TRUNCATED_LINE,
     MISSING_KEY,
     UNPARSEABLE_DATE,
     NOT_FLOW_DATE,
@@ -50,6 +55,49 @@ class Rule:
     condition: Column
     reason: str
     detail: Column
+
+
+# Columns inputs.read adds to every raw frame: the line as read when the CSV parser found it
+# malformed (other field count than the header), and whether the row is a file's last line cut
+# short (the file does not end with a line break).
+MALFORMED_COL = "_malformed"
+CUT_COL = "_cut"
+
+
+def line_fault() -> Column:
+    """True for a row whose line is malformed or cut short: its values are not to be trusted,
+    so it takes part in no key check (duplicates) and no window."""
+    return F.col(MALFORMED_COL).isNotNull() | F.coalesce(F.col(CUT_COL), F.lit(False))
+
+
+def line_rules(n_fields: int, sep: str) -> list[Rule]:
+    """The first two rules of every source: a CSV line with another number of fields than the
+    header (n_fields), and a file's last line when the file does not end with a line break
+    (a download stopped inside it). `sep` is the delimiter, for counting the fields."""
+    line = F.col(MALFORMED_COL)
+    # fields outside quotes: split on separators followed by an even number of quotes
+    fields = F.size(F.split(line, f'{re.escape(sep)}(?=(?:[^"]*"[^"]*")*[^"]*$)'))
+    quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
+    detail = F.when(
+        quotes % 2 == 1,
+        F.lit(
+            "an unclosed quote (a line break inside a quoted field is read as the end "
+            "of the line in files read line by line)"
+        ),
+    ).otherwise(
+        F.concat(fields.cast("string"), F.lit(f" field(s) where the header has {n_fields}"))
+    )
+    return [
+        Rule(line.isNotNull(), MALFORMED_LINE, detail),
+        Rule(
+            F.coalesce(F.col(CUT_COL), F.lit(False)),
+            TRUNCATED_LINE,
+            F.lit(
+                "the file's last line, and the file does not end with a line break: the "
+                "delivery may have stopped inside it"
+            ),
+        ),
+    ]
 
 
 def duplicate_key_rule(*key: tuple[str, Column]) -> Rule:

@@ -15,9 +15,9 @@ from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
 from flowmosaic.ingest import reasons as R
-from flowmosaic.ingest.inputs import RawInput
+from flowmosaic.ingest.inputs import RawInput, line_rules
 from flowmosaic.ingest.parsing import as_date, as_text, dtype, r, rc, shown
-from flowmosaic.ingest.reasons import Rule
+from flowmosaic.ingest.reasons import CUT_COL, MALFORMED_COL, Rule, first_reason
 from flowmosaic.ingest.sources import Context, Source
 
 KEYS = ("ReportDate", "FundId")
@@ -72,10 +72,28 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         # code generation fails to compile common subexpressions after a wide Expand), and
         # the line's first kept column (NULL: nothing to keep)
         texts = [as_text(rc(h), dtype(raw, h)).alias(f"_c_{i}") for i, h in enumerate(cols)]
-        lines = raw.select("_source_file", rc("ReportDate"), rc("FundId"), *line_cols, *texts)
+        lines = raw.select(
+            "_source_file",
+            MALFORMED_COL,
+            CUT_COL,
+            rc("ReportDate"),
+            rc("FundId"),
+            *line_cols,
+            *texts,
+        )
         first = F.coalesce(*[F.when(kept(F.col(f"_c_{i}")), F.lit(h)) for i, h in enumerate(cols)])
-        lines = lines.select("*", first.alias("_first"))
-        ids = ["_source_file", r("ReportDate"), r("FundId"), "report_date", "fund_id", "_first"]
+        # a malformed or cut-short line is one empty record: it is quarantined as a line
+        lines = lines.select("*", F.when(~R.line_fault(), first).alias("_first"))
+        ids = [
+            "_source_file",
+            MALFORMED_COL,
+            CUT_COL,
+            r("ReportDate"),
+            r("FundId"),
+            "report_date",
+            "fund_id",
+            "_first",
+        ]
         cells = lines.select(
             *ids,
             F.posexplode(
@@ -105,6 +123,8 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         value = as_text(rc("Allocation"), t_val)
         rec = raw.select(
             "_source_file",
+            MALFORMED_COL,
+            CUT_COL,
             rc("ReportDate"),
             rc("FundId"),
             rc("Allocation"),
@@ -121,6 +141,8 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         extra = [rc("Allocation")]
     return rec.select(
         "_source_file",
+        MALFORMED_COL,
+        CUT_COL,
         rc("ReportDate"),
         rc("FundId"),
         *extra,
@@ -140,60 +162,79 @@ def valid_value() -> Column:
     return v.isNotNull() & (v >= 0) & (v <= 100)
 
 
-def key_checks(records: DataFrame, layout: str, row_ok: Column) -> DataFrame:
-    """One aggregation for what needs more than one record: the keys given more than once
-    (_dup_n) and the fund-months whose allocations sum above 100.5 (_alloc_sum; the sum covers
-    every parseable in-range value of the fund-month, unknown countries and duplicates
-    included), kind 'p' rows; and the months some record is accepted in (row_ok: no
-    single-record rule fails), kind 'm' rows. A wide key is a line (its first record stands
-    for it); a long key is (fund, month, country)."""
-    valid_key = F.col("fund_id").isNotNull() & F.col("alloc_month").isNotNull()
+def key_checks(records: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
+    """One aggregation for what needs more than one record, and the batch's counts before
+    anything is written (for the guard, ingest/guard.py). Records carry the fund reference
+    (_fund_key).
+
+    Kind 'p' rows: the keys given more than once (_dup_n) and the fund-months whose
+    allocations sum above 100.5 (_alloc_sum; the sum covers every parseable in-range value of
+    the fund-month, unknown countries and duplicates included). A wide key is a line (its
+    first record stands for it); a long key is (fund, month, country).
+
+    Kind 's' rows, one per allocation month (NULL: records without a valid key): records read,
+    accepted, rejected by reason (as the rules will decide them), and the funds with a value
+    to store."""
+    long = inp.layout == "long"
+    valid_key = F.col("fund_id").isNotNull() & F.col("alloc_month").isNotNull() & ~R.line_fault()
     value = F.when(valid_value(), F.col("allocation_pct"))
-    ok = F.max(F.coalesce(row_ok, F.lit(False)).cast("int")).alias("_ok")
-    if layout == "wide":
-        groups = (
-            records.where(valid_key)
-            .groupBy("fund_id", "alloc_month")
-            .agg(
-                F.sum(F.col("_line_first").cast("long")).alias("_n"),
-                F.sum(value).alias("_alloc_sum"),
-                ok,
-            )
+    # the record rules but the last (unknown_fund), which comes after the key rules
+    early = [x for x in record_rules(inp, ctx) if x.reason != R.UNKNOWN_FUND]
+    rr, _ = first_reason(early)
+    keys = ["fund_id", "alloc_month"] + (["country"] if long else [])
+    rows = records.select(
+        *[F.when(valid_key, F.col(k)).alias(k) for k in keys],
+        valid_key.alias("_valid"),
+        "_line_first",
+        value.alias("_v"),
+        rr.alias("_rr"),
+        F.col("_fund_key").isNull().alias("_unk"),
+        stored().alias("_st"),
+    )
+    clean = F.col("_rr").isNull()
+
+    def n(cond: Column) -> Column:
+        return F.sum(F.when(cond, 1).otherwise(0))
+
+    groups = rows.groupBy(*keys).agg(
+        F.max(F.col("_valid").cast("int")).alias("_valid"),
+        (F.sum(F.col("_line_first").cast("long")) if not long else F.count(F.lit(1))).alias("_n"),
+        F.sum("_v").alias("_s"),
+        F.count(F.lit(1)).alias("_rec"),
+        *[n(F.col("_rr") == x.reason).alias(f"_r_{x.reason}") for x in early],
+        n(clean & F.col("_unk")).alias("_uf"),
+        n(clean & ~F.col("_unk")).alias("_ok"),
+        n(clean & ~F.col("_unk") & F.col("_st")).alias("_stored"),
+    )
+    if long:
+        groups = groups.withColumn(
+            "_alloc_sum", F.sum("_s").over(Window.partitionBy("fund_id", "alloc_month"))
         )
-        keys = ["fund_id", "alloc_month"]
     else:
-        groups = (
-            records.where(valid_key)
-            .groupBy("fund_id", "alloc_month", "country")
-            .agg(F.count(F.lit(1)).alias("_n"), F.sum(value).alias("_s"), ok)
-            .withColumn(
-                "_alloc_sum", F.sum("_s").over(Window.partitionBy("fund_id", "alloc_month"))
-            )
-        )
-        keys = ["fund_id", "alloc_month", "country"]
-    dup = F.col("_n") > 1
-    excess = F.coalesce(F.col("_alloc_sum"), F.lit(0.0)) > SUM_LIMIT
-    problems = groups.where(dup | excess).select(
+        groups = groups.withColumn("_alloc_sum", F.col("_s"))
+    dup = (F.col("_valid") == 1) & (F.col("_n") > 1)
+    excess = (F.col("_valid") == 1) & (F.coalesce(F.col("_alloc_sum"), F.lit(0.0)) > SUM_LIMIT)
+    problem = dup | excess
+    problems = groups.where(problem).select(
         F.lit("p").alias("kind"),
         *keys,
         F.when(dup, F.col("_n")).alias("_dup_n"),
         F.when(excess, F.col("_alloc_sum")).alias("_alloc_sum"),
     )
-    months = (
-        groups.where(~dup & ~excess & (F.col("_ok") == 1))
-        .select("alloc_month")
-        .distinct()
-        .select(
-            F.lit("m").alias("kind"),
-            *[
-                F.col(k) if k == "alloc_month" else F.lit(None).cast("string").alias(k)
-                for k in keys
-            ],
-            F.lit(None).cast("long").alias("_dup_n"),
-            F.lit(None).cast("double").alias("_alloc_sum"),
-        )
+    rest = F.col("_uf") + F.col("_ok")
+    counts = {
+        "read": F.sum("_rec"),
+        **{x.reason: F.sum(f"_r_{x.reason}") for x in early},
+        R.DUPLICATE_KEY: F.sum(F.when(dup, rest).otherwise(0)),
+        R.ALLOCATION_SUM_ABOVE_100_5: F.sum(F.when(~dup & excess, rest).otherwise(0)),
+        R.UNKNOWN_FUND: F.sum(F.when(~problem, F.col("_uf")).otherwise(0)),
+        "accepted": F.sum(F.when(~problem, F.col("_ok")).otherwise(0)),
+        "funds": F.count_distinct(F.when(~problem & (F.col("_stored") > 0), F.col("fund_id"))),
+    }
+    summary = groups.groupBy("alloc_month").agg(
+        F.struct(*[v.cast("long").alias(k) for k, v in counts.items()]).alias("_summary")
     )
-    return problems.unionByName(months)
+    return problems.unionByName(summary.withColumn("kind", F.lit("s")), allowMissingColumns=True)
 
 
 def record_rules(inp: RawInput, ctx: Context) -> list[Rule]:
@@ -223,6 +264,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     )
     month = F.date_format("alloc_month", "yyyy-MM")
     return [
+        *line_rules(inp),
         Rule(blank_key, R.MISSING_KEY, F.concat(F.lit("blank: "), F.concat_ws(", ", *names))),
         Rule(
             F.col("report_date").isNull(),

@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from flowmosaic.ingest import reasons as R
-from flowmosaic.ingest.inputs import RawInput
+from flowmosaic.ingest.inputs import RawInput, line_rules
 from flowmosaic.ingest.parsing import (
     as_date,
     as_double,
@@ -49,6 +49,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
         ("country", F.col("country").isNull()),
     ]
     return [
+        *line_rules(inp),
         Rule(blanks[0][1] | blanks[1][1] | blanks[2][1], R.MISSING_KEY, blank_list(blanks)),
         Rule(
             F.col("date").isNull(), R.UNPARSEABLE_DATE, F.concat(F.lit("date="), shown(rc("date")))

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from flowmosaic.ingest import reasons as R
-from flowmosaic.ingest.inputs import RawInput
+from flowmosaic.ingest.inputs import RawInput, line_rules
 from flowmosaic.ingest.parsing import (
     MAX_DATE,
     MIN_DATE,
@@ -135,6 +135,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     for v in NUMBERS:
         any_bad = any_bad | F.col(f"_bad_{v}")
     return [
+        *line_rules(inp),
         Rule(
             F.col("_key_blank"),
             R.MISSING_KEY,

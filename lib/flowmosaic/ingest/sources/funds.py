@@ -7,7 +7,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from flowmosaic.ingest import reasons as R
-from flowmosaic.ingest.inputs import RawInput
+from flowmosaic.ingest.inputs import RawInput, line_rules
 from flowmosaic.ingest.parsing import as_bool, as_text, blank, dtype, rc, row_json, shown
 from flowmosaic.ingest.reasons import Rule
 from flowmosaic.ingest.sources import Context, Source, fixed_columns
@@ -41,6 +41,7 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
 
 def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     return [
+        *line_rules(inp),
         Rule(F.col("fund_id").isNull(), R.MISSING_KEY, F.lit("blank: FundId")),
         Rule(
             ~F.col("_blank_cross_border") & F.col("cross_border").isNull(),

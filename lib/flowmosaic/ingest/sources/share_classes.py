@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from flowmosaic.ingest import reasons as R
-from flowmosaic.ingest.inputs import RawInput
+from flowmosaic.ingest.inputs import RawInput, line_rules
 from flowmosaic.ingest.parsing import as_text, blank_list, dtype, rc, row_json
 from flowmosaic.ingest.reasons import Rule
 from flowmosaic.ingest.sources import Context, Source, fixed_columns
@@ -25,6 +25,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
     """Over the parsed columns, _dup_n and the fund reference (_fund_key)."""
     blanks = [("ShareId", F.col("share_id").isNull()), ("FundId", F.col("fund_id").isNull())]
     return [
+        *line_rules(inp),
         Rule(blanks[0][1] | blanks[1][1], R.MISSING_KEY, blank_list(blanks)),
         R.duplicate_key_rule(("ShareId", F.col("share_id"))),
         Rule(
