@@ -67,6 +67,39 @@ OBJECT_STORAGE_KEYS = (
 
 
 @dataclass(frozen=True)
+class IngestGuard:
+    """The settings file's `ingest:` section: the limits of the guard before a replacement
+    (ingest/guard.py, docs/ingest.md "15. The guard before a replacement")."""
+
+    max_rejected_pct: float = 1.0  # a batch rejecting more of its rows stops
+    max_drop_pct: float = 10.0  # a replaced unit losing more of what it holds stops
+
+
+INGEST_KEYS = ("max_rejected_pct", "max_drop_pct")
+
+
+def _ingest_guard(data: Any, path: Path) -> IngestGuard:
+    if data is None:
+        return IngestGuard()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: 'ingest' must be a mapping")
+    unknown = set(data) - set(INGEST_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) under 'ingest': {sorted(unknown)} "
+            f"(known: {', '.join(INGEST_KEYS)})"
+        )
+    values = {}
+    for key in INGEST_KEYS:
+        if key in data:
+            v = data[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100:
+                raise ConfigError(f"{path}: ingest.{key} must be a percentage 0..100, got {v!r}")
+            values[key] = float(v)
+    return IngestGuard(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse: str
     master: str = "local[2]"
@@ -76,6 +109,7 @@ class Settings:
     source: str = ""
     remote: str | None = None  # sc://host:port: run on a Spark Connect server
     object_storage: ObjectStorage = field(default_factory=ObjectStorage)
+    ingest: IngestGuard = field(default_factory=IngestGuard)
 
     def table_path(self, name: str) -> str:
         """Where table `name` (see tables.py) lives under this warehouse: a local directory,
@@ -161,7 +195,7 @@ def load_settings(
     """
     path = Path(path or os.environ.get("FLOWMOSAIC_CONF") or conf_dir() / "local.yaml")
     data = read_yaml(path)
-    unknown = set(data) - {"warehouse", "spark", "log_level", "remote", "object_storage"}
+    unknown = set(data) - {"warehouse", "spark", "log_level", "remote", "object_storage", "ingest"}
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}")
     spark = data.get("spark") or {}
@@ -182,6 +216,7 @@ def load_settings(
         source=str(path),
         remote=_remote(remote or os.environ.get("FLOWMOSAIC_REMOTE") or data.get("remote"), path),
         object_storage=_object_storage(data.get("object_storage"), path),
+        ingest=_ingest_guard(data.get("ingest"), path),
     )
 
 

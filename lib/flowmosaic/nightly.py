@@ -171,6 +171,7 @@ def run(
     mosaic: bool = False,
     engine: str = "matrix",
     session_seconds: float | None = None,
+    force_replace: bool = False,
     progress: Callable[[str], None] = print,
 ) -> NightlyRun:
     """Ingest `directory`, check fund_days holds `date`, recompute [date, date].
@@ -183,7 +184,10 @@ def run(
     t = time.time()
     fd_path = settings.table_path("fund_days")
     fd_before = storage.current_version(spark, fd_path) if storage.exists(spark, fd_path) else -1
-    result.ingest = ingest_paths(spark, settings, directory=directory, progress=progress)
+    # the ingest's guard stops a broken day before anything is written (exit 2)
+    result.ingest = ingest_paths(
+        spark, settings, directory=directory, force_replace=force_replace, progress=progress
+    )
     result.stale = stale_inputs(spark, settings, date, result.ingest, fd_before, names, mosaic)
     result.steps.append(("ingest", time.time() - t))
 

@@ -643,14 +643,12 @@ def optimize(
         sql += f" WHERE {where}"
     if zorder_by:
         sql += f" ZORDER BY ({', '.join(zorder_by)})"
-    rows: list = []
 
-    def run() -> None:  # retried like every write: a concurrent window rewrite may win
+    def run():  # retried like every write: a concurrent window rewrite may win
         with commit_metadata(spark, metadata):
-            rows[:] = [spark.sql(sql).first()]
+            return spark.sql(sql).first()
 
-    retrying(spark, path, run, {**(metadata or {}), "window": where or "the whole table"})
-    row = rows[0] if rows else None
+    row = retrying(spark, path, run, {**(metadata or {}), "window": where or "the whole table"})
     metrics = row["metrics"] if row is not None else None
     return metrics.asDict(recursive=True) if metrics is not None else {}
 

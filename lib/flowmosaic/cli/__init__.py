@@ -20,6 +20,7 @@ from flowmosaic.cli import (
     mosaic,
     mosaic_flows,
     nightly,
+    quarantine,
     serve,
 )
 from flowmosaic.cli.context import Context, add_common
@@ -29,6 +30,7 @@ COMMANDS = (
     generate,
     ingest,
     ingest_series,
+    quarantine,
     country_flows,
     mosaic_flows,
     mosaic,

@@ -46,6 +46,17 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_force_replace(p: argparse.ArgumentParser) -> None:
+    """The option that lets a delivery replace what the guard would refuse."""
+    p.add_argument(
+        "--force-replace",
+        action="store_true",
+        help="replace even when a batch rejects more rows than the settings' "
+        "ingest.max_rejected_pct, or would empty or shrink a flow date, an allocation month "
+        "or a series beyond ingest.max_drop_pct (the report lists what was removed)",
+    )
+
+
 def day(text: str | None) -> dt.date | None:
     """A --start/--end/--date value (yyyy-mm-dd or yyyymmdd)."""
     if text is None:

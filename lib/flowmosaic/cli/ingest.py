@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from flowmosaic.cli.context import Context
+from flowmosaic.cli.context import Context, add_force_replace
 from flowmosaic.ingest import ingest_paths
 
 NAME = "ingest"
@@ -15,12 +15,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
         help="a directory holding funds, share_classes, allocations and "
-        "flows (.csv, .csv.gz, .parquet, or a directory of parts)",
+        "flows (.csv, .csv.gz, .tsv, .zip, .parquet, or a directory of such files)",
     )
     p.add_argument("--flows", help="share-class daily flows (CSV/Parquet file or directory)")
     p.add_argument("--share-classes", help="share-class attributes")
     p.add_argument("--funds", help="fund attributes")
     p.add_argument("--allocations", help="country allocations, wide or long")
+    add_force_replace(p)
 
 
 def run(ctx: Context) -> int:
@@ -33,6 +34,7 @@ def run(ctx: Context) -> int:
         share_classes=a.share_classes,
         funds=a.funds,
         allocations=a.allocations,
+        force_replace=a.force_replace,
         progress=ctx.say,
     )
     ctx.say(report.describe())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from flowmosaic.cli.context import Context
+from flowmosaic.cli.context import Context, add_force_replace
 from flowmosaic.ingest import ingest_paths
 
 NAME = "ingest-series"
@@ -18,9 +18,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="long CSV/Parquet: date, series, country, value, unit, "
         "frequency (daily|weekly|monthly|quarterly)",
     )
+    add_force_replace(p)
 
 
 def run(ctx: Context) -> int:
-    report = ingest_paths(ctx.spark, ctx.settings, external_series=ctx.args.file, progress=ctx.say)
+    report = ingest_paths(
+        ctx.spark,
+        ctx.settings,
+        external_series=ctx.args.file,
+        force_replace=ctx.args.force_replace,
+        progress=ctx.say,
+    )
     ctx.say(report.describe())
     return 0

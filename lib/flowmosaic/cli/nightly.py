@@ -2,10 +2,13 @@
 
     flowmosaic nightly --date 2020-03-31 --input incoming/2020-03-31 --remote sc://127.0.0.1:15002
 
-DIR holds the day's flows (and, when they changed, funds, share_classes or allocations). After
-the ingest, fund_days must hold --date (else: an error, exit 2); then country_flows (and with
---mosaic investor_country_flows) are recomputed for that date. One summary with the seconds
-of each step. On a warm Connect server (`flowmosaic serve`) no JVM starts (docs/connect.md).
+DIR holds the day's flows (and, when they changed, funds, share_classes or allocations). The
+ingest goes through the same guard as `flowmosaic ingest`: a broken day's file (rows rejected
+beyond ingest.max_rejected_pct, a date it would empty) stops the run before anything is
+written, every table as it was, exit 2. After the ingest, fund_days must hold --date (else:
+an error, exit 2); then country_flows (and with --mosaic investor_country_flows) are
+recomputed for that date. One summary with the seconds of each step. On a warm Connect
+server (`flowmosaic serve`) no JVM starts (docs/connect.md).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import argparse
 import time
 
 from flowmosaic import nightly
-from flowmosaic.cli.context import Context, day
+from flowmosaic.cli.context import Context, add_force_replace, day
 from flowmosaic.country_flows.job import ENGINES
 from flowmosaic.errors import InputError
 
@@ -39,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--mosaic", action="store_true", help="also the investor grain (investor_country_flows)"
     )
     p.add_argument("--engine", choices=list(ENGINES), default="matrix")
+    add_force_replace(p)
 
 
 def run(ctx: Context) -> int:
@@ -58,6 +62,7 @@ def run(ctx: Context) -> int:
         mosaic=a.mosaic,
         engine=a.engine,
         session_seconds=session_seconds,
+        force_replace=a.force_replace,
         progress=ctx.say,
     )
     ctx.say(result.describe())

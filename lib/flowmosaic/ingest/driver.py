@@ -1,15 +1,23 @@
-"""The source-agnostic ingest driver (docs/ingest.md): locate and check every input before
-anything is written, then per source, in dependency order (funds, share classes, allocations,
-external series, flows): read, parse, check, count, write the accepted rows; last, one
-quarantine commit for every source's rejected rows.
+"""The source-agnostic ingest driver (docs/ingest.md): locate and check every input's files
+before anything is written; then check every source (read, parse, apply the rules, count)
+without writing; then the guard (ingest/guard.py): a batch that would empty or shrink what it
+replaces, or rejects too many rows, stops the run here with every table as it was; then write
+each source in dependency order (funds, share classes, allocations, external series, flows);
+last, one quarantine commit for every source's rejected rows.
 
 Write modes (Source.write_mode):
 - dimension (funds, share classes): merged by vendor id with stable integer keys; the small
-  table is rewritten whole, and only when something changed (ingest/dims.py).
+  table is rewritten whole, and only when something changed (ingest/dims.py). Never removes
+  an id.
 - months (allocations): the batch's accepted report months are replaced.
 - series (external series): the batch's series are replaced.
 - window (flows): the window from the batch's first to last valid flow date is replaced in
   share_class_flows and fund_days (ingest/flows.py).
+
+A source's checks see the earlier sources as this run will leave them (share classes are
+checked against the funds merged in memory, flows against the merged share classes); its
+write uses the dimensions as written, so that keys given by a concurrent ingest are the keys
+used.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import reduce
 
 import pandas as pd
@@ -27,13 +36,14 @@ from pyspark.sql.window import Window
 
 from flowmosaic import storage
 from flowmosaic.calendar import flow_dates
-from flowmosaic.config import Settings, load_countries
+from flowmosaic.config import IngestGuard, Settings, load_countries
 from flowmosaic.errors import InputError
-from flowmosaic.ingest import dims, inputs
+from flowmosaic.ingest import dims, guard, inputs
 from flowmosaic.ingest import flows as flow_passes
 from flowmosaic.ingest import fund_days as fd
+from flowmosaic.ingest import reasons as R
 from flowmosaic.ingest.inputs import RawInput
-from flowmosaic.ingest.reasons import REASONS, any_rule, first_reason
+from flowmosaic.ingest.reasons import REASONS, first_reason, line_fault
 from flowmosaic.ingest.report import IngestReport, SourceReport
 from flowmosaic.ingest.sources import (
     Context,
@@ -78,6 +88,14 @@ def _quarantine_columns(
     )
 
 
+@dataclass
+class Pending:
+    """A source checked and not yet written: what the guard sees, and the write."""
+
+    check: guard.Check
+    write: Callable[[], None]
+
+
 class Run:
     """One ingest run's state: inputs, dimension frames, report, quarantine parts."""
 
@@ -100,13 +118,21 @@ class Run:
         self.refresh_dates: set[dt.date] | None = None
         for s, inp in inputs_.items():
             rep = SourceReport(s, SPECS[s].table, [inp.path], inp.fmt, len(inp.files), inp.layout)
+            if inp.zips or inp.fmt == "csv+parquet":
+                rep.notes.append(f"read {inp.describe_files()}")
             if inp.ignored_files:
                 rep.notes.append(
-                    f"ignored {len(inp.ignored_files)} file(s) that are not "
-                    f".csv/.parquet: {', '.join(inp.ignored_files[:5])}"
+                    f"refused {len(inp.ignored_files)} file(s) that are not CSV, Parquet or "
+                    f"zip (not read): {', '.join(inp.ignored_files[:5])}"
+                    + (" ..." if len(inp.ignored_files) > 5 else "")
                 )
             if inp.ignored_columns:
                 rep.notes.append(f"ignored column(s): {', '.join(inp.ignored_columns)}")
+            if inp.cut:
+                rep.notes.append(
+                    f"{len(inp.cut)} file(s) do not end with a line break (cut short?): their "
+                    f"last line is quarantined as truncated_line: {', '.join(list(inp.cut)[:3])}"
+                )
             self.report.sources[s] = rep
 
     def meta(self, **extra) -> dict:
@@ -119,16 +145,22 @@ class Run:
 
     # --- dimensions ---------------------------------------------------------------------------
     def dim(self, name: str) -> pd.DataFrame:
-        """The dimension table as it stands (this run's merge included), on the driver."""
+        """The dimension table as this run leaves it (its merge included), on the driver."""
         if name not in self._dims:
             path = self.settings.table_path(name)
-            cols = table(name).columns
             if storage.exists(self.spark, path):
-                stored: pd.DataFrame = storage.read(self.spark, path).toPandas()
-                self._dims[name] = stored[cols]
+                self._dims[name] = self._stored_dim(name)
             else:
+                cols = table(name).columns
                 self._dims[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
         return self._dims[name]
+
+    def _stored_dim(self, name: str, version: int | None = None) -> pd.DataFrame:
+        """The dimension table as stored (at `version`, else the latest), on the driver."""
+        stored: pd.DataFrame = storage.read(
+            self.spark, self.settings.table_path(name), version
+        ).toPandas()
+        return stored[table(name).columns]
 
     def fund_ref(self) -> DataFrame:
         """fund_id -> _fund_key of every known fund (this batch's and the table's)."""
@@ -144,28 +176,35 @@ class Run:
         )
         return F.broadcast(frame)
 
+    def share_ref(self) -> DataFrame:
+        sc = self.dim("share_classes")
+        return flow_passes.reference_frame(self.spark, sc, dims.local_index(sc))
+
     # --- the sources ----------------------------------------------------------------------------
-    def run_source(self, name: str) -> None:
+    def check_source(self, name: str) -> Pending:
+        """Read, parse and check one source, count what it would write; nothing is written."""
         spec, inp, rep = SPECS[name], self.inputs[name], self.report.sources[name]
         raw = inputs.read(self.spark, inp, self._vendors(spec, inp))
         parsed = spec.parse(raw, inp, self.ctx)
         if spec.write_mode in ("dimension", "series"):
-            self._small(spec, inp, rep, parsed)
-        elif spec.write_mode == "months":
-            self._allocations(spec, inp, rep, parsed)
-        else:
-            self._flows(spec, inp, rep, raw, parsed)
+            return self._small(spec, inp, rep, parsed)
+        if spec.write_mode == "months":
+            return self._allocations(spec, inp, rep, parsed)
+        return self._flows(spec, inp, rep, raw, parsed)
 
     @staticmethod
     def _vendors(spec: Source, inp: RawInput) -> list[str] | None:
         return None if inp.layout == "wide" else list(inp.required)
 
-    def _small(self, spec: Source, inp: RawInput, rep: SourceReport, parsed: DataFrame) -> None:
+    def _content(self, spec: Source, inp: RawInput):
+        return inputs.row_content(spec.content(inp))
+
+    def _small(self, spec: Source, inp: RawInput, rep: SourceReport, parsed: DataFrame) -> Pending:
         """Small sources (dimensions, external series): checked in one job, the result
-        brought to the driver, where it is counted, split and written."""
+        brought to the driver, where it is counted and split; the write comes later."""
         keys = [F.col(k) for k in spec.dup_key]
-        valid = reduce(lambda a, b: a & b, [k.isNotNull() for k in keys])
-        n = F.count(F.lit(1)).over(Window.partitionBy(*keys))
+        valid = reduce(lambda a, b: a & b, [k.isNotNull() for k in keys]) & ~line_fault()
+        n = F.count(F.lit(1)).over(Window.partitionBy(*keys, ~valid))
         df = parsed.withColumn("_dup_n", F.when(valid & (n > 1), n))
         if spec.name == "share_classes":
             df = df.join(self.fund_ref(), "fund_id", "left")
@@ -176,7 +215,7 @@ class Run:
             *(["_fund_key"] if spec.name == "share_classes" else []),
             reason.alias("_reason"),
             detail.alias("_detail"),
-            spec.content(inp).alias("_content"),
+            self._content(spec, inp).alias("_content"),
             "_source_file",
         ).toPandas()
         rep.read = len(rows)
@@ -199,17 +238,47 @@ class Run:
                 }
             )
             self.quarantine.append(self.spark.createDataFrame(q, table("quarantine").schema))
+        check = guard.Check(
+            spec.name, inp.path, "rows", rep.read, rep.quarantined, dict(rep.by_reason)
+        )
         if spec.write_mode == "dimension":
-            self._write_dimension(spec, rep, ok)
-        else:
-            self._write_series(spec, rep, ok)
+            self._merge_in_memory(spec, ok)
+            return Pending(check, lambda: self._write_dimension(spec, rep, ok))
+        check.drops = self._series_drops(spec, ok)
+        return Pending(check, lambda: self._write_series(spec, rep, ok))
+
+    def _dimension_ids(self, spec: Source, ok: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+        if spec.name == "funds":
+            return ok, "fund_id", "fund_key"
+        return ok.rename(columns={"_fund_key": "fund_key"}), "share_id", "share_key"
+
+    def _merge_in_memory(self, spec: Source, ok: pd.DataFrame) -> None:
+        """The dimension as this run will leave it, for the checks of the sources after it
+        (written later: see _write_dimension)."""
+        batch, id_col, key_col = self._dimension_ids(spec, ok)
+        cols = table(spec.table).columns
+        self._dims[spec.table] = dims.merge(
+            self.dim(spec.table), batch, id_col, key_col, cols
+        ).table
+
+    def _series_drops(self, spec: Source, ok: pd.DataFrame) -> list[guard.Drop]:
+        path = self.settings.table_path(spec.table)
+        if ok.empty or not storage.exists(self.spark, path):
+            return []
+        names = sorted(ok["series"].unique())
+        got = (
+            storage.read(self.spark, path)
+            .where(F.col("series").isin(*names))
+            .groupBy("series")
+            .count()
+            .collect()
+        )
+        before = {r["series"]: int(r["count"]) for r in got}
+        after = ok["series"].value_counts().to_dict()
+        return guard.drops(before, after, lambda k: f"series {k}")
 
     def _write_dimension(self, spec: Source, rep: SourceReport, ok: pd.DataFrame) -> None:
-        if spec.name == "funds":
-            id_col, key_col = "fund_id", "fund_key"
-        else:
-            ok = ok.rename(columns={"_fund_key": "fund_key"})
-            id_col, key_col = "share_id", "share_key"
+        batch, id_col, key_col = self._dimension_ids(spec, ok)
         cols = table(spec.table).columns
         path = storage.ensure(self.spark, self.settings, spec.table)
 
@@ -218,8 +287,7 @@ class Run:
             # the table as that ingest left it, so neither run's additions are lost and no key
             # is given twice (retrying only the write would put back the stale merge).
             version = storage.current_version(self.spark, path)
-            stored: pd.DataFrame = storage.read(self.spark, path, version).toPandas()
-            merged = dims.merge(stored[cols], ok, id_col, key_col, cols)
+            merged = dims.merge(self._stored_dim(spec.table, version), batch, id_col, key_col, cols)
             if merged.changed:
                 if storage.current_version(self.spark, path) != version:
                     raise storage.TableMoved(f"{path} moved on from version {version}")
@@ -270,9 +338,10 @@ class Run:
 
     def _allocations(
         self, spec: Source, inp: RawInput, rep: SourceReport, records: DataFrame
-    ) -> None:
-        """Key checks (duplicates, sums) and the accepted months in one aggregation, then one
-        job checks, counts (observed) and writes the accepted values."""
+    ) -> Pending:
+        """One aggregation checks what needs more than one record (duplicates, sums) and
+        counts the batch (guard); the write later classifies, counts (observed) and writes
+        the accepted values."""
         unknown_cols = [
             h for h in alloc_spec.headers(inp) if h.upper() not in self.ctx.known_countries
         ]
@@ -281,24 +350,64 @@ class Run:
                 f"column(s) not among the known country codes: "
                 f"{', '.join(unknown_cols)} (their values: unknown_country)"
             )
-        with_ref = records.join(self.fund_ref(), "fund_id", "left")
-        row_ok = ~any_rule(alloc_spec.record_rules(inp, self.ctx))
-        keyset = alloc_spec.key_checks(with_ref, inp.layout, row_ok).collect()
+        keyset = alloc_spec.key_checks(
+            records.join(self.fund_ref(), "fund_id", "left"), inp, self.ctx
+        ).collect()
+        summary = {r["alloc_month"]: r["_summary"].asDict() for r in keyset if r["kind"] == "s"}
+        problem_rows = [r for r in keyset if r["kind"] == "p"]
         # the accepted months: replaced by this batch
-        months = sorted(r["alloc_month"] for r in keyset if r["kind"] == "m")
+        months = sorted(m for m, c in summary.items() if m is not None and c["accepted"])
+        read = sum(c["read"] for c in summary.values())
+        accepted = sum(c["accepted"] for c in summary.values())
+        reasons = {
+            code: sum(c.get(code) or 0 for c in summary.values())
+            for code in REASONS
+            if any(c.get(code) for c in summary.values())
+        }
+        check = guard.Check(spec.name, inp.path, "records", read, read - accepted, reasons)
+        check.measure = "funds"
+        path = self.settings.table_path(spec.table)
+        if months and storage.exists(self.spark, path):
+            got = (
+                storage.read(self.spark, path)
+                .where(F.col("alloc_month").isin(*months))
+                .groupBy("alloc_month")
+                .agg(F.count_distinct("fund_key").alias("funds"))
+                .collect()
+            )
+            before = {r["alloc_month"]: int(r["funds"]) for r in got}
+            after = {m: summary[m]["funds"] for m in months}
+            check.drops = guard.drops(before, after, lambda m: f"month {m:%Y-%m}")
+        rep.months = months
+        return Pending(
+            check, lambda: self._write_allocations(spec, inp, rep, records, problem_rows, months)
+        )
+
+    def _write_allocations(
+        self,
+        spec: Source,
+        inp: RawInput,
+        rep: SourceReport,
+        records: DataFrame,
+        problem_rows: list,
+        months: list[dt.date],
+    ) -> None:
+        long = inp.layout == "long"
+        with_ref = records.join(self.fund_ref(), "fund_id", "left")
         cols = (
             "fund_id string, alloc_month date, "
-            + ("country string, " if inp.layout == "long" else "")
+            + ("country string, " if long else "")
             + "_dup_n long, _alloc_sum double"
         )
+        keys = ["fund_id", "alloc_month"] + (["country"] if long else [])
         problems = F.broadcast(
-            self.spark.createDataFrame([tuple(r)[1:] for r in keyset if r["kind"] == "p"], cols)
+            self.spark.createDataFrame(
+                [tuple(r[k] for k in [*keys, "_dup_n", "_alloc_sum"]) for r in problem_rows], cols
+            )
         )
-        join_keys = ["fund_id", "alloc_month"] + (["country"] if inp.layout == "long" else [])
-        df = with_ref.join(problems, join_keys, "left")
+        df = with_ref.join(problems, keys, "left")
         reason, detail = first_reason(spec.rules(inp, self.ctx))
         cls = df.withColumns({"_reason": reason, "_detail": detail, "_stored": alloc_spec.stored()})
-        rep.months = months
         seen = Observation("allocations")
         counted = cls.observe(
             seen,
@@ -355,7 +464,7 @@ class Run:
                 _quarantine_columns(
                     cls.where(F.col("_reason").isNotNull()),
                     spec.table,
-                    spec.content(inp),
+                    self._content(spec, inp),
                     self.run_id,
                     self.started,
                 )
@@ -368,12 +477,44 @@ class Run:
 
     def _flows(
         self, spec: Source, inp: RawInput, rep: SourceReport, raw: DataFrame, parsed: DataFrame
+    ) -> Pending:
+        """The check pass (one read: row-level rules counted per flow date, ingest/flows.py);
+        duplicates found exactly before the guard when the counts suggest many; the window's
+        rows per date compared with the table's."""
+        self.say("flows: check pass")
+        checked = flow_passes.with_reference(parsed, self.share_ref())
+        cp = flow_passes.check_pass(checked, inp, self.ctx)
+        dups: flow_passes.Duplicates | None = None
+        reasons = dict(cp.row_rejects)
+        accepted = dict(cp.accepted_by_date)
+        if cp.likely_duplicates:
+            self.say("flows: many rows share a key; finding the duplicates exactly")
+            dups = flow_passes.exact_duplicates(self.spark, parsed)
+            reasons[R.DUPLICATE_KEY] = reasons.get(R.DUPLICATE_KEY, 0) + dups.rows
+            for d, n in dups.by_date.items():
+                accepted[d] = max(0, accepted.get(d, 0) - n)
+        rejected = sum(reasons.values())
+        check = guard.Check(spec.name, inp.path, "rows", cp.rows, rejected, reasons)
+        if cp.window is not None:
+            lo, hi = cp.window
+            path = self.settings.table_path("share_class_flows")
+            before = flow_passes.rows_by_date(self.spark, path, lo, hi)
+            check.drops = guard.drops(before, accepted, lambda d: f"flow date {d}")
+        return Pending(check, lambda: self._write_flows(spec, inp, rep, parsed, cp, dups))
+
+    def _write_flows(
+        self,
+        spec: Source,
+        inp: RawInput,
+        rep: SourceReport,
+        parsed: DataFrame,
+        cp: flow_passes.CheckPass,
+        dups: flow_passes.Duplicates | None,
     ) -> None:
-        sc = self.dim("share_classes")
-        ref = flow_passes.reference_frame(self.spark, sc, dims.local_index(sc))
+        ref = self.share_ref()  # the share classes as written (their keys)
         checked = flow_passes.with_reference(parsed, ref)
-        win = flow_passes.window(raw)
-        if win is None:  # no valid flow date: every row is rejected, nothing is replaced
+        content = self._content(spec, inp)
+        if cp.window is None:  # no valid flow date: every row is rejected, nothing is replaced
             cls = flow_passes.classify(checked, None, inp, self.ctx)
             got = cls.groupBy("_reason").count().collect()
             rep.read = sum(int(r["count"]) for r in got)
@@ -385,13 +526,13 @@ class Run:
                     _quarantine_columns(
                         flow_passes.rejected_rows(cls),
                         spec.table,
-                        spec.content(inp),
+                        content,
                         self.run_id,
                         self.started,
                     )
                 )
             return
-        lo, hi = rep.window = win
+        lo, hi = rep.window = cp.window
         meta = self.meta(window=[str(lo), str(hi)])
         self.say(f"flows: window {lo}..{hi}; fund-day pass")
         fd_path = storage.ensure(self.spark, self.settings, "fund_days")
@@ -399,18 +540,15 @@ class Run:
             self.spark, checked, inp, self.ctx, fd_path, lo, hi, meta
         )
         rep.read = day_pass.rows
-        dups: DataFrame | None = None
-        dup_files: list[str] = []
-        dup_rows = 0
-        if day_pass.suspects:
+        if day_pass.suspects and dups is None:
             self.say(
                 f"flows: {day_pass.suspects} fund-day(s) may hold duplicate keys; "
                 "finding them exactly"
             )
-            dups, dup_files, dup_rows = flow_passes.exact_duplicates(self.spark, parsed)
+            dups = flow_passes.exact_duplicates(self.spark, parsed)
         self.say("flows: write pass")
         scf_path = storage.ensure(self.spark, self.settings, "share_class_flows")
-        cls = flow_passes.classify(checked, dups, inp, self.ctx)
+        cls = flow_passes.classify(checked, dups.frame if dups else None, inp, self.ctx)
         wrote = flow_passes.write_pass(self.spark, cls, scf_path, lo, hi, meta)
         rep.accepted = wrote.accepted
         rep.written, rep.copied = wrote.written.written, wrote.written.copied
@@ -426,19 +564,21 @@ class Run:
         gaps = [d for d in flow_dates(lo, hi) if d not in set(wrote.dates)]
         if gaps:
             rep.notes.append(
-                f"{len(gaps)} flow date(s) inside the window have no accepted row and are now "
+                f"{len(gaps)} flow date(s) inside the window have no accepted row and are "
                 f"empty in the table: {', '.join(map(str, gaps[:10]))}"
                 + (" ..." if len(gaps) > 10 else "")
             )
-        dirty = sorted(set(day_pass.dirty_files) | set(dup_files))
+        dirty = sorted(set(day_pass.dirty_files) | set(dups.files if dups else []))
         if dirty:  # only the files holding rejected rows are read again
             again = inputs.read(self.spark, _narrow(inp, dirty), list(inp.required))
             rechecked = flow_passes.with_reference(spec.parse(again, inp, self.ctx), ref)
             self.quarantine.append(
                 _quarantine_columns(
-                    flow_passes.rejected_rows(flow_passes.classify(rechecked, dups, inp, self.ctx)),
+                    flow_passes.rejected_rows(
+                        flow_passes.classify(rechecked, dups.frame if dups else None, inp, self.ctx)
+                    ),
                     spec.table,
-                    spec.content(inp),
+                    content,
                     self.run_id,
                     self.started,
                 )
@@ -446,7 +586,7 @@ class Run:
         # the counts by reason: the row-level ones observed, duplicates counted exactly; a row
         # that is a duplicate and breaks a later rule too is counted once, as a duplicate
         rep.set_reasons(day_pass.row_rejects)
-        if dup_rows:
+        if dups is not None and dups.rows:
             rep.by_reason = {}  # recounted from what the quarantine holds (see _quarantine)
             rep.quarantined = rep.read - rep.accepted
 
@@ -527,10 +667,22 @@ class Run:
 
 
 def _narrow(inp: RawInput, files: list[str]) -> RawInput:
+    """The input limited to some of its files (files as source_file shows them)."""
     keep = set(files)
     out = RawInput(**{**inp.__dict__})
-    out.files = [f for f in inp.files if f in keep]
+    out.files = [f for f in inp.files if inp.shown(f) in keep]
     return out
+
+
+UNREADABLE = (
+    "FAILED_READ_FILE",
+    "CANNOT_READ",
+    "does not conform",
+    "FileNotFound",
+    "not a Parquet file",
+    "footer",
+    "MALFORMED_RECORD",
+)
 
 
 def ingest_paths(
@@ -546,9 +698,16 @@ def ingest_paths(
     run_id: str | None = None,
     tolerance: IdentityTolerance = IdentityTolerance(),
     known_countries: tuple[str, ...] | None = None,
+    guard_limits: IngestGuard | None = None,
+    force_replace: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Validate the raw files into the silver tables; returns the report (see describe())."""
+    """Validate the raw files into the silver tables; returns the report (see describe()).
+
+    Every source is checked before any is written; the guard (ingest/guard.py) then stops a
+    batch that would empty or shrink what it replaces, or that rejects too many rows, with a
+    GuardError and nothing written. guard_limits default to the settings' `ingest:` section;
+    force_replace writes anyway and lists what was removed in the report."""
     t0 = time.time()
     say = progress or (lambda _m: None)
     given = {
@@ -561,43 +720,48 @@ def ingest_paths(
     paths = inputs.resolve(
         directory, given, spark, {s: SPECS[s].candidates for s in DIRECTORY_SOURCES}
     )
-    # every input located and its columns checked before any table is created or changed
-    probed = {
-        s: inputs.probe(spark, s, paths[s], SPECS[s].required_for) for s in ORDER if s in paths
-    }
-    ctx = Context(tuple(known_countries or load_countries().published_order), tolerance)
-    run = Run(spark, settings, probed, ctx, run_id or uuid.uuid4().hex, say)
-    with JobCounter(spark, f"ingest-{run.run_id}") as jobs:
-        current = None
-        try:
-            for s in ORDER:
-                if s in probed:
-                    current = s
-                    say(f"{s}: {paths[s]}")
-                    run.run_source(s)
+    # every input located and its files checked before any table is created or changed
+    probed: dict[str, RawInput] = {}
+    try:
+        for s in ORDER:
+            if s in paths:
+                probed[s] = inputs.probe(spark, s, paths[s], SPECS[s].required_for)
+        ctx = Context(tuple(known_countries or load_countries().published_order), tolerance)
+        run = Run(spark, settings, probed, ctx, run_id or uuid.uuid4().hex, say)
+        with JobCounter(spark, f"ingest-{run.run_id}") as jobs:
             current = None
-            run.write_quarantine()
-            run.refresh_fund_days()
-        except InputError:
-            raise
-        except Exception as exc:
-            msg = str(exc)
-            if current and any(
-                k in msg
-                for k in (
-                    "FAILED_READ_FILE",
-                    "CANNOT_READ",
-                    "does not conform",
-                    "FileNotFound",
-                    "not a Parquet file",
-                    "footer",
+            try:
+                pending: list[Pending] = []
+                for s in ORDER:
+                    if s in probed:
+                        current = s
+                        say(f"{s}: checking {paths[s]}")
+                        pending.append(run.check_source(s))
+                current = None
+                removed = guard.evaluate(
+                    [p.check for p in pending], guard_limits or settings.ingest, force_replace
                 )
-            ):
-                raise InputError(
-                    f"{current}: {paths.get(current)}: unreadable: {inputs._short(exc)}"
-                ) from exc
-            raise
-        run.report.spark_jobs = jobs.jobs
+                run.report.removed = removed
+                for s, p in zip([s for s in ORDER if s in probed], pending):
+                    current = s
+                    say(f"{s}: writing")
+                    p.write()
+                current = None
+                run.write_quarantine()
+                run.refresh_fund_days()
+            except InputError:
+                raise
+            except Exception as exc:
+                msg = str(exc)
+                if current and any(k in msg for k in UNREADABLE):
+                    raise InputError(
+                        f"{current}: {paths.get(current)}: unreadable: {inputs._short(exc)}"
+                    ) from exc
+                raise
+            run.report.spark_jobs = jobs.jobs
+    finally:
+        for inp in probed.values():
+            inputs.cleanup(inp.staged)
     for rep in run.report.sources.values():
         if not rep.reconciled:
             run.report.warnings.append(

@@ -60,6 +60,7 @@ class IngestReport:
     quarantine_written: int | None = None
     fund_days_written: int | None = None
     warnings: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # what a guarded replacement removed
     spark_jobs: int | None = None
     seconds: float = 0.0
 
@@ -127,6 +128,8 @@ class IngestReport:
         out.append(f"quarantine: {q} row(s) this run, {qw} written")
         if self.tables:
             out.append("tables: " + ", ".join(f"{t} v{v}" for t, v in self.tables.items()))
+        for line in self.removed:
+            out.append(f"removed: {line}")
         for w in self.warnings:
             out.append(f"warning: {w}")
         tail = f"counts reconcile: {'yes' if self.reconciled else 'NO'}"

@@ -7,6 +7,7 @@ import json
 from flowmosaic import storage
 from flowmosaic.cli import main
 from flowmosaic.ingest import ingest_paths
+from tests.support.guards import LENIENT
 
 D = dt.date
 HEADER = "date,series,country,value,unit,frequency"
@@ -33,7 +34,7 @@ def _file(path, lines):
 
 def test_bad_series_rows_are_quarantined_with_reasons(spark, warehouse, tmp_path):
     f = _file(tmp_path / "series.csv", [ln for ln, _ in LINES])
-    rep = ingest_paths(spark, warehouse, external_series=str(f))
+    rep = ingest_paths(spark, warehouse, external_series=str(f), guard_limits=LENIENT)
     s = rep.sources["external_series"]
     bad = [r for _, r in LINES if r]
     assert (s.read, s.accepted, s.quarantined) == (len(LINES), len(LINES) - len(bad), len(bad))
@@ -60,7 +61,11 @@ def test_a_batch_replaces_only_the_series_it_holds(spark, warehouse, tmp_path, c
     first = _file(tmp_path / "a.csv", [ln for ln, r in LINES if r is None])
     assert main(["ingest-series", str(first), "--warehouse", warehouse.warehouse]) == 0
     again = _file(tmp_path / "b.csv", ["2022-03-31,bop_equity_inflows,JP,7,USD bn,monthly"])
-    assert main(["ingest-series", str(again), "--warehouse", warehouse.warehouse]) == 0
+    # the series would go from 2 rows to 1: refused by the guard, unless forced
+    assert main(["ingest-series", str(again), "--warehouse", warehouse.warehouse]) == 2
+    assert "series bop_equity_inflows: 2 -> 1 rows" in capsys.readouterr().err
+    args = ["ingest-series", str(again), "--warehouse", warehouse.warehouse, "--force-replace"]
+    assert main(args) == 0
     assert "counts reconcile: yes" in capsys.readouterr().out
     got = {
         (r.series, r.date): r.value

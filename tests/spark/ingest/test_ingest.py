@@ -19,6 +19,7 @@ import pytest
 from flowmosaic import calendar as cal
 from flowmosaic import ingest, storage
 from flowmosaic.errors import InputError
+from tests.support.guards import LENIENT
 
 D = dt.date
 
@@ -247,7 +248,7 @@ def raw_dir(tmp_path_factory):
 def wh(spark, raw_dir, make_settings, tmp_path_factory):
     """The batch ingested once into a fresh warehouse: (settings, report, snapshot)."""
     settings = make_settings(tmp_path_factory.mktemp("wh"))
-    report = ingest.ingest_paths(spark, settings, directory=str(raw_dir))
+    report = ingest.ingest_paths(spark, settings, directory=str(raw_dir), guard_limits=LENIENT)
     return settings, report, _by_id(spark, settings)
 
 
@@ -404,7 +405,7 @@ def test_delta_rs_reads_the_rows_spark_wrote(spark, wh):
 def test_rerun_leaves_tables_identical(spark, wh, raw_dir):
     settings, report, snap = wh
     days = _fund_days(spark, settings)
-    again = ingest.ingest_paths(spark, settings, directory=str(raw_dir))
+    again = ingest.ingest_paths(spark, settings, directory=str(raw_dir), guard_limits=LENIENT)
     assert _by_id(spark, settings) == snap
     assert _fund_days(spark, settings) == days
     assert {s: r.counts() for s, r in again.sources.items()} == {
@@ -504,7 +505,9 @@ def test_restated_window_from_parquet_flows_and_long_allocations(
     pq.write_table(_parquet_flows([ln for ln, _ in RESTATED[5:]]), flows / "part-1.parquet")
     (flows / "_SUCCESS").write_text("")
     alloc = _write(tmp_path / "alloc_long.csv", LONG_HEADER, ALLOC_LONG)
-    rep = ingest.ingest_paths(spark, s2, flows=str(flows), allocations=str(alloc))
+    rep = ingest.ingest_paths(
+        spark, s2, flows=str(flows), allocations=str(alloc), guard_limits=LENIENT
+    )
     assert rep.sources["flows"].fmt == "parquet" and rep.sources["allocations"].layout == "long"
     assert rep.sources["flows"].window == (D(2022, 1, 5), D(2022, 1, 6))
     assert rep.reconciled and not rep.warnings

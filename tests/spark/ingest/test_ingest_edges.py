@@ -9,6 +9,8 @@ import pytest
 
 from flowmosaic import storage
 from flowmosaic.ingest import ingest_paths
+from flowmosaic.ingest.guard import GuardError
+from tests.support.guards import LENIENT
 
 D = dt.date
 FUNDS = "FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,ActivePassive,Vehicle"
@@ -146,7 +148,12 @@ def test_a_batch_without_a_valid_flow_date_replaces_nothing(spark, warehouse, tm
     (d / "funds.csv").write_bytes(_text(FUNDS, ["F1,E,Global,true,LU,A,MF"]))
     (d / "share_classes.csv").write_bytes(_text(SC, ["S1,F1,Institutional"]))
     (d / "flows.csv").write_bytes(_text(FLOWS, _flows([(bad, "S1", "F1", 1.0, 10.0)])))
-    rep = ingest_paths(spark, warehouse, directory=str(d))
+    # the guard refuses a batch that rejects every row; nothing is written
+    with pytest.raises(GuardError, match="1 of 1 rows rejected"):
+        ingest_paths(spark, warehouse, directory=str(d))
+    assert not storage.exists(spark, warehouse.table_path("funds"))
+    # let through, it replaces nothing: the row is quarantined, no window is replaced
+    rep = ingest_paths(spark, warehouse, directory=str(d), guard_limits=LENIENT)
     flows = rep.sources["flows"]
     assert (flows.read, flows.accepted, flows.quarantined, flows.window) == (1, 0, 1, None)
     assert rep.reconciled
@@ -157,9 +164,9 @@ def test_funds_committed_by_another_ingest_during_the_merge_are_kept(
     spark, warehouse, tmp_path, monkeypatch
 ):
     """Two ingests adding funds at once: B's whole ingest commits while A is merging its batch
-    (after A read the funds table, before A writes). A sees the table moved, merges again on
-    what B left, and writes: all four funds are there, each with its own key, B's keys as B
-    gave them."""
+    for the write (after A read the funds table, before A writes). A sees the table moved,
+    merges again on what B left, and writes: all four funds are there, each with its own key,
+    B's keys as B gave them. (A's first merge is its check step's, in memory.)"""
     from flowmosaic.ingest import dims
 
     (tmp_path / "a.csv").write_bytes(
@@ -172,7 +179,7 @@ def test_funds_committed_by_another_ingest_during_the_merge_are_kept(
 
     def merge_while_b_commits(*args, **kwargs):
         calls.append(len(calls))
-        if len(calls) == 1:  # A's first merge: B's ingest lands meanwhile
+        if len(calls) == 2:  # A's merge for the write: B's ingest lands meanwhile
             ingest_paths(spark, warehouse, funds=str(tmp_path / "b.csv"))
         return real_merge(*args, **kwargs)
 
@@ -180,6 +187,7 @@ def test_funds_committed_by_another_ingest_during_the_merge_are_kept(
     rep = ingest_paths(spark, warehouse, funds=str(tmp_path / "a.csv"))
     keys = {r.fund_id: r.fund_key for r in storage.read_table(spark, warehouse, "funds").collect()}
     assert keys == {"F3": 0, "F4": 1, "F1": 2, "F2": 3}
-    assert len(calls) == 3  # A's stale merge, B's, A's again on B's table
+    # A's check, A's stale merge, B's check and write, A's again on B's table
+    assert len(calls) == 5
     assert rep.sources["funds"].written == 2
     assert storage.current_version(spark, warehouse.table_path("funds")) == 2

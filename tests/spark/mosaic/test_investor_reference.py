@@ -43,6 +43,7 @@ from deltalake import DeltaTable
 from flowmosaic.country_flows import run as country_flows_run
 from flowmosaic.ingest import ingest_paths
 from tests.support import tolerance as tol
+from tests.support.guards import LENIENT
 
 # --- the raw universe ---------------------------------------------------------------------------
 
@@ -363,7 +364,8 @@ def _quiet(_message: str) -> None:
 def ingest(spark, settings, raw) -> None:
     """The real ingest of the raw files; exactly the planted rows are quarantined."""
     root, quarantined, _ = raw
-    report = ingest_paths(spark, settings, directory=str(root))
+    # the planted bad rows are a large share of these few hand-written rows: let them through
+    report = ingest_paths(spark, settings, directory=str(root), guard_limits=LENIENT)
     assert report.reconciled and not report.warnings, report.describe()
     by_reason = {s: r.by_reason for s, r in report.sources.items()}
     assert by_reason == {
