@@ -315,8 +315,25 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> str:
     def create() -> None:
         # Two jobs creating the table at once: Delta fails the later commit of version 0
         # (DELTA_PROTOCOL_CHANGED) despite IF NOT EXISTS; the retry finds the table there.
-        if not exists(spark, path):
+        # The later job can also see the other's _delta_log before its first commit is in
+        # (DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION): retried the same way, unless the
+        # directory holds other files, which no job of ours put there.
+        if exists(spark, path):
+            return
+        try:
             spark.sql(ddl)
+        except Exception as exc:
+            if "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION" not in str(exc):
+                raise
+            others = [] if is_connect(spark) else _hadoop_names(spark, path)
+            others = [n for n in others if n != "_delta_log"]
+            if others:
+                raise InputError(
+                    f"{name}: {path} is not a Delta table but holds files "
+                    f"({', '.join(sorted(others)[:5])}): move them away or point "
+                    f"the warehouse elsewhere"
+                ) from exc
+            raise TableMoved(f"{name} is being created by another job") from exc
 
     retrying(spark, path, create, {"window": "the table's creation"})
     return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from pyspark.sql import functions as F
 
 from flowmosaic import country_flows, storage
 from flowmosaic.cli import main as cli_main
+from flowmosaic.errors import InputError
 from flowmosaic.ingest import ingest_paths
 from tests.e2e.faults import (
     UNIVERSES,
@@ -72,6 +74,53 @@ def test_two_jobs_creating_a_table_at_once_both_go_on(spark, tmp_path):
         assert "flow_month" in storage.read(spark, path).columns
 
 
+def test_creation_seeing_another_jobs_unfinished_log_waits_and_a_foreign_directory_is_refused(
+    spark, tmp_path, monkeypatch
+):
+    """A job whose CREATE meets another job's _delta_log before that job's first commit is in
+    (Delta: DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION; CI saw it with three country-flows
+    processes on a fresh warehouse) waits and finds the table instead of failing. The race is
+    staged: the first CREATE lets "the other job" create the table, then fails as Delta does.
+    The same failure on a directory holding files of something else is refused at once, with
+    one line naming them."""
+    s = settings(tmp_path / "wh")
+    real_sql = spark.sql
+    waits: list[float] = []
+    creates: list[str] = []
+
+    def racing_sql(query: str, *args, **kwargs):
+        if query.lstrip().upper().startswith("CREATE TABLE") and not creates:
+            creates.append(query)
+            if not (Path(s.table_path("country_flows")) / "notes.txt").exists():
+                real_sql(query, *args, **kwargs)  # the other job's commit lands
+            raise RuntimeError(
+                "[DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION] Cannot create table: the "
+                "associated location is not empty and also not a Delta table."
+            )
+        return real_sql(query, *args, **kwargs)
+
+    class StorageClock:  # storage's own time module only: py4j's threads sleep too
+        sleep = staticmethod(waits.append)
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+    monkeypatch.setattr(spark, "sql", racing_sql)
+    monkeypatch.setattr(storage, "time", StorageClock())
+    assert storage.ensure(spark, s, "country_flows") == s.table_path("country_flows")
+    assert len(creates) == 1 and len(waits) == 1
+    assert storage.current_version(spark, s.table_path("country_flows")) == 0
+
+    s = settings(tmp_path / "wh2")
+    creates.clear()
+    foreign = Path(s.table_path("country_flows"))
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"not a Delta table but holds files \(notes.txt\)"):
+        storage.ensure(spark, s, "country_flows")
+    assert len(waits) == 1
+
+
 def country_flows_at_once(uni: Universe, wh: Path, windows: list[Window], logs: Path) -> list[Done]:
     """`flowmosaic country-flows` over each window, all started at once; their results."""
     procs = [
@@ -114,28 +163,17 @@ def months_of(pdf: pd.DataFrame) -> set[str]:
     return {d.strftime("%Y-%m") for d in pd.to_datetime(pdf["flow_date"])}
 
 
-def test_disjoint_windows_at_once_equal_a_serial_run(spark, universe, tmp_path):
-    """Two country-flows runs on different months of the same universes, started together on
-    a warehouse without the gold table (both create it), leave what the two runs one after the
-    other leave: both months, each once."""
-    windows = [("2020-03-01", "2020-03-31"), ("2020-05-01", "2020-05-31")]
-    wh = copy_warehouse(universe.base, tmp_path / "wh-concurrent")
-    results = country_flows_at_once(universe, wh, windows, tmp_path / "logs")
-    written = check_outcomes(results, windows, "country-flows", "country_flows")
-
-    serial = copy_warehouse(universe.base, tmp_path / "wh-serial")
-    serial_country_flows(spark, serial, written)
-    assert_same_tables(spark, settings(serial), settings(wh), ("country_flows",))
-    got = frame(spark, settings(wh), "country_flows")
-    assert months_of(got) == {lo[:7] for lo, _ in written}
-    assert set(got["universe"]) == set(UNIVERSES.split(","))
-
-
-def test_overlapping_windows_at_once_equal_a_serial_run(spark, universe, tmp_path):
-    """Two country-flows runs whose windows share a month, on a table that already holds
-    earlier months: the shared month once (no row of it twice), the earlier months kept, the
-    whole equal to the serial run."""
-    windows = [("2020-03-01", "2020-04-30"), ("2020-04-01", "2020-05-31")]
+def test_disjoint_and_overlapping_windows_at_once_equal_a_serial_run(spark, universe, tmp_path):
+    """Three country-flows runs started together on a table that already holds January and
+    February: March alone (a month no other run writes), April-May and May (a shared month).
+    Each succeeds or loses cleanly; the table is what the successful runs one after the other
+    leave: the earlier months kept, every month written once (no row twice), both universes.
+    (Two jobs creating the table at once: test_two_jobs_creating_a_table_at_once_both_go_on.)"""
+    windows = [
+        ("2020-03-01", "2020-03-31"),
+        ("2020-04-01", "2020-05-31"),
+        ("2020-05-01", "2020-05-31"),
+    ]
     base = copy_warehouse(universe.base, tmp_path / "wh-before")
     serial_country_flows(spark, base, [("2020-01-01", "2020-02-29")])
     wh = copy_warehouse(base, tmp_path / "wh-concurrent")
@@ -146,7 +184,11 @@ def test_overlapping_windows_at_once_equal_a_serial_run(spark, universe, tmp_pat
     serial_country_flows(spark, serial, written)
     assert_same_tables(spark, settings(serial), settings(wh), ("country_flows",))
     got = frame(spark, settings(wh), "country_flows")
-    assert {"2020-01", "2020-02", "2020-04"} <= months_of(got)
+    months = {"2020-01", "2020-02"}
+    for lo, hi in written:
+        months |= {m.strftime("%Y-%m") for m in pd.date_range(lo[:7], hi[:7], freq="MS")}
+    assert months_of(got) == months
+    assert set(got["universe"]) == set(UNIVERSES.split(","))
 
 
 def restated_flows(raw: Path, out: Path, day: dt.date, bump: float) -> Path:
