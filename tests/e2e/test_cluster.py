@@ -1,33 +1,54 @@
-"""The cluster path, proven: ingest and country-flows submitted with spark-submit (jobs/*.py,
-which call flowmosaic.cli.main) to a real standalone master + worker on 127.0.0.1 give the same
-tables as local mode. The code reaches the driver and the executors only through the
---py-files zip, which must hold every package of the stage layout."""
+"""The cluster path, proven on a real standalone master and two 1-core workers on 127.0.0.1
+(tests/e2e/standalone.py), with the jobs submitted by spark-submit (jobs/*.py, which call
+flowmosaic.cli.main); the code reaches the driver and the executors only through the
+--py-files zip, which must hold every package of the stage layout.
 
-import datetime as dt
+One cluster, two applications: jobs/ingest.py gives the same silver tables and quarantine as a
+local ingest of the same files; then jobs/country_flows.py survives SIGKILL of one worker and
+its executor JVM while that executor runs tasks (Spark reschedules the lost tasks and
+recomputes the lost shuffle output on the other worker), exits 0, and writes the country_flows
+a local run writes. The inputs are the session's small universe (tests/e2e/faults.py)."""
+
+from __future__ import annotations
+
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 import zipfile
 
 import pytest
 
-from flowmosaic import storage, synth
-from flowmosaic.country_flows import run as country_flows_run
-from flowmosaic.ingest import ingest_paths
-from tests.e2e.faults import assert_same, frame
-from tests.e2e.standalone import build_py_files, master_state, packages, standalone_cluster, submit
+from tests.e2e.faults import (
+    SILVER,
+    UNIVERSES,
+    assert_same_tables,
+    full_run,
+    prepared_universe,
+    settings,
+)
+from tests.e2e.standalone import (
+    Worker,
+    build_py_files,
+    cluster,
+    free_port,
+    master_state,
+    packages,
+    start_submit,
+    submit,
+)
 
 pytestmark = pytest.mark.slow
-UNIVERSES = "FloPctCtry,FloPctCtry-B"
-TABLES = (
-    "share_class_flows",
-    "share_classes",
-    "funds",
-    "fund_days",
-    "fund_allocations",
-    "quarantine",
-    "country_flows",
-)
+# Executor loss is not the job's fault, but Spark may still count a lost task's attempt as a
+# failure: allow the default 4 attempts per task, and never exclude the surviving executor.
+LOSS_TOLERANT = {
+    "spark.task.maxFailures": "4",
+    "spark.excludeOnFailure.enabled": "false",
+    "spark.executor.memory": "1g",
+}
 
 
 def test_py_files_zip_holds_every_package_and_imports_alone(repo, tmp_path):
@@ -81,45 +102,101 @@ def test_py_files_zip_holds_every_package_and_imports_alone(repo, tmp_path):
     assert done.stdout.strip().startswith(str(zpath)), done.stdout
 
 
-def test_spark_submit_on_standalone_cluster_equals_local(spark, make_settings, repo, tmp_path):
-    raw = tmp_path / "raw"
-    # a cut-down tiny universe: the point is the submit path, not the volume
-    synth.generate(
-        spark,
-        raw,
-        scale="tiny",
-        seed=5,
-        n_funds=40,
-        start=dt.date(2020, 1, 1),
-        end=dt.date(2020, 9, 30),
-    )
-    local = make_settings(tmp_path / "wh-local")
-    ingest_paths(spark, local, directory=str(raw))
-    country_flows_run(spark, local, UNIVERSES, progress=lambda _m: None)
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
 
-    remote_wh = tmp_path / "wh-cluster"
-    py_files = build_py_files(repo, tmp_path / "flowmosaic.zip")
-    with standalone_cluster(tmp_path / "cluster") as (master, ui):
-        for script, args in (
-            ("ingest.py", ["--input", str(raw)]),
-            ("country_flows.py", ["--universe", UNIVERSES]),
-        ):
-            log = tmp_path / f"{script}.log"
-            done = submit(
-                repo, master, script, [*args, "--warehouse", str(remote_wh)], py_files, log
+
+def executor_busy(driver_ui: int, worker: Worker) -> dict | None:
+    """The driver's summary of the worker's executor once it runs a task and has written
+    shuffle output (so losing it loses finished work too); None before that."""
+    try:
+        ids = {str(e["id"]) for e in worker.state().get("executors", [])}
+        apps = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications")
+        if not ids or not apps:
+            return None
+        execs = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications/{apps[0]['id']}/executors")
+    except (OSError, ValueError):  # the driver's UI is not up yet, or says it is starting
+        return None
+    for e in execs:
+        if e["id"] in ids and e["activeTasks"] > 0 and e["totalShuffleWrite"] > 0:
+            return e
+    return None
+
+
+def kill_when_busy(
+    proc: subprocess.Popen, driver_ui: int, victim: Worker, timeout: float = 600
+) -> dict:
+    """Wait until the victim's executor is busy, then SIGKILL the worker and its executor."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"the job ended (status {proc.returncode}) before the victim worker's "
+                "executor ran a task with shuffle output"
             )
-            assert done.returncode == 0, log.read_text()[-4000:]
-        apps = master_state(ui).get("completedapps", [])
-    # both submissions ran as applications of this master, on its worker
-    assert len(apps) == 2, apps
+        busy = executor_busy(driver_ui, victim)
+        if busy is not None:
+            victim.kill()
+            return busy
+        time.sleep(0.1)
+    pytest.fail("the victim worker's executor never got busy")
 
-    remote = make_settings(remote_wh)
-    for name in TABLES:
-        here = [storage.exists(spark, s.table_path(name)) for s in (local, remote)]
-        # ingest creates quarantine only when a row is refused: both runs agree on that
-        assert here[0] == here[1], (name, here)
-        if name == "quarantine" and not here[0]:
-            continue
-        a, b = frame(spark, local, name), frame(spark, remote, name)
-        assert len(a) > 0
-        assert_same(a, b, name)  # to 1e-12: another partitioning sums in another order
+
+def test_spark_submit_on_a_cluster_equals_local_and_survives_a_lost_worker(
+    spark, repo, tmp_path, tmp_path_factory
+):
+    uni = prepared_universe(spark, tmp_path_factory)
+    local = full_run(spark, uni)  # the local ingest (uni.base) + a local country-flows run
+    remote = tmp_path / "wh-cluster"
+    py_files = build_py_files(repo, tmp_path / "flowmosaic.zip")
+    driver_ui = free_port()
+    with cluster(tmp_path / "cluster", workers=2, worker_cores=1, worker_memory="1536m") as c:
+        log = tmp_path / "ingest.log"
+        done = submit(
+            repo,
+            c.master,
+            "ingest.py",
+            ["--input", str(uni.raw), "--warehouse", str(remote)],
+            py_files,
+            log,
+            extra_conf={"spark.executor.memory": "1g"},
+            executor_cores=1,
+        )
+        assert done.returncode == 0, log.read_text()[-4000:]
+        log = tmp_path / "country_flows.log"
+        proc = start_submit(
+            repo,
+            c.master,
+            "country_flows.py",
+            ["--universe", UNIVERSES, "--warehouse", str(remote)],
+            py_files,
+            log,
+            executor_cores=1,
+            extra_conf={
+                **LOSS_TOLERANT,
+                "spark.ui.enabled": "true",
+                "spark.ui.port": str(driver_ui),
+                "spark.ui.showConsoleProgress": "false",
+            },
+        )
+        try:
+            busy = kill_when_busy(proc, driver_ui, c.workers[1])
+            rc = proc.wait(timeout=900)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        survivor = c.workers[0].state()
+        apps = master_state(c.ui_port).get("completedapps", [])
+    text = log.read_text()
+    assert rc == 0, text[-4000:]
+    # both submissions ran as applications of this master
+    assert len(apps) == 2, apps
+    assert c.workers[1].process.poll() is not None
+    # the driver saw the executor go, and the other worker kept its executor
+    assert f"Lost executor {busy['id']}" in text, text[-4000:]
+    assert survivor.get("executors") or survivor.get("finishedexecutors"), survivor
+    # the same tables as local mode (to 1e-12: another partitioning sums in another order)
+    assert_same_tables(spark, settings(uni.base), settings(remote), SILVER)
+    assert_same_tables(spark, settings(local), settings(remote), ("country_flows",))
