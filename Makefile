@@ -13,13 +13,18 @@ BENCH_ARGS ?=
 
 LINT_PATHS := lib tests bench jobs
 
-.PHONY: demo test lint bench bootstrap jars clean
+.PHONY: demo test test-fast lint bench bootstrap jars clean
 
 demo: bootstrap jars
 	$(BIN)/flowmosaic demo
 
 test: bootstrap lint jars
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The inner loop: tests/unit and the Spark transform tests (one local session, no Delta tables,
+# no e2e); CI runs everything through `make test`.
+test-fast: bootstrap jars
+	$(BIN)/pytest -m "not spark or transform" $(PYTEST_ARGS)
 
 # Static checks (configured in pyproject.toml): ruff's lint rules, mypy over lib/flowmosaic,
 # then ruff's formatting check.

@@ -1,7 +1,8 @@
 """Shared fixtures. Tests by kind: tests/unit (no Spark: `pytest -m "not spark"` runs them in
 seconds), tests/spark (transforms and Delta on one local session), tests/e2e (CLI, cluster,
 Connect, object storage; marked slow too). Every test that uses the `spark` fixture, and every
-test under tests/spark or tests/e2e, is marked `spark`."""
+test under tests/spark or tests/e2e, is marked `spark`; the transform tests of TRANSFORM_MODULES
+are marked `transform` too (the fast lane: `-m "not spark or transform"`)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,19 @@ SESSION_CONF = {
 }
 
 
+# The Spark tests of the fast lane (`make test-fast`): pure DataFrame -> DataFrame transforms on
+# tiny frames, no Delta table, no ingest; with tests/unit they run on the one session in minutes.
+TRANSFORM_MODULES = {
+    ("spark", "test_calendar_columns.py"),
+    ("spark", "country_flows", "test_transforms.py"),
+}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts in TRANSFORM_MODULES:
+            item.add_marker(pytest.mark.transform)
         if parts[0] in ("spark", "e2e") or "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
         if parts[0] == "e2e":
