@@ -233,23 +233,50 @@ def _remote(value, path) -> str | None:
 
 @dataclass(frozen=True)
 class Countries:
+    """The destinations a fund can allocate to and the published 52.
+
+    destinations: every ISO 3166-1 alpha-2 code of conf/destinations.yaml (what ingest accepts
+    and what the country-flows jobs compute); published_order: the 52 countries of the
+    strategy files, in their published order (what export and the backtest show unless asked
+    for others); groups: named subsets of the 52 (G10)."""
+
     published_order: tuple[str, ...]
     groups: dict[str, tuple[str, ...]]
+    destinations: tuple[str, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, spec: str | None) -> tuple[str, ...]:
-        """'G10' (a group), 'AU,CA,...' (a list), or None (all 52, published order)."""
+        """'G10' (a group), 'AU,VN,...' (any destination codes), or None (the 52, published
+        order)."""
         if not spec:
             return self.published_order
         if spec in self.groups:
             return self.groups[spec]
         codes = tuple(c.strip().upper() for c in spec.split(",") if c.strip())
-        unknown = [c for c in codes if c not in self.published_order]
+        known = set(self.destinations or self.published_order)
+        unknown = [c for c in codes if c not in known]
         if unknown:
             raise ConfigError(
-                f"unknown country code(s) {unknown} in {spec!r}; use ISO2 codes of the 52 "
-                f"or a group ({', '.join(self.groups)})"
+                f"unknown country code(s) {unknown} in {spec!r}; use ISO 3166-1 alpha-2 codes "
+                f"(conf/destinations.yaml) or a group ({', '.join(self.groups)})"
             )
         return codes
+
+    def ordered(self, codes) -> tuple[str, ...]:
+        """`codes` in output order: those of the 52 in published order, then the others
+        alphabetically."""
+        present = set(codes)
+        first = [c for c in self.published_order if c in present]
+        return (*first, *sorted(present - set(first)))
+
+
+def _destinations(p: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    data = read_yaml(p).get("countries") or {}
+    bad = [c for c in data if not (isinstance(c, str) and len(c) == 2 and c.isupper())]
+    if bad:
+        raise ConfigError(f"{p}: not ISO2 codes: {bad} (quote NO: bare NO is YAML for false)")
+    names = {c: str((v or {}).get("name") or c) for c, v in data.items()}
+    return tuple(sorted(data)), names
 
 
 @cache
@@ -267,4 +294,11 @@ def load_countries(path: str | None = None) -> Countries:
         missing = [c for c in members if c not in order]
         if missing:
             raise ConfigError(f"{p}: group {name} has codes not in published_order: {missing}")
-    return Countries(order, groups)
+    dest_path = p.parent / "destinations.yaml"
+    if not dest_path.exists():  # a countries file of its own: its 52 are the destinations
+        return Countries(order, groups, order, {})
+    destinations, names = _destinations(dest_path)
+    missing = [c for c in order if c not in names]
+    if missing:
+        raise ConfigError(f"{dest_path}: the published countries {missing} are not listed")
+    return Countries(order, groups, destinations, names)

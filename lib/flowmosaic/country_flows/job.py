@@ -254,7 +254,6 @@ def run(
         raise InputError("allocation_max_age_months must be 0 (off) or more")
     universes = select_universes(universe_names, universes_path)
     names = [u.name for u in universes]
-    countries = load_countries().published_order
     target = GRAINS[grain]
     with JobCounter(spark, f"{target}-{int(t0)}") as jobs:
         silver = sources.read_silver(spark, settings)
@@ -281,6 +280,7 @@ def run(
             engine=engine,
             path=settings.table_path(target),
         )
+        countries = sources.destinations_in(silver, load_countries(), start, end, max_age_months)
         mem = sources.members(spark, silver, universes, countries)
         if engine == "matrix":
             result.batches = batches_for(silver, start, end, max_age_months, batch_weights)

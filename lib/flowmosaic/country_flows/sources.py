@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from flowmosaic import calendar as cal
 from flowmosaic import storage
-from flowmosaic.config import Settings
+from flowmosaic.config import Countries, Settings
 from flowmosaic.country_flows.matrix import Plan, UniversePlan, Weights
 from flowmosaic.errors import InputError
 from flowmosaic.tables import INVESTOR_TYPES
@@ -56,6 +56,29 @@ def key_frame(spark: SparkSession, keys) -> DataFrame:
     keys, measured in docs/benchmarks.md.)"""
     pdf = pd.DataFrame({"fund_key": np.asarray(sorted(keys), dtype=np.int32)})
     return F.broadcast(spark.createDataFrame(pdf, "fund_key int"))
+
+
+def destinations_in(
+    silver: Silver, countries: Countries, start: dt.date, end: dt.date, max_age_months: int
+) -> tuple[str, ...]:
+    """The countries the window computes: the published 52, and every other destination a
+    fund allocates to in the months that serve the window (the 23rd rule reaches two months
+    back, a carried-forward snapshot max_age_months more) or that a single-country fund is
+    focused on; published order first, then the others alphabetically."""
+    lo = cal.add_months(cal.month_start(start), -(2 + max_age_months))
+    allocated = (
+        silver.frames["fund_allocations"]
+        .where((F.col("alloc_month") >= F.lit(lo)) & (F.col("alloc_month") <= F.lit(end)))
+        .select("country")
+    )
+    focused = (
+        silver.frames["funds"]
+        .where(F.col("cross_border") == F.lit(False))
+        .select(F.upper(F.col("geographic_focus")).alias("country"))
+    )
+    found = {r[0] for r in allocated.union(focused).distinct().collect() if r[0]}
+    known = set(countries.destinations)
+    return countries.ordered({*countries.published_order, *(found & known)})
 
 
 def members(

@@ -726,7 +726,7 @@ def ingest_paths(
         for s in ORDER:
             if s in paths:
                 probed[s] = inputs.probe(spark, s, paths[s], SPECS[s].required_for)
-        ctx = Context(tuple(known_countries or load_countries().published_order), tolerance)
+        ctx = Context(tuple(known_countries or load_countries().destinations), tolerance)
         run = Run(spark, settings, probed, ctx, run_id or uuid.uuid4().hex, say)
         with JobCounter(spark, f"ingest-{run.run_id}") as jobs:
             current = None

@@ -453,3 +453,35 @@ def test_job_output_matches_a_direct_sum(spark, wh):
         assert row.pseudo_return_pct == pytest.approx(100 * pc / assets, rel=1e-12, abs=1e-15)
         assert row.fund_count == n
     assert np.isfinite([got[c].flow_pct for c in got]).all()
+
+
+def test_destinations_outside_the_52_are_computed(spark, make_settings, tmp_path, universes_file):
+    """A fund allocating to Vietnam (outside the published 52) and a single-country fund
+    focused on Nigeria: both countries get rows, by hand from the fixture's numbers, and no
+    other country (no row without a fund)."""
+    settings = make_settings(tmp_path / "wh")
+    day = D(2022, 3, 23)  # February's snapshot
+    fd = {row[1]: row for row in fund_day_rows() if row[0] == day}
+    funds = [
+        (0, "F1", "E", "Global", True, "LU", "A", "MF"),
+        (1, "F2", "E", "NG", False, "NG", "A", "MF"),
+    ]
+    allocs = [
+        (D(2022, 2, 1), D(2022, 2, 28), 0, "AU", 60.0),
+        (D(2022, 2, 1), D(2022, 2, 28), 0, "VN", 40.0),
+    ]
+    days = [r for r in fund_day_rows() if r[0] == day and r[1] in (0, 1)]
+    for name, rows in (("funds", funds), ("fund_days", days), ("fund_allocations", allocs)):
+        path = storage.ensure(spark, settings, name)
+        storage.append(spark.createDataFrame(rows, table(name).schema), path, {"job": "test"})
+    r = job.run(
+        spark, settings, "Eq-all", start=day, end=day, universes_path=universes_file, progress=quiet
+    )
+    got = {row.country: row for row in _table(spark, settings, r.table_version).collect()}
+    f1 = fd[0][2]  # F1's institutional flow that day
+    f2 = fd[1][5]  # F2's retail flow (its only share class type in fund_day_rows: key 1)
+    assert set(got) == {"AU", "VN", "NG"}
+    assert got["VN"].flow_usd == pytest.approx(0.4 * f1, rel=1e-12)
+    assert got["AU"].flow_usd == pytest.approx(0.6 * f1, rel=1e-12)
+    assert got["NG"].flow_usd == pytest.approx(f2, rel=1e-12)
+    assert (got["VN"].fund_count, got["NG"].fund_count) == (1, 1)

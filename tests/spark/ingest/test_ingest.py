@@ -73,19 +73,21 @@ FLOWS_PART1 = [
     ("2022-01-07,S3,F2,1e3,2002,3002,0,0", None),
     ("2022-01-07,S7,F2,1,10,11,0,0", "unknown_share_class"),  # S7 was quarantined
 ]
-ALLOC_HEADER = "ReportDate,FundId,AU,US,XX,JP"
+# VN is a destination outside the 52 published countries: accepted like any other;
+# XX is no ISO 3166-1 code: quarantined
+ALLOC_HEADER = "ReportDate,FundId,AU,US,XX,JP,VN"
 ALLOC_WIDE = [
-    "2021-12-31,F1,60,30,,10",
-    "2021-12-31,F2,50,,5,",
-    "2021-12-31,F3,0,,,",
-    "2021-12-31,F9,10,,,",
-    "2021-12-31,,10,,,",
-    "2021-13-45,F1,10,,,",
-    "2022-01-31,F1,abc,20,,",
-    "2022-01-31,F2,120,,,-1",
-    "2022-01-31,F3,70,40,,",
-    "2022-02-28,F1,50,,,",
-    "2022-02-15,F1,40,,,",
+    "2021-12-31,F1,60,30,,10,",
+    "2021-12-31,F2,50,,5,,4",
+    "2021-12-31,F3,0,,,,",
+    "2021-12-31,F9,10,,,,",
+    "2021-12-31,,10,,,,",
+    "2021-13-45,F1,10,,,,",
+    "2022-01-31,F1,abc,20,,,",
+    "2022-01-31,F2,120,,,-1,",
+    "2022-01-31,F3,70,40,,,",
+    "2022-02-28,F1,50,,,,",
+    "2022-02-15,F1,40,,,,",
 ]
 # the records the wide file must quarantine: (ReportDate, FundId, column, value, reason)
 ALLOC_WIDE_QUARANTINE = [
@@ -106,6 +108,7 @@ ALLOC_STORED = [
     (D(2021, 12, 1), D(2021, 12, 31), "F1", "JP", 10.0),
     (D(2021, 12, 1), D(2021, 12, 31), "F1", "US", 30.0),
     (D(2021, 12, 1), D(2021, 12, 31), "F2", "AU", 50.0),
+    (D(2021, 12, 1), D(2021, 12, 31), "F2", "VN", 4.0),
     (D(2022, 1, 1), D(2022, 1, 31), "F1", "US", 20.0),
 ]
 LONG_HEADER = "ReportDate,FundId,Country,Allocation"
@@ -115,6 +118,7 @@ ALLOC_LONG = [
     ("2021-12-31,F1,JP,10", None),
     ("2021-12-31,F2,AU,50", None),
     ("2021-12-31,F2,xx,5", "unknown_country"),
+    ("2021-12-31,F2,vn,4", None),
     ("2021-12-31,F3,AU,0", None),  # accepted, zero: not stored
     ("2022-01-31,F1,US,20", None),
     ("2022-01-31,F1,AU,abc", "unparseable_number"),
@@ -304,9 +308,9 @@ def test_counts_reconcile_and_are_printed(wh):
         "funds": (7, 3, 4, 3),
         "share_classes": (9, 4, 5, 4),
         "flows": (n_flows, n_flows - bad_flows, bad_flows, n_flows - bad_flows),
-        # 11 wide lines -> 17 records (one per non-blank non-zero cell; F3's all-zero line
+        # 11 wide lines -> 18 records (one per non-blank non-zero cell; F3's all-zero line
         # is one empty record, accepted, nothing stored)
-        "allocations": (17, 6, 11, 5),
+        "allocations": (18, 7, 11, 6),
     }
     for source, (read, acc, quar, written) in expect.items():
         s = report.sources[source]
@@ -523,7 +527,7 @@ def test_restated_window_from_parquet_flows_and_long_allocations(
     for t in ("funds", "share_classes", "fund_allocations"):
         assert after[t] == snap[t], t
     alloc_rep = rep.sources["allocations"]
-    assert (alloc_rep.read, alloc_rep.accepted, alloc_rep.not_stored) == (13, 6, 1)
+    assert (alloc_rep.read, alloc_rep.accepted, alloc_rep.not_stored) == (14, 7, 1)
     # quarantine: the new files' rows joined the first batch's, which stay
     q = storage.read_table(spark, s2, "quarantine")
     new = sorted((r.source_table, r.reason) for r in q.where(q.run_id == rep.run_id).collect())
