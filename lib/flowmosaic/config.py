@@ -242,8 +242,8 @@ class Countries:
 
     published_order: tuple[str, ...]
     groups: dict[str, tuple[str, ...]]
-    destinations: tuple[str, ...] = ()
-    names: dict[str, str] = field(default_factory=dict)
+    destinations: tuple[str, ...]
+    names: dict[str, str]
 
     def resolve(self, spec: str | None) -> tuple[str, ...]:
         """'G10' (a group), 'AU,VN,...' (any destination codes), or None (the 52, published
@@ -253,8 +253,7 @@ class Countries:
         if spec in self.groups:
             return self.groups[spec]
         codes = tuple(c.strip().upper() for c in spec.split(",") if c.strip())
-        known = set(self.destinations or self.published_order)
-        unknown = [c for c in codes if c not in known]
+        unknown = [c for c in codes if c not in self.destinations]
         if unknown:
             raise ConfigError(
                 f"unknown country code(s) {unknown} in {spec!r}; use ISO 3166-1 alpha-2 codes "
@@ -270,11 +269,15 @@ class Countries:
         return (*first, *sorted(present - set(first)))
 
 
-def _destinations(p: Path) -> tuple[tuple[str, ...], dict[str, str]]:
-    data = read_yaml(p).get("countries") or {}
-    bad = [c for c in data if not (isinstance(c, str) and len(c) == 2 and c.isupper())]
+def _check_iso2(p: Path, codes) -> None:
+    bad = [c for c in codes if not (isinstance(c, str) and len(c) == 2 and c.isupper())]
     if bad:
         raise ConfigError(f"{p}: not ISO2 codes: {bad} (quote NO: bare NO is YAML for false)")
+
+
+def _destinations(p: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    data = read_yaml(p).get("countries") or {}
+    _check_iso2(p, data)
     names = {c: str((v or {}).get("name") or c) for c, v in data.items()}
     return tuple(sorted(data)), names
 
@@ -284,9 +287,7 @@ def load_countries(path: str | None = None) -> Countries:
     p = Path(path) if path else conf_dir() / "countries.yaml"
     data = read_yaml(p)
     order = tuple(data.get("published_order") or ())
-    bad = [c for c in order if not (isinstance(c, str) and len(c) == 2 and c.isupper())]
-    if bad:
-        raise ConfigError(f"{p}: not ISO2 codes: {bad} (quote NO: bare NO is YAML for false)")
+    _check_iso2(p, order)
     if len(order) != 52 or len(set(order)) != 52:
         raise ConfigError(f"{p}: published_order must list 52 distinct ISO2 codes")
     groups = {k: tuple(v) for k, v in (data.get("groups") or {}).items()}

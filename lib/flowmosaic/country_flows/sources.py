@@ -62,13 +62,13 @@ def destinations_in(
     silver: Silver, countries: Countries, start: dt.date, end: dt.date, max_age_months: int
 ) -> tuple[str, ...]:
     """The countries the window computes: the published 52, and every other destination a
-    fund allocates to in the months that serve the window (the 23rd rule reaches two months
-    back, a carried-forward snapshot max_age_months more) or that a single-country fund is
-    focused on; published order first, then the others alphabetically."""
-    lo = cal.add_months(cal.month_start(start), -(2 + max_age_months))
+    fund allocates to in the snapshots month_weights reads for the window or that a
+    single-country fund is focused on; published order first, then the others
+    alphabetically."""
+    lo, hi = snapshot_span(alloc_months(start, end), max_age_months)
     allocated = (
         silver.frames["fund_allocations"]
-        .where((F.col("alloc_month") >= F.lit(lo)) & (F.col("alloc_month") <= F.lit(end)))
+        .where(F.col("alloc_month").between(lo, hi))
         .select("country")
     )
     focused = (
@@ -127,6 +127,12 @@ def members(
     }
 
 
+def snapshot_span(months: list[dt.date], max_age_months: int) -> tuple[dt.date, dt.date]:
+    """The first and last allocation month whose snapshots serve `months`: a month's own, or
+    with carry-forward one up to max_age_months older."""
+    return cal.add_months(min(months), -max_age_months), max(months)
+
+
 def month_weights(
     silver: Silver, months: list[dt.date], countries: tuple[str, ...], max_age_months: int = 0
 ) -> dict[int, Weights]:
@@ -135,12 +141,12 @@ def month_weights(
     month takes its youngest snapshot up to N months older."""
     if not months:
         return {}
-    lo = cal.add_months(min(months), -max_age_months)
+    lo, hi = snapshot_span(months, max_age_months)
     arr = F.array(*[F.lit(c) for c in countries])
     rows: pd.DataFrame
     rows = (
         silver.frames["fund_allocations"]
-        .where(F.col("alloc_month").between(lo, max(months)) & (F.col("allocation_pct") > 0))
+        .where(F.col("alloc_month").between(lo, hi) & (F.col("allocation_pct") > 0))
         .select(
             F.unix_date("alloc_month").alias("m"),
             "fund_key",
