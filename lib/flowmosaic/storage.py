@@ -496,12 +496,25 @@ def _write(
         write()
 
 
+# Delta's optimized write: one shuffle before the write bins the rows of each partition into
+# files of up to spark.databricks.delta.optimizeWrite.binSize (512 MiB), so a table written
+# this way leaves upkeep (OPTIMIZE) nothing to compact. Ingest writes its tables so.
+SIZED_FILES = {"optimizeWrite": "true"}
+
+
 def replace_where(
-    df: DataFrame, path: str, predicate: str, metadata: dict[str, Any] | None = None
+    df: DataFrame,
+    path: str,
+    predicate: str,
+    metadata: dict[str, Any] | None = None,
+    sized: bool = False,
 ) -> None:
     """Atomically replace the rows matching `predicate` with df (whose rows must all match);
-    retried on a concurrent writer's conflicting commit."""
-    _write(df, path, "overwrite", metadata, replaceWhere=predicate)
+    retried on a concurrent writer's conflicting commit. sized: files sized at write time
+    (SIZED_FILES)."""
+    _write(
+        df, path, "overwrite", metadata, replaceWhere=predicate, **(SIZED_FILES if sized else {})
+    )
 
 
 def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
@@ -509,11 +522,16 @@ def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> 
 
 
 def overwrite(
-    df: DataFrame, path: str, metadata: dict[str, Any] | None = None, retry: bool = True
+    df: DataFrame,
+    path: str,
+    metadata: dict[str, Any] | None = None,
+    retry: bool = True,
+    sized: bool = False,
 ) -> None:
     """Replace the whole table's content (its schema and properties stay). retry=False for a
-    df computed from a read of the table: retrying it would write a stale result."""
-    _write(df, path, "overwrite", metadata, retry=retry)
+    df computed from a read of the table: retrying it would write a stale result. sized: as
+    for replace_where."""
+    _write(df, path, "overwrite", metadata, retry=retry, **(SIZED_FILES if sized else {}))
 
 
 @contextmanager

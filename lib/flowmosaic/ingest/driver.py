@@ -293,7 +293,7 @@ class Run:
                     raise storage.TableMoved(f"{path} moved on from version {version}")
                 df = self.spark.createDataFrame(merged.table, table(spec.table).schema)
                 meta = self.meta(table=spec.table, new=len(merged.new), updated=len(merged.updated))
-                storage.overwrite(df, path, meta, retry=False)
+                storage.overwrite(df, path, meta, retry=False, sized=True)
             return merged
 
         merged = storage.retrying(self.spark, path, read_merge_write, self.meta(table=spec.table))
@@ -331,7 +331,9 @@ class Run:
         names = sorted(ok["series"].unique())
         pred = f"series IN ({', '.join(storage.sql_string(s) for s in names)})"
         df = self.spark.createDataFrame(ok[table(spec.table).columns], table(spec.table).schema)
-        storage.replace_where(df, path, pred, self.meta(table=spec.table, replace_where=pred))
+        storage.replace_where(
+            df, path, pred, self.meta(table=spec.table, replace_where=pred), sized=True
+        )
         w = storage.Written.from_commit(storage.commit_info(self.spark, path))
         rep.written, rep.copied = w.written, w.copied
         self.report.tables[spec.table] = w.version
@@ -436,6 +438,7 @@ class Run:
                 path,
                 pred,
                 self.meta(table=spec.table, replace_where=pred),
+                sized=True,
             )
             got = seen.get
             w = storage.Written.from_commit(storage.commit_info(self.spark, path))
@@ -628,7 +631,11 @@ class Run:
         )
         pred = " OR ".join(preds)
         storage.replace_where(
-            _silver(q, "quarantine"), path, pred, self.meta(table="quarantine", replace_where=pred)
+            _silver(q, "quarantine"),
+            path,
+            pred,
+            self.meta(table="quarantine", replace_where=pred),
+            sized=True,
         )
         got = seen.get
         w = storage.Written.from_commit(storage.commit_info(self.spark, path))

@@ -219,7 +219,7 @@ def fund_day_pass(
     )
     pred = window_predicate(lo, hi)
     storage.replace_where(
-        out, path, pred, {**metadata, "table": "fund_days", "replace_where": pred}
+        out, path, pred, {**metadata, "table": "fund_days", "replace_where": pred}, sized=True
     )
     got, sus = seen.get, marked.get
     return FundDayPass(
@@ -310,7 +310,11 @@ def write_pass(
     )
     pred = window_predicate(lo, hi)
     storage.replace_where(
-        out, path, pred, {**metadata, "table": "share_class_flows", "replace_where": pred}
+        out,
+        path,
+        pred,
+        {**metadata, "table": "share_class_flows", "replace_where": pred},
+        sized=True,
     )
     got = seen.get
     return WritePass(

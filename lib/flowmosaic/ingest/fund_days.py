@@ -86,5 +86,6 @@ def recompute(
         path,
         pred,
         {**metadata, "table": "fund_days", "replace_where": pred},
+        sized=True,
     )
     return storage.Written.from_commit(storage.commit_info(spark, path))

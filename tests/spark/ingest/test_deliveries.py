@@ -26,6 +26,7 @@ from flowmosaic.cli import main as cli_main
 from flowmosaic.errors import InputError
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.ingest.guard import GuardError
+from flowmosaic.maintain import maintain
 
 TABLES = ("share_class_flows", "fund_days", "funds", "share_classes", "fund_allocations")
 FLOWS_COLUMNS = [
@@ -315,6 +316,15 @@ def test_compressed_zipped_parquet_and_mixed_deliveries(spark, clean, make_setti
             assert "read csv 3 file(s), parquet 1 file(s), from 1 zip(s): d.zip" in notes, notes
             assert "refused 2 file(s)" in notes and "notes.xlsx" in notes
             assert "d.zip!/readme.txt" in notes
+            # four files, each holding rows of every month: still one file per month
+            # partition (files sized at write time), and upkeep finds nothing to compact
+            for t in ("share_class_flows", "fund_days"):
+                files = storage.files_per_partition(spark, s.table_path(t), ("flow_month",))
+                assert len(files) == 3 and all(n == 1 for _, n in files), (t, files)
+            upkeep = maintain(spark, s, tables=["share_class_flows", "fund_days"], progress=None)
+            for t in upkeep.tables:
+                assert t.optimize.endswith("skipped (every partition is one file)"), t.optimize
+                assert t.files_before == t.files_after == 3, t
     # a zip member in the quarantine is named as zip!/member
     s = _copy(clean, make_settings, tmp_path / "zip-reject")
     z = tmp_path / "bad.zip"
