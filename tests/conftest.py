@@ -14,13 +14,26 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SESSION_CONF = {
+# Every JVM a test starts (this session's driver, the CLI subprocesses, the Connect server, the
+# standalone cluster's daemons and executors) uses the serial collector: heaps of 1-2 GB on 2
+# cores, where G1's concurrent threads compete with the work (measured on
+# tests/spark/ingest/test_ingest.py + tests/e2e/test_crash_safety.py: 273 s vs 291-322 s).
+TEST_JVM_OPTIONS = "-XX:+UseSerialGC"
+# The Spark conf of a test's CLI subprocess (settings files of tests/e2e): small driver, 2
+# shuffle partitions, no UI (several run at once on 2 cores).
+SUBPROCESS_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
-    "spark.driver.memory": "2g",
+    "spark.driver.memory": "1g",
     "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.driver.extraJavaOptions": TEST_JVM_OPTIONS,
+}
+# The session of the `spark` fixture.
+SESSION_CONF = {
+    **SUBPROCESS_CONF,
+    "spark.driver.memory": "2g",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
 }
 

@@ -24,7 +24,7 @@ import yaml
 from flowmosaic import country_flows, storage, synth
 from flowmosaic.config import Settings, load_settings
 from flowmosaic.ingest import ingest_paths
-from tests.conftest import REPO
+from tests.conftest import REPO, SUBPROCESS_CONF
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
 START, END = dt.date(2020, 1, 1), dt.date(2020, 6, 30)
@@ -72,16 +72,7 @@ def settings_file(path: Path) -> Path:
     """conf/local.yaml cut down for a test subprocess: small driver, 2 shuffle partitions,
     no UI (several run at once on 2 cores)."""
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update(
-        {
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
-            "spark.driver.memory": "1g",
-            "spark.databricks.delta.snapshotPartitions": "1",
-        }
-    )
+    conf["spark"]["conf"].update(SUBPROCESS_CONF)
     path.write_text(yaml.safe_dump(conf))
     return path
 

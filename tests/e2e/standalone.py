@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pyspark
 
+from tests.conftest import TEST_JVM_OPTIONS
+
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 
 
@@ -54,6 +56,7 @@ def spark_env(java_home: str | None = None) -> dict[str, str]:
     env["SPARK_HOME"] = str(SPARK_HOME)
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
     env["PYSPARK_PYTHON"] = sys.executable
+    env["SPARK_DAEMON_JAVA_OPTS"] = TEST_JVM_OPTIONS  # the master and the workers
     env.pop("PYSPARK_GATEWAY_PORT", None)
     env.pop("PYSPARK_GATEWAY_SECRET", None)
     if java_home:
@@ -253,6 +256,10 @@ def submit_command(
         "spark.sql.shuffle.partitions": "4",
         "spark.pyspark.python": sys.executable,
         "spark.ui.enabled": "false",
+        # Delta's log replay: 2 tasks, not its default 50 (each a round trip to an executor)
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.driver.extraJavaOptions": TEST_JVM_OPTIONS,
+        "spark.executor.extraJavaOptions": TEST_JVM_OPTIONS,
         **({"spark.executor.cores": str(executor_cores)} if executor_cores else {}),
         **({"spark.cores.max": str(cores_max)} if cores_max else {}),
         **(extra_conf or {}),

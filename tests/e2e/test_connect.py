@@ -18,7 +18,7 @@ import yaml
 from flowmosaic import country_flows, ingest, storage, synth
 from flowmosaic.config import load_settings
 from flowmosaic.spark import connect_server
-from tests.conftest import REPO
+from tests.conftest import REPO, SUBPROCESS_CONF
 from tests.e2e.faults import assert_same
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
@@ -72,14 +72,7 @@ def case(spark, tmp_path_factory):
     )
     split_day(d / "raw", d / "base", d / "day", DAY)
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update(
-        {
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.sql.shuffle.partitions": "2",
-            "spark.driver.memory": "2g",
-        }
-    )
+    conf["spark"]["conf"].update({**SUBPROCESS_CONF, "spark.driver.memory": "2g"})
     conf["warehouse"] = str(d / "wh-server")
     (d / "settings.yaml").write_text(yaml.safe_dump(conf))
     local = load_settings(d / "settings.yaml", warehouse=str(d / "wh-local"))

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
-from tests.conftest import REPO
+from tests.conftest import REPO, SUBPROCESS_CONF
 from tests.e2e.faults import prepared_universe
 from tests.e2e.s3 import S3Server, s3_server
 
@@ -36,14 +36,6 @@ pytestmark = pytest.mark.slow
 UNIVERSE = "FloPctCtry"
 G10 = ("AU", "CA", "CH", "DE", "GB", "JP", "NO", "NZ", "SE", "US")
 KEY = ["universe", "flow_date", "country"]
-TEST_CONF = {
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
-    "spark.driver.memory": "1g",
-    "spark.databricks.delta.snapshotPartitions": "1",
-}
 
 # flowmosaic commands one after the other in this process; each one's output after a marker
 STAGES = r"""
@@ -111,7 +103,7 @@ def stages(commands: list[list], conf: Path, env: dict[str, str]) -> dict[str, s
 
 def settings_file(path: Path, object_storage: dict) -> Path:
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update(TEST_CONF)
+    conf["spark"]["conf"].update(SUBPROCESS_CONF)
     conf["object_storage"] = object_storage
     path.write_text(yaml.safe_dump(conf))
     return path

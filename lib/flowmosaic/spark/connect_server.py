@@ -71,10 +71,7 @@ def server_conf(settings: Settings, port: int) -> dict[str, str]:
         "spark.connect.grpc.binding.port": str(port),
         "spark.connect.grpc.maxInboundMessageSize": str(MAX_INBOUND_MESSAGE),
     }
-    java_opts = session.driver_java_options()
-    if java_opts and "spark.driver.extraJavaOptions" not in conf:
-        conf["spark.driver.extraJavaOptions"] = java_opts
-    return conf
+    return session.with_driver_java_options(conf)
 
 
 def command(settings: Settings, port: int) -> list[str]:

@@ -158,6 +158,16 @@ def driver_java_options(archive_at_exit: Path | None = None) -> str:
     return ""
 
 
+def with_driver_java_options(conf: dict[str, str]) -> dict[str, str]:
+    """conf with the recorded class-data-sharing options in front of any
+    spark.driver.extraJavaOptions it gives (both apply: the archive and the user's flags)."""
+    java_opts = driver_java_options()
+    if not java_opts:
+        return conf
+    given = conf.get("spark.driver.extraJavaOptions", "").strip()
+    return {**conf, "spark.driver.extraJavaOptions": f"{java_opts} {given}".strip()}
+
+
 def get_spark(
     settings: Settings | None = None,
     app_name: str | None = None,
@@ -193,9 +203,7 @@ def get_spark(
     if needs_s3(settings, conf):
         s3_jars = jarlib.s3_jars(say=_progress)  # fetched now on first use
         conf = {**s3a_conf(settings), **conf}
-    java_opts = driver_java_options()
-    if java_opts and "spark.driver.extraJavaOptions" not in conf:
-        conf["spark.driver.extraJavaOptions"] = java_opts
+    conf = with_driver_java_options(conf)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(settings.master).appName(app_name or settings.app_name)
