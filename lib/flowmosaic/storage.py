@@ -478,7 +478,7 @@ def _write(
     mode: str,
     metadata: dict[str, Any] | None,
     retry: bool = True,
-    **options: str,
+    options: dict[str, str] | None = None,
 ) -> None:
     """One Delta DataFrame write (mode 'append' or 'overwrite', writer options), retried on a
     concurrent writer's conflicting commit unless retry=False (the caller retries a larger
@@ -486,7 +486,7 @@ def _write(
 
     def write() -> None:
         w = df.write.format("delta").mode(mode).option("userMetadata", _meta(metadata))
-        for k, v in options.items():
+        for k, v in (options or {}).items():
             w = w.option(k, v)
         w.save(path)
 
@@ -512,9 +512,8 @@ def replace_where(
     """Atomically replace the rows matching `predicate` with df (whose rows must all match);
     retried on a concurrent writer's conflicting commit. sized: files sized at write time
     (SIZED_FILES)."""
-    _write(
-        df, path, "overwrite", metadata, replaceWhere=predicate, **(SIZED_FILES if sized else {})
-    )
+    sizing = SIZED_FILES if sized else {}
+    _write(df, path, "overwrite", metadata, options={"replaceWhere": predicate, **sizing})
 
 
 def append(df: DataFrame, path: str, metadata: dict[str, Any] | None = None) -> None:
@@ -531,7 +530,7 @@ def overwrite(
     """Replace the whole table's content (its schema and properties stay). retry=False for a
     df computed from a read of the table: retrying it would write a stale result. sized: as
     for replace_where."""
-    _write(df, path, "overwrite", metadata, retry=retry, **(SIZED_FILES if sized else {}))
+    _write(df, path, "overwrite", metadata, retry=retry, options=SIZED_FILES if sized else None)
 
 
 @contextmanager
