@@ -19,6 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 # cores, where G1's concurrent threads compete with the work (measured on
 # tests/spark/ingest/test_ingest.py + tests/e2e/test_crash_safety.py: 273 s vs 291-322 s).
 TEST_JVM_OPTIONS = "-XX:+UseSerialGC"
+# The short-lived JVMs (one CLI command on small data, the standalone cluster's daemons, drivers
+# and executors) compile with C1 only: C2's compilations cost more than they win in a minute
+# (test_concurrency.py + test_crash_safety.py 322 -> 284 s, test_cluster.py 208 -> 175 s). The
+# JVMs that run for minutes (this session, the Connect server, the S3 test's eight stages in
+# one process) keep the full JIT: with C1 only they took 12-17 s longer.
+SHORT_JVM_OPTIONS = f"{TEST_JVM_OPTIONS} -XX:TieredStopAtLevel=1"
 # The Spark conf of a test's CLI subprocess (settings files of tests/e2e): small driver, 2
 # shuffle partitions, no UI (several run at once on 2 cores).
 SUBPROCESS_CONF = {

@@ -24,7 +24,7 @@ import yaml
 from flowmosaic import country_flows, storage, synth
 from flowmosaic.config import Settings, load_settings
 from flowmosaic.ingest import ingest_paths
-from tests.conftest import REPO, SUBPROCESS_CONF
+from tests.conftest import REPO, SHORT_JVM_OPTIONS, SUBPROCESS_CONF
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
 START, END = dt.date(2020, 1, 1), dt.date(2020, 6, 30)
@@ -70,9 +70,11 @@ class Universe:
 
 def settings_file(path: Path) -> Path:
     """conf/local.yaml cut down for a test subprocess: small driver, 2 shuffle partitions,
-    no UI (several run at once on 2 cores)."""
+    no UI (several run at once on 2 cores), the client compiler only (one short command)."""
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update(SUBPROCESS_CONF)
+    conf["spark"]["conf"].update(
+        {**SUBPROCESS_CONF, "spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS}
+    )
     path.write_text(yaml.safe_dump(conf))
     return path
 

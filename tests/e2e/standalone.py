@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyspark
 
-from tests.conftest import TEST_JVM_OPTIONS
+from tests.conftest import SHORT_JVM_OPTIONS
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 
@@ -56,7 +56,7 @@ def spark_env(java_home: str | None = None) -> dict[str, str]:
     env["SPARK_HOME"] = str(SPARK_HOME)
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
     env["PYSPARK_PYTHON"] = sys.executable
-    env["SPARK_DAEMON_JAVA_OPTS"] = TEST_JVM_OPTIONS  # the master and the workers
+    env["SPARK_DAEMON_JAVA_OPTS"] = SHORT_JVM_OPTIONS  # the master and the workers
     env.pop("PYSPARK_GATEWAY_PORT", None)
     env.pop("PYSPARK_GATEWAY_SECRET", None)
     if java_home:
@@ -258,8 +258,8 @@ def submit_command(
         "spark.ui.enabled": "false",
         # Delta's log replay: 2 tasks, not its default 50 (each a round trip to an executor)
         "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.driver.extraJavaOptions": TEST_JVM_OPTIONS,
-        "spark.executor.extraJavaOptions": TEST_JVM_OPTIONS,
+        "spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS,
+        "spark.executor.extraJavaOptions": SHORT_JVM_OPTIONS,
         **({"spark.executor.cores": str(executor_cores)} if executor_cores else {}),
         **({"spark.cores.max": str(cores_max)} if cores_max else {}),
         **(extra_conf or {}),
