@@ -40,7 +40,6 @@ SUBPROCESS_CONF = {
 SESSION_CONF = {
     **SUBPROCESS_CONF,
     "spark.driver.memory": "2g",
-    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
 }
 
 

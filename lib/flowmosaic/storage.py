@@ -576,6 +576,22 @@ RETAIN_IGNORED = "spark.databricks.delta.vacuum.retentionWindowIgnore.enabled"
 TIME_TRAVEL_CHECK = (
     "spark.databricks.delta.vacuum.enforceTimeTravelWithinDeletedFileRetentionDuration"
 )
+# VACUUM lists the table's directories in Spark jobs of this many tasks, Spark's default being
+# 10,000 whatever the table: an 18-partition table took 42-62 s to vacuum in local mode and on
+# S3 (1.4-2.2 s at 2 tasks). Unless the session sets it, a VACUUM runs with one task per core.
+LISTING_TASKS = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+
+def _vacuum_listing_tasks(spark: SparkSession) -> str | None:
+    """The listing tasks for a VACUUM: the session's cores (at least 2); None when the
+    session sets LISTING_TASKS itself."""
+    if spark.conf.get(LISTING_TASKS, None) is not None:
+        return None
+    if is_connect(spark):  # no SparkContext here: the server's conf, else a small default
+        cores = int(spark.conf.get("spark.default.parallelism", None) or 8)
+    else:
+        cores = spark.sparkContext.defaultParallelism
+    return str(max(2, cores))
 
 
 def server_now_ms(spark: SparkSession) -> int:
@@ -705,6 +721,7 @@ def vacuum(
     with (
         _session_conf(spark, RETAIN_IGNORED, "false"),
         _session_conf(spark, VACUUM_CHECK, "false" if allow_short else None),
+        _session_conf(spark, LISTING_TASKS, _vacuum_listing_tasks(spark)),
         commit_metadata(spark, metadata),
     ):
         rows = spark.sql(sql).collect()
