@@ -431,7 +431,10 @@ def main() -> int:
 def scale_out(fig: Figures, wh: Path) -> None:
     """The full recompute at local[1], local[2] (new processes) and on a standalone cluster of
     two 1-core workers (spark-submit of jobs/country_flows.py)."""
+    from tests.e2e import standalone
     from tests.e2e.standalone import build_py_files, standalone_cluster, submit
+
+    standalone.JVM_OPTIONS = ""  # the JVM's defaults, as for the local runs
 
     args = ["--universe", ",".join(UNIVERSES), "--warehouse", str(wh)]
     for master in ("local[1]", "local[2]"):

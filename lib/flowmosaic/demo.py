@@ -61,7 +61,7 @@ def run_demo(
     outp = Path(out)
 
     def stage(n: int, text: str) -> None:
-        say(f"\n== {n}/{STAGES} {text}")
+        say(f"\n== {n}/{STAGES} {text} (at {time.time() - t0:.0f} s)")
 
     stage(1, f"synthetic universe ({scale}, seed {seed}) -> {raw}")
     if reusable(raw, scale, seed) and not regenerate:

@@ -22,6 +22,10 @@ import pyspark
 from tests.conftest import SHORT_JVM_OPTIONS
 
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
+# The JVM options of the cluster's daemons, drivers and executors: the tests' short-lived
+# ones; bench/run_bench.py sets "" so that its cluster figure runs on the JVM's defaults, as
+# its local[1] and local[2] runs do.
+JVM_OPTIONS = SHORT_JVM_OPTIONS
 
 
 def free_port() -> int:
@@ -56,7 +60,7 @@ def spark_env(java_home: str | None = None) -> dict[str, str]:
     env["SPARK_HOME"] = str(SPARK_HOME)
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
     env["PYSPARK_PYTHON"] = sys.executable
-    env["SPARK_DAEMON_JAVA_OPTS"] = SHORT_JVM_OPTIONS  # the master and the workers
+    env["SPARK_DAEMON_JAVA_OPTS"] = JVM_OPTIONS  # the master and the workers
     env.pop("PYSPARK_GATEWAY_PORT", None)
     env.pop("PYSPARK_GATEWAY_SECRET", None)
     if java_home:
@@ -258,8 +262,8 @@ def submit_command(
         "spark.ui.enabled": "false",
         # Delta's log replay: 2 tasks, not its default 50 (each a round trip to an executor)
         "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS,
-        "spark.executor.extraJavaOptions": SHORT_JVM_OPTIONS,
+        "spark.driver.extraJavaOptions": JVM_OPTIONS,
+        "spark.executor.extraJavaOptions": JVM_OPTIONS,
         **({"spark.executor.cores": str(executor_cores)} if executor_cores else {}),
         **({"spark.cores.max": str(cores_max)} if cores_max else {}),
         **(extra_conf or {}),
