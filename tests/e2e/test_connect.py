@@ -7,6 +7,7 @@ Connect mode for the local `spark` fixture as well."""
 
 import datetime as dt
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -88,18 +89,62 @@ def case(spark, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(case):
+    """A background server on a free port with the default pid and token files (where
+    --remote finds the token)."""
     port = connect_server.free_port()
-    pid_file = case["dir"] / "server.pid"
-    out = ok(
-        cli("serve", "--background", "--port", port, "--pid-file", pid_file, conf=case["conf"])
-    )
+    pid_file = connect_server.default_pid_file(port)
+    tokens = connect_server.token_file(pid_file)
+    out = ok(cli("serve", "--background", "--port", port, conf=case["conf"]))
     assert f"serving sc://127.0.0.1:{port}" in out
     try:
+        # the token: in a file only its owner can read, never printed
+        assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+        token = tokens.read_text().strip()
+        assert len(token) >= 32 and token not in out
+        log = pid_file.with_suffix(".log").read_text(errors="replace")
+        assert token not in log
         yield f"sc://127.0.0.1:{port}"
     finally:
-        stopped = cli("serve", "--stop", "--pid-file", pid_file, conf=case["conf"])
+        stopped = cli("serve", "--stop", "--port", port, conf=case["conf"])
         assert stopped.returncode == 0, stopped.stderr
         assert not pid_file.exists() and not connect_server.port_open(port)
+        assert not tokens.exists()
+
+
+# a bare pyspark Connect client (not flowmosaic's, which finds the token file)
+BARE_CLIENT = r"""
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+print("rows", spark.range(3).count())
+"""
+
+
+def test_a_client_without_the_token_is_refused_and_with_it_served(server):
+    port = connect_server.port_of(server)
+    token = connect_server.token_file(connect_server.default_pid_file(port)).read_text().strip()
+    env = {k: v for k, v in os.environ.items() if k != connect_server.TOKEN_ENV} | {
+        "PYARROW_IGNORE_TIMEZONE": "1"
+    }
+
+    def bare(address: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", BARE_CLIENT, address],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    for address in (server, f"sc://localhost:{port}/;token=not-{token}"):
+        refused = bare(address)
+        assert refused.returncode != 0 and "rows" not in refused.stdout, refused.stdout
+        assert "UNAUTHENTICATED" in refused.stderr or "nvalid" in refused.stderr, refused.stderr[
+            -3000:
+        ]
+    served = bare(f"sc://localhost:{port}/;token={token}")
+    assert served.returncode == 0 and "rows 3" in served.stdout, served.stderr[-3000:]
 
 
 def frame(spark, path, version=None) -> pd.DataFrame:

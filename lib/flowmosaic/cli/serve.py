@@ -5,6 +5,11 @@
     flowmosaic country-flows --remote sc://127.0.0.1:15002 --universe FloPctCtry
     flowmosaic serve --stop
 
+Every start draws a new token, kept beside the pid file in a file only you can read
+(default $TMPDIR/flowmosaic-connect-PORT.token); `--remote sc://127.0.0.1:PORT` finds it
+there and sends it, and a client without it is refused. With another --pid-file, give the
+token to clients in SPARK_CONNECT_AUTHENTICATE_TOKEN.
+
 The server runs with the settings' Spark conf (master, driver memory...) and Delta's jars, as
 a local session would (docs/connect.md).
 """
@@ -65,13 +70,18 @@ def run(ctx: Context) -> int:
     if a.stop:
         ctx.say(cs.stop(pid_file))
         return 0
+    token, tokens = cs.new_token(), cs.token_file(pid_file)
     if a.background:
         log = pid_file.with_suffix(".log")
-        server = cs.start(ctx.settings, port, background=True, log=log, timeout=a.timeout)
+        server = cs.start(
+            ctx.settings, port, background=True, log=log, timeout=a.timeout, token=token
+        )
         cs.write_pid_file(pid_file, server)
+        cs.write_token_file(tokens, token)
         ctx.say(
             f"serving {server.url} in the background (pid {server.process.pid}, "
-            f"log {log}; stop: flowmosaic serve --stop --port {port})"
+            f"log {log}; its token, readable by you only: {tokens}; "
+            f"stop: flowmosaic serve --stop --port {port})"
         )
         return 0
 
@@ -81,12 +91,16 @@ def run(ctx: Context) -> int:
     signal.signal(signal.SIGTERM, terminate)
     t0 = time.time()
     try:
-        server = cs.start(ctx.settings, port, timeout=a.timeout)
+        server = cs.start(ctx.settings, port, timeout=a.timeout, token=token)
     except KeyboardInterrupt:  # start() has stopped the half-started server
         ctx.say("interrupted while starting: stopped")
         return 1
+    cs.write_token_file(tokens, token)
     try:
-        ctx.say(f"serving {server.url} (Ctrl-C to stop)  [up in {time.time() - t0:.1f}s]")
+        ctx.say(
+            f"serving {server.url} (Ctrl-C to stop; its token, readable by you only: "
+            f"{tokens})  [up in {time.time() - t0:.1f}s]"
+        )
         status = server.process.wait()
         ctx.say(f"the server exited with status {status}")
         return 0 if status == 0 else 1
@@ -95,3 +109,5 @@ def run(ctx: Context) -> int:
         server.stop()
         ctx.say("stopped")
         return 0
+    finally:
+        tokens.unlink(missing_ok=True)

@@ -12,6 +12,11 @@ then start no JVM of their own: a warm server answers in a fraction of a cold st
 
 In the background (`serve --background`) the server gets its own session (it outlives the
 command) and a pid file beside its log; stop(pid_file) ends it.
+
+Only its owner can use it: every start draws a new token, which the server gets in its
+environment (never on its command line, which any user can read) and which is kept in a file
+only the owner can read (token_file, beside the pid file). A client sends it as a bearer
+token (client_url); a client without it is refused.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +33,14 @@ from pathlib import Path
 from flowmosaic.config import Settings
 from flowmosaic.errors import ConfigError
 from flowmosaic.spark import session
+from flowmosaic.spark.connect_token import (  # noqa: F401 - the server's side of them
+    TOKEN_ENV,
+    default_pid_file,
+    new_token,
+    port_of,
+    token_file,
+    write_token_file,
+)
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 HOST = "127.0.0.1"
@@ -49,15 +61,6 @@ def spark_submit() -> Path:
 
 def url(port: int, host: str = HOST) -> str:
     return f"sc://{host}:{port}"
-
-
-def port_of(remote: str | None) -> int | None:
-    """The port of an sc://HOST:PORT[/;params] address (None if it names none)."""
-    if not remote:
-        return None
-    rest = remote.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
-    host, _, port = rest.rpartition(":")
-    return int(port) if host and port.isdigit() else None
 
 
 def server_conf(settings: Settings, port: int) -> dict[str, str]:
@@ -92,10 +95,14 @@ def command(settings: Settings, port: int) -> list[str]:
     return cmd
 
 
-def environment() -> dict[str, str]:
+def environment(token: str | None = None) -> dict[str, str]:
     """The server's environment: its Python workers run this interpreter (flowmosaic's venv:
-    the matrix engine's task functions import flowmosaic), and it binds to loopback."""
+    the matrix engine's task functions import flowmosaic), it binds to loopback, and it
+    requires `token` from every client."""
     env = dict(os.environ)
+    env.pop(TOKEN_ENV, None)
+    if token:
+        env[TOKEN_ENV] = token
     env["PYSPARK_PYTHON"] = sys.executable
     env.setdefault("SPARK_LOCAL_IP", HOST)
     env.pop("PYSPARK_GATEWAY_PORT", None)
@@ -119,15 +126,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def default_pid_file(port: int) -> Path:
-    return Path(tempfile.gettempdir()) / f"flowmosaic-connect-{port}.pid"
-
-
 @dataclass
 class Server:
     process: subprocess.Popen
     port: int
     log: Path | None = None
+    token: str | None = None
 
     @property
     def url(self) -> str:
@@ -153,8 +157,10 @@ def start(
     background: bool = False,
     log: Path | None = None,
     timeout: float = START_TIMEOUT,
+    token: str | None = None,
 ) -> Server:
-    """Start a server and return once 127.0.0.1:port accepts connections.
+    """Start a server and return once 127.0.0.1:port accepts connections; with a token,
+    clients that do not send it are refused.
 
     In the foreground (default) the server shares this process's terminal and process group
     (Ctrl-C reaches both). With background=True it gets its own session, its output goes to
@@ -172,7 +178,7 @@ def start(
     try:
         proc = subprocess.Popen(
             cmd,
-            env=environment(),
+            env=environment(token),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
@@ -183,7 +189,7 @@ def start(
     finally:
         if out is not None:
             out.close()
-    server = Server(proc, port, log)
+    server = Server(proc, port, log, token)
     deadline = time.monotonic() + timeout
     try:
         while not port_open(port):
@@ -274,10 +280,12 @@ def stop(pid_file: Path, timeout: float = STOP_TIMEOUT) -> str:
         raise ConfigError(f"{pid_file}: not a pid file") from exc
     if not _alive(pid) or not _is_server(pid):
         pid_file.unlink(missing_ok=True)
+        token_file(pid_file).unlink(missing_ok=True)
         return f"server {pid} was not running; removed {pid_file}"
     group = os.getpgid(pid) == pid  # started in its own session by start(background=True)
     _terminate(pid, lambda: None if _alive(pid) else 0, timeout, group)
     if _alive(pid):
         raise ConfigError(f"server {pid} did not stop")
     pid_file.unlink(missing_ok=True)
+    token_file(pid_file).unlink(missing_ok=True)
     return f"stopped server {pid}"

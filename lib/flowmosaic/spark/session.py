@@ -28,6 +28,7 @@ from pyspark.sql import SparkSession
 
 from flowmosaic.config import Settings, join_path, load_settings
 from flowmosaic.errors import ConfigError
+from flowmosaic.spark import connect_token
 from flowmosaic.spark import jars as jarlib
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
@@ -222,9 +223,14 @@ def get_spark(
 
 
 def _connect(url: str, app_name: str | None) -> SparkSession:
-    """A Spark Connect client session; the server must have been started with Delta."""
+    """A Spark Connect client session; the server must have been started with Delta. The
+    token of a server of ours on that port is sent with every request (connect_server); the
+    address with the token is never printed."""
+    address, token = connect_token.client_url(url)
+    if token:
+        address += f";token={token}"
     try:
-        builder = SparkSession.builder.remote(url)
+        builder = SparkSession.builder.remote(address)
         if app_name:
             builder = builder.appName(app_name)
         return builder.getOrCreate()
