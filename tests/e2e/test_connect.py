@@ -18,7 +18,7 @@ import yaml
 
 from flowmosaic import country_flows, ingest, storage, synth
 from flowmosaic.config import load_settings
-from flowmosaic.spark import connect_server
+from flowmosaic.spark import connect_server, connect_token
 from tests.conftest import REPO, SUBPROCESS_CONF
 from tests.e2e.faults import assert_same
 
@@ -92,8 +92,8 @@ def server(case):
     """A background server on a free port with the default pid and token files (where
     --remote finds the token)."""
     port = connect_server.free_port()
-    pid_file = connect_server.default_pid_file(port)
-    tokens = connect_server.token_file(pid_file)
+    pid_file = connect_token.default_pid_file(port)
+    tokens = connect_token.token_file(pid_file)
     out = ok(cli("serve", "--background", "--port", port, conf=case["conf"]))
     assert f"serving sc://127.0.0.1:{port}" in out
     try:
@@ -121,9 +121,9 @@ print("rows", spark.range(3).count())
 
 
 def test_a_client_without_the_token_is_refused_and_with_it_served(server):
-    port = connect_server.port_of(server)
-    token = connect_server.token_file(connect_server.default_pid_file(port)).read_text().strip()
-    env = {k: v for k, v in os.environ.items() if k != connect_server.TOKEN_ENV} | {
+    port = connect_token.port_of(server)
+    token = connect_token.token_file(connect_token.default_pid_file(port)).read_text().strip()
+    env = {k: v for k, v in os.environ.items() if k != connect_token.TOKEN_ENV} | {
         "PYARROW_IGNORE_TIMEZONE": "1"
     }
 

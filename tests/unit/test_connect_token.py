@@ -42,6 +42,11 @@ def test_remote_on_loopback_finds_the_token_and_connects_to_localhost(tmpdir_tok
     # no server of ours on that port, another host, or a token given: the address as it is
     assert cs.client_url("sc://127.0.0.1:15011") == ("sc://127.0.0.1:15011", None)
     assert cs.client_url("sc://db.example:15010") == ("sc://db.example:15010", None)
+    # params without the slash pyspark wants get it
+    assert cs.client_url("sc://127.0.0.1:15010;user_id=me") == (
+        "sc://localhost:15010/;user_id=me",
+        "secret-1",
+    )
     given = "sc://localhost:15010/;token=mine"
     assert cs.client_url(given) == (given, None)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from flowmosaic.cli.context import Context
 from flowmosaic.spark import connect_server as cs
+from flowmosaic.spark import connect_token as ct
 
 NAME = "serve"
 HELP = "run a Spark Connect server with Delta on 127.0.0.1 (for --remote)"
@@ -60,24 +61,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _port(ctx: Context) -> int:
     if ctx.args.port is not None:
         return ctx.args.port
-    return cs.port_of(ctx.settings.remote) or cs.DEFAULT_PORT
+    return ct.port_of(ctx.settings.remote) or cs.DEFAULT_PORT
 
 
 def run(ctx: Context) -> int:
     a = ctx.args
     port = _port(ctx)
-    pid_file = Path(a.pid_file) if a.pid_file else cs.default_pid_file(port)
+    pid_file = Path(a.pid_file) if a.pid_file else ct.default_pid_file(port)
     if a.stop:
         ctx.say(cs.stop(pid_file))
         return 0
-    token, tokens = cs.new_token(), cs.token_file(pid_file)
+    token, tokens = ct.new_token(), ct.token_file(pid_file)
     if a.background:
         log = pid_file.with_suffix(".log")
         server = cs.start(
             ctx.settings, port, background=True, log=log, timeout=a.timeout, token=token
         )
         cs.write_pid_file(pid_file, server)
-        cs.write_token_file(tokens, token)
+        ct.write_token_file(tokens, token)
         ctx.say(
             f"serving {server.url} in the background (pid {server.process.pid}, "
             f"log {log}; its token, readable by you only: {tokens}; "
@@ -95,7 +96,7 @@ def run(ctx: Context) -> int:
     except KeyboardInterrupt:  # start() has stopped the half-started server
         ctx.say("interrupted while starting: stopped")
         return 1
-    cs.write_token_file(tokens, token)
+    ct.write_token_file(tokens, token)
     try:
         ctx.say(
             f"serving {server.url} (Ctrl-C to stop; its token, readable by you only: "

@@ -16,7 +16,7 @@ command) and a pid file beside its log; stop(pid_file) ends it.
 Only its owner can use it: every start draws a new token, which the server gets in its
 environment (never on its command line, which any user can read) and which is kept in a file
 only the owner can read (token_file, beside the pid file). A client sends it as a bearer
-token (client_url); a client without it is refused.
+token (connect_token.client_url); a client without it is refused.
 """
 
 from __future__ import annotations
@@ -33,14 +33,7 @@ from pathlib import Path
 from flowmosaic.config import Settings
 from flowmosaic.errors import ConfigError
 from flowmosaic.spark import session
-from flowmosaic.spark.connect_token import (  # noqa: F401 - the server's side of them
-    TOKEN_ENV,
-    default_pid_file,
-    new_token,
-    port_of,
-    token_file,
-    write_token_file,
-)
+from flowmosaic.spark.connect_token import TOKEN_ENV, token_file
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 HOST = "127.0.0.1"
@@ -131,7 +124,6 @@ class Server:
     process: subprocess.Popen
     port: int
     log: Path | None = None
-    token: str | None = None
 
     @property
     def url(self) -> str:
@@ -189,7 +181,7 @@ def start(
     finally:
         if out is not None:
             out.close()
-    server = Server(proc, port, log, token)
+    server = Server(proc, port, log)
     deadline = time.monotonic() + timeout
     try:
         while not port_open(port):

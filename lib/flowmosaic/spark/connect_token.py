@@ -17,12 +17,19 @@ TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
+def _address(remote: str) -> tuple[str, str, str]:
+    """(host, port as written, the rest: /;params) of an sc://HOST:PORT[/;params] address."""
+    body = remote.removeprefix("sc://")
+    cut = min((i for i in (body.find("/"), body.find(";")) if i >= 0), default=len(body))
+    host, _, port = body[:cut].rpartition(":")
+    return host, port, body[cut:]
+
+
 def port_of(remote: str | None) -> int | None:
     """The port of an sc://HOST:PORT[/;params] address (None if it names none)."""
     if not remote:
         return None
-    rest = remote.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
-    host, _, port = rest.rpartition(":")
+    host, port, _ = _address(remote)
     return int(port) if host and port.isdigit() else None
 
 
@@ -74,12 +81,10 @@ def client_url(remote: str) -> tuple[str, str | None]:
     if ";token=" in remote or os.environ.get(TOKEN_ENV):
         return remote, None
     port = port_of(remote)
-    host = remote.removeprefix("sc://").split("/", 1)[0].rsplit(":", 1)[0]
+    host, _, rest = _address(remote)
     if port is None or host not in LOOPBACK:
         return remote, None
     token = read_token_file(token_file(default_pid_file(port)))
     if token is None:
         return remote, None
-    rest = remote.removeprefix("sc://").split("/", 1)
-    path = rest[1] if len(rest) > 1 else ""
-    return f"sc://localhost:{port}/{path}", token
+    return f"sc://localhost:{port}/{rest.removeprefix('/')}", token
