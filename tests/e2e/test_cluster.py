@@ -3,11 +3,13 @@
 flowmosaic.cli.main); the code reaches the driver and the executors only through the
 --py-files zip, which must hold every package of the stage layout.
 
-One cluster, two applications: jobs/ingest.py gives the same silver tables and quarantine as a
-local ingest of the same files; then jobs/country_flows.py survives SIGKILL of one worker and
-its executor JVM while that executor runs tasks (Spark reschedules the lost tasks and
-recomputes the lost shuffle output on the other worker), exits 0, and writes the country_flows
-a local run writes. The inputs are the session's small universe (tests/e2e/faults.py)."""
+One application on the cluster runs jobs/ingest.py and then jobs/country_flows.py (as two
+spark-submits would, in one driver: the second reuses the executors the first warmed up). The
+ingest gives the same silver tables and quarantine as a local ingest of the same files; the
+country-flows part survives SIGKILL of one worker and its executor JVM while that executor runs
+tasks (Spark reschedules the lost tasks and recomputes the lost shuffle output on the other
+worker), exits 0, and writes the country_flows a local run writes. The inputs are the session's
+small universe (tests/e2e/faults.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,12 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +43,6 @@ from tests.e2e.standalone import (
     master_state,
     packages,
     start_submit,
-    submit,
 )
 
 pytestmark = pytest.mark.slow
@@ -107,9 +111,9 @@ def _get(url: str):
         return json.loads(r.read())
 
 
-def executor_busy(driver_ui: int, worker: Worker) -> dict | None:
-    """The driver's summary of the worker's executor once it runs a task and has written
-    shuffle output (so losing it loses finished work too); None before that."""
+def victim_executor(driver_ui: int, worker: Worker) -> dict | None:
+    """The driver's summary of the worker's executor; None before the driver's UI and the
+    executor are up."""
     try:
         ids = {str(e["id"]) for e in worker.state().get("executors", [])}
         apps = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications")
@@ -118,29 +122,57 @@ def executor_busy(driver_ui: int, worker: Worker) -> dict | None:
         execs = _get(f"http://127.0.0.1:{driver_ui}/api/v1/applications/{apps[0]['id']}/executors")
     except (OSError, ValueError):  # the driver's UI is not up yet, or says it is starting
         return None
-    for e in execs:
-        if e["id"] in ids and e["activeTasks"] > 0 and e["totalShuffleWrite"] > 0:
-            return e
-    return None
+    return next((e for e in execs if e["id"] in ids), None)
 
 
 def kill_when_busy(
-    proc: subprocess.Popen, driver_ui: int, victim: Worker, timeout: float = 600
+    proc: subprocess.Popen,
+    driver_ui: int,
+    victim: Worker,
+    started: Callable[[], bool],
+    timeout: float = 600,
 ) -> dict:
-    """Wait until the victim's executor is busy, then SIGKILL the worker and its executor."""
+    """Once started() (the step to hurt is under way), wait until the victim's executor runs
+    a task and has written shuffle output in that step (so losing it loses finished work of
+    the step too), then SIGKILL the worker and its executor."""
     deadline = time.time() + timeout
+    written_before: int | None = None  # the executor's shuffle bytes when the step started
     while time.time() < deadline:
         if proc.poll() is not None:
             pytest.fail(
                 f"the job ended (status {proc.returncode}) before the victim worker's "
                 "executor ran a task with shuffle output"
             )
-        busy = executor_busy(driver_ui, victim)
-        if busy is not None:
+        e = victim_executor(driver_ui, victim) if started() else None
+        if e is not None and written_before is None:
+            written_before = e["totalShuffleWrite"]
+        elif e is not None and e["activeTasks"] > 0 and e["totalShuffleWrite"] > written_before:
             victim.kill()
-            return busy
+            return e
         time.sleep(0.1)
     pytest.fail("the victim worker's executor never got busy")
+
+
+def one_application(path: Path, steps: list[tuple[Path, list[str]]]) -> Path:
+    """A driver script that runs each jobs/ script with its arguments in turn, in one
+    application (the Spark session outlives each step), and prints `=== SCRIPT` before each;
+    a step's non-zero exit ends it."""
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            import runpy, sys
+            for script, args in {[(str(p), a) for p, a in steps]!r}:
+                print("=== " + script, flush=True)
+                sys.argv = [script, *args]
+                try:
+                    runpy.run_path(script, run_name="__main__")
+                except SystemExit as stop:
+                    if stop.code:
+                        raise
+            """
+        )
+    )
+    return path
 
 
 def test_spark_submit_on_a_cluster_equals_local_and_survives_a_lost_worker(
@@ -152,24 +184,19 @@ def test_spark_submit_on_a_cluster_equals_local_and_survives_a_lost_worker(
     py_files = build_py_files(repo, tmp_path / "flowmosaic.zip")
     driver_ui = free_port()
     with cluster(tmp_path / "cluster", workers=2, worker_cores=1, worker_memory="1536m") as c:
-        log = tmp_path / "ingest.log"
-        done = submit(
-            repo,
-            c.master,
-            "ingest.py",
-            ["--input", str(uni.raw), "--warehouse", str(remote)],
-            py_files,
-            log,
-            extra_conf={"spark.executor.memory": "1g"},
-            executor_cores=1,
-        )
-        assert done.returncode == 0, log.read_text()[-4000:]
-        log = tmp_path / "country_flows.log"
+        log = tmp_path / "jobs.log"
+        steps = [
+            (repo / "jobs" / "ingest.py", ["--input", str(uni.raw), "--warehouse", str(remote)]),
+            (
+                repo / "jobs" / "country_flows.py",
+                ["--universe", UNIVERSES, "--warehouse", str(remote)],
+            ),
+        ]
         proc = start_submit(
             repo,
             c.master,
-            "country_flows.py",
-            ["--universe", UNIVERSES, "--warehouse", str(remote)],
+            one_application(tmp_path / "steps.py", steps),
+            [],
             py_files,
             log,
             executor_cores=1,
@@ -180,8 +207,11 @@ def test_spark_submit_on_a_cluster_equals_local_and_survives_a_lost_worker(
                 "spark.ui.showConsoleProgress": "false",
             },
         )
+        cf_started = f"=== {steps[1][0]}"
         try:
-            busy = kill_when_busy(proc, driver_ui, c.workers[1])
+            busy = kill_when_busy(
+                proc, driver_ui, c.workers[1], lambda: cf_started in log.read_text()
+            )
             rc = proc.wait(timeout=900)
         finally:
             if proc.poll() is None:
@@ -191,8 +221,9 @@ def test_spark_submit_on_a_cluster_equals_local_and_survives_a_lost_worker(
         apps = master_state(c.ui_port).get("completedapps", [])
     text = log.read_text()
     assert rc == 0, text[-4000:]
-    # both submissions ran as applications of this master
-    assert len(apps) == 2, apps
+    # both steps ran, in one application of this master
+    assert "=== " + str(steps[0][0]) in text and cf_started in text, text[-4000:]
+    assert len(apps) == 1, apps
     assert c.workers[1].process.poll() is not None
     # the driver saw the executor go, and the other worker kept its executor
     assert f"Lost executor {busy['id']}" in text, text[-4000:]

@@ -272,34 +272,33 @@ def test_dimension_files_never_delete_by_omission(spark, clean, make_settings, t
 
 
 def test_compressed_zipped_parquet_and_mixed_deliveries(spark, clean, make_settings, tmp_path):
-    """The flows as .csv.gz, as a .zip of two CSV files, as Parquet, and as one directory
-    mixing a CSV part, a gzip part, a Parquet part, a zip and a file of another format: each
-    ingests every row as the clean file does; the mixed directory's report says what it read
-    and what it refused."""
+    """The flows as a .zip of two CSV files (a file given as the input), and as one directory
+    mixing a CSV part, a gzip part, a Parquet part, a zip of two CSV files in a folder and a
+    file of another format: each ingests every row as the clean file does; the mixed
+    directory's report says what it read and what it refused. (One ingest per input: a .csv.gz
+    or a Parquet file given alone takes the path the directory's parts take, file by file.)"""
     raw, flows, _ = clean
     half = len(flows) // 2
     parts = [flows.iloc[:half], flows.iloc[half:]]
     d = tmp_path / "in"
     d.mkdir()
-    (d / "flows.csv.gz").write_bytes(gzip.compress(flows.to_csv(index=False).encode()))
     with zipfile.ZipFile(d / "flows.zip", "w") as z:
         for i, p in enumerate(parts):
             z.writestr(f"day-files/flows-{i}.csv", p.to_csv(index=False))
-    typed = flows.astype({c: float for c in FLOWS_COLUMNS[3:]})
-    typed.to_parquet(d / "flows.parquet", index=False)
     mixed = d / "mixed"
     mixed.mkdir()
-    q = [flows.iloc[i::4] for i in range(4)]
+    q = [flows.iloc[i::5] for i in range(5)]
     q[0].to_csv(mixed / "a.csv", index=False)
     (mixed / "b.csv.gz").write_bytes(gzip.compress(q[1].to_csv(index=False).encode()))
     q[2].astype({c: float for c in FLOWS_COLUMNS[3:]}).to_parquet(mixed / "c.parquet")
     with zipfile.ZipFile(mixed / "d.zip", "w") as z:
-        z.writestr("d.csv", q[3].to_csv(index=False))
+        z.writestr("day-files/d.csv", q[3].to_csv(index=False))
+        z.writestr("day-files/e.csv", q[4].to_csv(index=False))
         z.writestr("readme.txt", "not data")
     (mixed / "notes.xlsx").write_bytes(b"PK not a csv")
     want = storage.read_table(spark, clean[2], "share_class_flows").toPandas()
     key = ["flow_date", "share_key"]
-    for name in ("flows.csv.gz", "flows.zip", "flows.parquet", "mixed"):
+    for name in ("flows.zip", "mixed"):
         s = _copy(clean, make_settings, tmp_path / name.replace(".", "_"))
         rep = ingest_paths(spark, s, flows=str(d / name))
         got = rep.sources["flows"]
@@ -313,10 +312,10 @@ def test_compressed_zipped_parquet_and_mixed_deliveries(spark, clean, make_setti
         )
         if name == "mixed":
             notes = " ".join(got.notes)
-            assert "read csv 3 file(s), parquet 1 file(s), from 1 zip(s): d.zip" in notes, notes
+            assert "read csv 4 file(s), parquet 1 file(s), from 1 zip(s): d.zip" in notes, notes
             assert "refused 2 file(s)" in notes and "notes.xlsx" in notes
             assert "d.zip!/readme.txt" in notes
-            # four files, each holding rows of every month: still one file per month
+            # five files, each holding rows of every month: still one file per month
             # partition (files sized at write time), and upkeep finds nothing to compact
             for t in ("share_class_flows", "fund_days"):
                 files = storage.files_per_partition(spark, s.table_path(t), ("flow_month",))
