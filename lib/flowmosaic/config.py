@@ -38,6 +38,22 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# Names of values that are credentials (Spark's own spark.redaction.regex, and S3A's keys):
+# shown as REDACTED wherever settings are printed (repr, error messages).
+SECRET_NAME = re.compile(r"(?i)secret|password|token|access[._]?key|credential")
+REDACTED = "*****(redacted)"
+
+
+def redact_url(url: str) -> str:
+    """A Spark Connect address with the value of a `;token=...` parameter hidden."""
+    return re.sub(r"(?i)(;token=)[^;/]*", r"\g<1>" + REDACTED, url)
+
+
+def redact_conf(conf: dict[str, str]) -> dict[str, str]:
+    """conf with the values of credential keys (SECRET_NAME) hidden."""
+    return {k: REDACTED if SECRET_NAME.search(k) else v for k, v in conf.items()}
+
+
 @dataclass(frozen=True)
 class ObjectStorage:
     """The settings file's `object_storage:` section: how the sessions flowmosaic starts
@@ -50,8 +66,8 @@ class ObjectStorage:
     endpoint: str | None = None  # http(s)://host:port of an S3-compatible server
     region: str | None = None
     path_style_access: bool | None = None  # default: true with an endpoint, else false
-    access_key: str | None = None
-    secret_key: str | None = None
+    access_key: str | None = field(default=None, repr=False)  # never printed
+    secret_key: str | None = field(default=None, repr=False)
     credentials_provider: str | None = None  # S3A's fs.s3a.aws.credentials.provider
     configured: bool = False  # the section is present (the session gets S3A)
 
@@ -110,6 +126,16 @@ class Settings:
     remote: str | None = None  # sc://host:port: run on a Spark Connect server
     object_storage: ObjectStorage = field(default_factory=ObjectStorage)
     ingest: IngestGuard = field(default_factory=IngestGuard)
+
+    def __repr__(self) -> str:
+        # printed settings never show a credential: S3 keys, secret conf values, a token
+        return (
+            f"Settings(warehouse={self.warehouse!r}, master={self.master!r}, "
+            f"app_name={self.app_name!r}, spark_conf={redact_conf(self.spark_conf)!r}, "
+            f"log_level={self.log_level!r}, source={self.source!r}, "
+            f"remote={redact_url(self.remote) if self.remote else None!r}, "
+            f"object_storage={self.object_storage!r}, ingest={self.ingest!r})"
+        )
 
     def table_path(self, name: str) -> str:
         """Where table `name` (see tables.py) lives under this warehouse: a local directory,
@@ -226,7 +252,8 @@ def _remote(value, path) -> str | None:
     url = str(value)
     if not url.startswith("sc://"):
         raise ConfigError(
-            f"{path}: remote must be a Spark Connect address sc://HOST:PORT, got {url!r}"
+            f"{path}: remote must be a Spark Connect address sc://HOST:PORT, "
+            f"got {redact_url(url)!r}"
         )
     return url
 

@@ -12,12 +12,17 @@ with the keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the stages), and the
 AWS_ENDPOINT_URL with the keys in the section (an export and the read-back). The CLI stages run
 through flowmosaic.cli.main one after the other in one process (one JVM, as a shell script of
 `flowmosaic` commands would run them against a warm server); the local `spark` fixture only
-prepares the raw files."""
+prepares the raw files.
+
+The server's keys are planted secrets drawn for the run: neither appears in any command's
+output, in any object the warehouse holds on the server (data, Delta logs with their commit
+metadata, checkpoints), or in any file the stages wrote locally (strategy files, reports)."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -119,7 +124,11 @@ def sorted_table(t: pa.Table) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    with s3_server(tmp_path_factory.mktemp("s3proxy")) as server:
+    with s3_server(
+        tmp_path_factory.mktemp("s3proxy"),
+        access_key=f"AKPLANTED{secrets.token_hex(6).upper()}",
+        secret_key=f"planted-secret-{secrets.token_hex(16)}",
+    ) as server:
         yield server
 
 
@@ -200,7 +209,7 @@ def test_every_cli_stage_on_an_s3a_warehouse(spark, s3, tmp_path, tmp_path_facto
         tmp_path / "settings-b.yaml", {"access_key": s3.access_key, "secret_key": s3.secret_key}
     )
     env_b = clean_env(AWS_ENDPOINT_URL=s3.endpoint, AWS_REGION=s3.region)
-    run([sys.executable, "-c", READER, conf_b, wh, tmp_path], env_b)
+    reader_out = run([sys.executable, "-c", READER, conf_b, wh, tmp_path], env_b)
     g10 = tmp_path / "export-b" / "Strategies" / "daily" / "FloPctCtry-B-G10-daily.csv"
     assert g10.read_text().splitlines()[0].split(",")[1:] == list(G10)
     info = json.loads((tmp_path / "info.json").read_text())
@@ -222,3 +231,13 @@ def test_every_cli_stage_on_an_s3a_warehouse(spark, s3, tmp_path, tmp_path_facto
     assert set(runs.column("source_version").to_pylist()) == {1}
     investor = delta_rs(s3, "wh/gold/investor_country_flows").to_pyarrow_table()
     assert investor.num_rows > 0 and set(investor.column("universe").to_pylist()) == {"E-ALL"}
+
+    # the planted keys: in no output, no object on the server, no file written locally
+    planted = [s3.access_key, s3.secret_key]
+    printed = "".join(out.values()) + reader_out
+    assert not [k for k in planted if k in printed]
+    written = [p for p in (s3.basedir / s3.bucket).rglob("*") if p.is_file()]
+    written += [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".yaml"]
+    assert any("_delta_log" in p.parts for p in written) and len(written) > 50
+    leaked = [str(p) for p in written for k in planted if k.encode() in p.read_bytes()]
+    assert not leaked, leaked

@@ -71,6 +71,31 @@ def test_object_storage_section(tmp_path):
     assert not load_settings(settings_file(tmp_path)).object_storage.configured
 
 
+def test_printed_settings_hold_no_planted_secret(tmp_path):
+    """Credentials planted in every place a settings file can hold one (the object_storage
+    keys, a secret Spark conf value, a Connect token in the address) never show in the
+    settings as printed, nor in the error about a bad address; the values themselves are
+    kept for use."""
+    planted = ["AKIAPLANTED0001", "planted-secret-7f3a", "planted-conf-91c2", "planted-token-e4d0"]
+    s = load_settings(
+        settings_file(
+            tmp_path,
+            object_storage={"access_key": planted[0], "secret_key": planted[1]},
+            spark={"conf": {"spark.hadoop.fs.s3a.secret.key": planted[2], "spark.x": "y"}},
+            remote=f"sc://127.0.0.1:15002/;token={planted[3]}",
+        )
+    )
+    shown = f"{s!r} {s} {s.object_storage!r}"
+    assert not [p for p in planted if p in shown], shown
+    assert "spark.x': 'y'" in shown and "127.0.0.1:15002" in shown  # the rest is still shown
+    assert (s.object_storage.access_key, s.object_storage.secret_key) == tuple(planted[:2])
+    assert s.spark_conf["spark.hadoop.fs.s3a.secret.key"] == planted[2] and planted[3] in s.remote
+    bad = settings_file(tmp_path, remote=f"http://h:1/;token={planted[3]}")
+    with pytest.raises(ConfigError) as err:
+        load_settings(bad)
+    assert planted[3] not in str(err.value) and "http://h:1/" in str(err.value)
+
+
 @pytest.mark.parametrize(
     "section, message",
     [
@@ -156,3 +181,45 @@ def test_recorded_lists_drop_what_pyspark_ships():
     assert jars.not_shipped(cached, ivy=False) == [cached[0], cached[-1]]
     assert jars.s3_package() == f"org.apache.hadoop:hadoop-aws:{jars.hadoop_version()}"
     assert jars.uses_s3("s3a://b/x") and not jars.uses_s3("/tmp/s3a", "s3://b")
+
+
+def test_delta_fetch_reports_each_download_and_records_what_pyspark_lacks(tmp_path, monkeypatch):
+    """Ivy's run replaced by one that 'downloads' into a cache under tmp_path: the jars there
+    before are not reported, each new one is, once; the list keeps Delta's own jars only."""
+    monkeypatch.setenv("FLOWMOSAIC_IVY_HOME", str(tmp_path / "ivy"))
+    cache = tmp_path / "ivy" / "cache"
+
+    def jar(org: str, name: str, rev: str) -> Path:
+        path = cache / org / name / "jars" / f"{name}-{rev}.jar"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 2_000_000)
+        return path
+
+    old = jar("io.delta", "delta-storage", "4.4.0")  # in the cache already
+
+    def fake_resolve(work, deps, excludes):
+        assert deps == [("io.delta", "delta-spark_4.2_2.13", "4.4.0")] and not excludes
+        new = [
+            jar("io.delta", "delta-spark_4.2_2.13", "4.4.0"),
+            jar("org.apache.parquet", "parquet-hadoop", "1.16.0"),  # pyspark ships Parquet
+        ]
+        return [str(p) for p in (*new, old)]
+
+    monkeypatch.setattr(jars, "_resolve", fake_resolve)
+    said: list[str] = []
+    listing = tmp_path / "list.txt"
+    kept = jars.fetch_delta_jars("io.delta:delta-spark_4.2_2.13:4.4.0", listing, say=said.append)
+    downloads = [m for m in said if m.startswith("  downloaded")]
+    assert downloads == [
+        "  downloaded io.delta:delta-spark_4.2_2.13-4.4.0.jar (2.0 MB)",
+        "  downloaded org.apache.parquet:parquet-hadoop-1.16.0.jar (2.0 MB)",
+    ], said
+    assert [Path(j).name for j in kept] == [
+        "delta-spark_4.2_2.13-4.4.0.jar",
+        "delta-storage-4.4.0.jar",
+    ]
+    assert jars.read_list(listing) == kept
+
+    monkeypatch.setattr(jars, "_resolve", lambda *a: [str(old)])  # no Delta jar: refused
+    with pytest.raises(ConfigError, match="no delta-spark_4.2_2.13 jar"):
+        jars.fetch_delta_jars("io.delta:delta-spark_4.2_2.13:4.4.0", tmp_path / "l2.txt")

@@ -81,8 +81,7 @@ def command(settings: Settings, port: int) -> list[str]:
         "--name",
         f"{settings.app_name}-connect-{port}",
     ]
-    jars = session.cached_delta_jars()
-    cmd += ["--jars", ",".join(jars)] if jars else ["--packages", session.delta_package()]
+    cmd += ["--jars", ",".join(session.delta_jars())]
     for key, value in server_conf(settings, port).items():
         cmd += ["--conf", f"{key}={value}"]
     return cmd

@@ -2,6 +2,10 @@
 connector for s3a:// paths. Both are resolved once from Maven Central (`make jars` =
 `python -m flowmosaic.spark.session --fetch-jars`) and recorded as lists of jar files beside
 the interpreter's environment; sessions then start from the lists, with no resolution.
+Resolution runs pyspark's own Ivy standalone against Maven Central alone (spark-submit's
+--packages would also try the local Maven and Ivy repositories and spark-packages, one failure
+line per artifact and repository where those are unreachable), quietly: one line per jar it
+downloads.
 
 A recorded list keeps only the artifacts pyspark does not already ship (artifact names
 compared without versions against pyspark's jars directory): Delta's resolution also brings
@@ -223,6 +227,43 @@ def _resolve(
     return [p for p in out.read_text().strip().split(os.pathsep) if p.endswith(".jar")]
 
 
+def _cached_jars() -> set[Path]:
+    """Every jar file in Ivy's cache (to tell what a resolution downloaded): ORG/NAME/jars/ and,
+    for Maven's bundle packaging, ORG/NAME/bundles/."""
+    root = ivy_home() / "cache"
+    return set(root.glob("*/*/*/*.jar")) if root.is_dir() else set()
+
+
+def _report_downloads(before: set[Path], say: Callable[[str], None] | None) -> None:
+    """One line per jar file a resolution downloaded (Ivy itself runs quietly)."""
+    if not say:
+        return
+    for jar in sorted(_cached_jars() - before):
+        org = jar.parents[2].name
+        say(f"  downloaded {org}:{jar.name} ({jar.stat().st_size / 1e6:.1f} MB)")
+
+
+def fetch_delta_jars(
+    package: str, listing: Path, say: Callable[[str], None] | None = None
+) -> list[str]:
+    """Resolve Delta's package (group:artifact:version) and its runtime dependencies from
+    Maven Central, record the list (without what pyspark ships) in `listing` and return it."""
+    org, name, rev = package.split(":")
+    if say:
+        say(f"resolving {package} from {MAVEN_CENTRAL} into {ivy_home() / 'cache'} ...")
+    before = _cached_jars()
+    with tempfile.TemporaryDirectory(prefix="flowmosaic-ivy-") as tmp:
+        jars = _resolve(Path(tmp), [(org, name, rev)], [])
+    _report_downloads(before, say)
+    kept = not_shipped(jars, ivy=False)
+    if not any(Path(j).name.startswith(f"{name}-") for j in kept):
+        raise ConfigError(f"resolving {package} gave no {name} jar: {', '.join(jars)[:600]}")
+    write_list(listing, kept)
+    if say:
+        say(f"Delta ready: {len(kept)} jars recorded in {listing}")
+    return kept
+
+
 def sdk_version(hadoop: str) -> str:
     """The AWS SDK version hadoop-aws declares (its `bundle` dependency's revision), read
     from the descriptor Ivy cached for hadoop-aws."""
@@ -244,6 +285,7 @@ def fetch_s3_jars(say: Callable[[str], None] | None = None) -> list[str]:
             f"modules it uses (about 13 MB, once) into {ivy_home() / 'cache'} ..."
         )
     no_bundle = [(AWS_SDK_GROUP, AWS_SDK_BUNDLE)]
+    before = _cached_jars()
     with tempfile.TemporaryDirectory(prefix="flowmosaic-ivy-") as tmp:
         work = Path(tmp)
         _resolve(work, [(*HADOOP_AWS, hadoop)], no_bundle)
@@ -253,6 +295,7 @@ def fetch_s3_jars(say: Callable[[str], None] | None = None) -> list[str]:
             [(*HADOOP_AWS, hadoop), *[(AWS_SDK_GROUP, m, sdk) for m in AWS_SDK_MODULES]],
             no_bundle,
         )
+    _report_downloads(before, say)
     kept = not_shipped(jars, ivy=False)
     write_list(s3_list_file(), kept)
     if say:

@@ -5,8 +5,9 @@ Three ways to get a session, one function (get_spark):
   client to a running server (`flowmosaic serve` starts one with Delta); no local JVM.
 - under spark-submit the JVM and its session already exist: taken as they are, nothing added.
 - local (the embedded default): master and conf from conf/local.yaml, the Delta extension and
-  catalog set, Delta's jars from the list `make jars` recorded (no Ivy run), and the JVM's
-  class-data-sharing archive `make jars` recorded (a faster JVM start). When the warehouse (or
+  catalog set, Delta's jars from the list `make jars` recorded (resolved on first use without
+  it, quietly: jars.py), and the JVM's class-data-sharing archive `make jars` recorded (a
+  faster JVM start). When the warehouse (or
   a conf value) is an s3a:// URI, or the settings have an `object_storage:` section, also
   Hadoop's S3 connector (jars.py: hadoop-aws + the AWS SDK modules it uses, fetched on first
   use) and the fs.s3a.* conf from the settings and the AWS environment variables (s3a_conf).
@@ -20,13 +21,14 @@ import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from flowmosaic.config import Settings, join_path, load_settings
+from flowmosaic.config import Settings, join_path, load_settings, redact_url
 from flowmosaic.errors import ConfigError
 from flowmosaic.spark import connect_token
 from flowmosaic.spark import jars as jarlib
@@ -86,18 +88,22 @@ def cached_delta_jars() -> list[str]:
     return jarlib.not_shipped(jarlib.read_list(_jar_list_file()))
 
 
-def _remember_jars(spark: SparkSession) -> int:
-    """Record the jar files spark-submit's Ivy run resolved (spark.jars after resolution),
-    without those pyspark ships itself: Delta's resolution brings hadoop-client-api/-runtime
-    3.4 and Parquet 1.16 (and Jackson, log4j, slf4j ...), which must not sit next to pyspark's
-    own Hadoop client and Parquet."""
-    resolved = spark.sparkContext.getConf().get("spark.jars", "")
-    jars = [j.removeprefix("file://").removeprefix("file:") for j in resolved.split(",") if j]
-    if not any("delta-spark" in j for j in jars):
-        return 0
-    kept = jarlib.not_shipped(jars)
-    jarlib.write_list(_jar_list_file(), kept)
-    return len(kept)
+def delta_jars() -> list[str]:
+    """Delta's recorded jars, resolved now (one line per download) if they are not yet; a
+    failure (e.g. offline) is one ConfigError saying what to run. The list leaves out what
+    pyspark ships: Delta's resolution brings hadoop-client-api/-runtime 3.4 and Parquet 1.16
+    (and Jackson, log4j, slf4j ...), which must not sit next to pyspark's own."""
+    jars = cached_delta_jars()
+    if jars:
+        return jars
+    try:
+        return jarlib.fetch_delta_jars(delta_package(), _jar_list_file(), say=_progress)
+    except (ConfigError, OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError(
+            f"Delta's jars ({delta_package()}) are not fetched yet and could not be now "
+            f"({exc}); run `make jars` (python -m flowmosaic.spark.session --fetch-jars) where "
+            f"Maven Central is reachable"
+        ) from exc
 
 
 def needs_s3(settings: Settings, conf: dict[str, str]) -> bool:
@@ -186,8 +192,6 @@ def get_spark(
         _apply_session_defaults(spark)
         return spark
 
-    from delta import configure_spark_with_delta_pip
-
     if re.match(r"^s3n?://", settings.warehouse):
         raise ConfigError(
             f"warehouse {settings.warehouse}: a local session reaches S3 through "
@@ -210,13 +214,8 @@ def get_spark(
     builder = SparkSession.builder.master(settings.master).appName(app_name or settings.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    jars = cached_delta_jars()
-    if jars:  # resolved before (make jars): no Ivy run, a quieter and faster start
-        builder = builder.config("spark.jars", ",".join([*jars, *s3_jars]))
-    else:
-        if s3_jars:
-            builder = builder.config("spark.jars", ",".join(s3_jars))
-        builder = configure_spark_with_delta_pip(builder)
+    # resolved once (make jars, or now on first use): sessions start with no Ivy run
+    builder = builder.config("spark.jars", ",".join([*delta_jars(), *s3_jars]))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     return spark
@@ -236,7 +235,7 @@ def _connect(url: str, app_name: str | None) -> SparkSession:
         return builder.getOrCreate()
     except ImportError as exc:  # the connect extras (grpcio...) are not installed
         raise ConfigError(
-            f"--remote {url}: the Spark Connect client is not installed "
+            f"--remote {redact_url(url)}: the Spark Connect client is not installed "
             f"(pip install 'pyspark[connect]'): {exc}"
         ) from exc
 
@@ -309,11 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         _exit_jvm()
         return 0
     if args.fetch_jars:
-        _jar_list_file().unlink(missing_ok=True)  # resolve through Ivy afresh
+        _jar_list_file().unlink(missing_ok=True)  # resolve afresh
         _cds_archive().unlink(missing_ok=True)
+        jarlib.fetch_delta_jars(delta_package(), _jar_list_file(), say=print)
         version = _warm(settings, {})
-        import subprocess
-
         subprocess.run(
             [sys.executable, "-m", "flowmosaic.spark.session", "--record-cds"],
             check=False,
@@ -341,7 +339,7 @@ def _exit_jvm() -> None:
 def _warm(settings: Settings, conf: dict[str, str]) -> str:
     """Start a session and run what a flowmosaic run runs on a small scale (create a Delta
     table by SQL, replace a window, aggregate, read through Arrow), so the classes a run
-    needs are loaded; remember the resolved jars; returns the Spark version."""
+    needs are loaded; returns the Spark version."""
     spark = get_spark(
         settings,
         app_name="flowmosaic-fetch-jars",
@@ -360,7 +358,6 @@ def _warm(settings: Settings, conf: dict[str, str]) -> str:
         .save(path)
     )
     spark.read.format("delta").load(path).groupBy("m").count().toPandas()
-    _remember_jars(spark)
     version = spark.version
     spark.stop()
     shutil.rmtree(path, ignore_errors=True)
