@@ -43,6 +43,7 @@ from flowmosaic.ingest import flows as flow_passes
 from flowmosaic.ingest import fund_days as fd
 from flowmosaic.ingest import reasons as R
 from flowmosaic.ingest.inputs import RawInput
+from flowmosaic.ingest.parsing import sql_literal, sql_name
 from flowmosaic.ingest.reasons import REASONS, first_reason, line_fault
 from flowmosaic.ingest.report import IngestReport, SourceReport
 from flowmosaic.ingest.sources import (
@@ -419,7 +420,10 @@ class Run:
                 "not_stored"
             ),
             *[
-                F.sum(F.when(F.col("_reason") == code, 1).otherwise(0)).alias(code)
+                F.expr(
+                    f"sum(CASE WHEN _reason = {sql_literal(code)} THEN 1 ELSE 0 END) AS "
+                    f"{sql_name(code)}"
+                )
                 for code in REASONS
             ],
         )
@@ -621,10 +625,11 @@ class Run:
         q = q.observe(
             seen,
             F.count(F.lit(1)).alias("n"),
-            *[
-                F.sum(
-                    F.when((F.col("source_table") == t) & (F.col("reason") == code), 1).otherwise(0)
-                ).alias(f"{t}:{code}")
+            *[  # SQL text: one py4j call per sum (tables x reasons of them)
+                F.expr(
+                    f"sum(CASE WHEN source_table = {sql_literal(t)} AND reason = "
+                    f"{sql_literal(code)} THEN 1 ELSE 0 END) AS {sql_name(f'{t}:{code}')}"
+                )
                 for t in tables
                 for code in REASONS
             ],

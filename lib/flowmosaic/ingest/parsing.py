@@ -27,6 +27,26 @@ def dtype(df: DataFrame, vendor: str) -> T.DataType:
     return df.schema[r(vendor)].dataType
 
 
+# --- the same rules as SQL text: one expression is one py4j call, where building a Column
+# costs one per function and operand (a wide allocation file has a column per country)
+
+
+def sql_literal(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_name(name: str) -> str:
+    """A column name quoted for SQL."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def as_text_sql(name: str, t: T.DataType) -> str:
+    """as_text of the column `name`, as SQL."""
+    c = sql_name(name) if isinstance(t, T.StringType) else f"CAST({sql_name(name)} AS STRING)"
+    return f"CASE WHEN trim({c}) != '' THEN trim({c}) END"
+
+
 def as_text(c: Column, t: T.DataType) -> Column:
     """Trimmed text, NULL when blank."""
     s = F.trim(c if isinstance(t, T.StringType) else c.cast("string"))

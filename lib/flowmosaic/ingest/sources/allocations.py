@@ -16,7 +16,16 @@ from pyspark.sql.window import Window
 
 from flowmosaic.ingest import reasons as R
 from flowmosaic.ingest.inputs import RawInput, line_rules
-from flowmosaic.ingest.parsing import as_date, as_text, dtype, r, rc, shown
+from flowmosaic.ingest.parsing import (
+    as_date,
+    as_text,
+    as_text_sql,
+    dtype,
+    r,
+    rc,
+    shown,
+    sql_literal,
+)
 from flowmosaic.ingest.reasons import CUT_COL, MALFORMED_COL, Rule, first_reason
 from flowmosaic.ingest.sources import Context, Source
 
@@ -63,15 +72,16 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
     if inp.layout == "wide":
         cols = headers(inp)
 
-        def kept(text: Column) -> Column:
-            return text.isNotNull() & ~F.coalesce(
-                text.try_cast("double") == F.lit(0.0), F.lit(False)
-            )
+        def kept(text: str) -> str:  # a cell that is not blank and not a zero
+            return f"({text} IS NOT NULL AND NOT coalesce(try_cast({text} AS DOUBLE) = 0.0, false))"
 
         # Per line, before the unpivot: the keys and every cell's trimmed text (Spark 4.2's
         # code generation fails to compile common subexpressions after a wide Expand), and
-        # the line's first kept column (NULL: nothing to keep)
-        texts = [as_text(rc(h), dtype(raw, h)).alias(f"_c_{i}") for i, h in enumerate(cols)]
+        # the line's first kept column (NULL: nothing to keep). Built as SQL text: a column
+        # per country, one py4j call per expression
+        texts = [
+            F.expr(f"{as_text_sql(r(h), dtype(raw, h))} AS _c_{i}") for i, h in enumerate(cols)
+        ]
         lines = raw.select(
             "_source_file",
             MALFORMED_COL,
@@ -81,7 +91,13 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
             *line_cols,
             *texts,
         )
-        first = F.coalesce(*[F.when(kept(F.col(f"_c_{i}")), F.lit(h)) for i, h in enumerate(cols)])
+        first = F.expr(
+            "coalesce("
+            + ", ".join(
+                f"CASE WHEN {kept(f'_c_{i}')} THEN {sql_literal(h)} END" for i, h in enumerate(cols)
+            )
+            + ")"
+        )
         # a malformed or cut-short line is one empty record: it is quarantined as a line
         lines = lines.select("*", F.when(~R.line_fault(), first).alias("_first"))
         ids = [
@@ -96,20 +112,19 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         ]
         cells = lines.select(
             *ids,
-            F.posexplode(
-                F.array(
-                    *[
-                        F.struct(F.lit(h).alias("h"), F.col(f"_c_{i}").alias("v"))
-                        for i, h in enumerate(cols)
-                    ]
+            F.expr(
+                "posexplode(array("
+                + ", ".join(
+                    f"named_struct('h', {sql_literal(h)}, 'v', _c_{i})" for i, h in enumerate(cols)
                 )
+                + "))"
             ).alias("_i", "_c"),
         )
         cells = cells.select(
             *ids, "_i", F.col("_c.h").alias("_name"), F.col("_c.v").alias("_value")
         )
         empty = F.col("_first").isNull()
-        rec = cells.where(kept(F.col("_value")) | (empty & (F.col("_i") == 0)))
+        rec = cells.where(F.expr(kept("_value")) | (empty & (F.col("_i") == 0)))
         rec = rec.select(
             *ids,
             (empty | (F.col("_name") == F.col("_first"))).alias("_line_first"),
@@ -272,7 +287,9 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
             F.concat(F.lit("ReportDate="), shown(rc("ReportDate"))),
         ),
         Rule(
-            has_cell & ~F.col("country").isin(*ctx.known_countries),
+            # SQL text: one py4j call for the list of every known country
+            has_cell
+            & F.expr(f"NOT country IN ({', '.join(map(sql_literal, ctx.known_countries))})"),
             R.UNKNOWN_COUNTRY,
             F.concat(F.lit("country "), F.col("_header"), F.lit(" not among the known codes")),
         ),
