@@ -60,7 +60,7 @@ def _meta(metadata: dict[str, Any] | None) -> str:
 
 
 def _sql_path(path: str) -> str:
-    return "delta.`" + path.replace("`", "``") + "`"
+    return "delta." + sql_name(path)
 
 
 # --- the JVM's Hadoop file system (classic sessions only) ----------------------------------------
@@ -346,6 +346,11 @@ def _escape(s: str) -> str:
 def sql_string(s: str) -> str:
     """A SQL string literal."""
     return "'" + _escape(s) + "'"
+
+
+def sql_name(name: str) -> str:
+    """A name (a column, a path) quoted for SQL."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def read(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:

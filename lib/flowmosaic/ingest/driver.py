@@ -43,7 +43,6 @@ from flowmosaic.ingest import flows as flow_passes
 from flowmosaic.ingest import fund_days as fd
 from flowmosaic.ingest import reasons as R
 from flowmosaic.ingest.inputs import RawInput
-from flowmosaic.ingest.parsing import sql_literal, sql_name
 from flowmosaic.ingest.reasons import REASONS, first_reason, line_fault
 from flowmosaic.ingest.report import IngestReport, SourceReport
 from flowmosaic.ingest.sources import (
@@ -421,8 +420,8 @@ class Run:
             ),
             *[
                 F.expr(
-                    f"sum(CASE WHEN _reason = {sql_literal(code)} THEN 1 ELSE 0 END) AS "
-                    f"{sql_name(code)}"
+                    f"sum(CASE WHEN _reason = {storage.sql_string(code)} THEN 1 ELSE 0 END) AS "
+                    f"{storage.sql_name(code)}"
                 )
                 for code in REASONS
             ],
@@ -627,8 +626,9 @@ class Run:
             F.count(F.lit(1)).alias("n"),
             *[  # SQL text: one py4j call per sum (tables x reasons of them)
                 F.expr(
-                    f"sum(CASE WHEN source_table = {sql_literal(t)} AND reason = "
-                    f"{sql_literal(code)} THEN 1 ELSE 0 END) AS {sql_name(f'{t}:{code}')}"
+                    f"sum(CASE WHEN source_table = {storage.sql_string(t)} AND reason = "
+                    f"{storage.sql_string(code)} THEN 1 ELSE 0 END) AS "
+                    f"{storage.sql_name(f'{t}:{code}')}"
                 )
                 for t in tables
                 for code in REASONS

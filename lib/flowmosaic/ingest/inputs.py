@@ -31,7 +31,7 @@ from pyspark.sql import types as T
 from flowmosaic import storage
 from flowmosaic.errors import InputError
 from flowmosaic.ingest import reasons
-from flowmosaic.ingest.parsing import r, sql_name
+from flowmosaic.ingest.parsing import r
 from flowmosaic.ingest.reasons import CUT_COL, MALFORMED_COL
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".tsv.gz", ".tsv.bz2")
@@ -493,7 +493,7 @@ def read(spark: SparkSession, inp: RawInput, vendors: list[str] | None = None) -
     )
     wanted = [c for c in wanted if c not in (MALFORMED_COL, "_source_file")]
     out = df.select(  # SQL text: one py4j call per column (a wide file has one per country)
-        *[F.expr(f"{sql_name(c)} AS {sql_name(r(c))}") for c in wanted],
+        *[F.expr(f"{storage.sql_name(c)} AS {storage.sql_name(r(c))}") for c in wanted],
         "_source_file",
         F.col(MALFORMED_COL),
     )

@@ -9,6 +9,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from flowmosaic.storage import sql_name
+
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
@@ -29,16 +31,6 @@ def dtype(df: DataFrame, vendor: str) -> T.DataType:
 
 # --- the same rules as SQL text: one expression is one py4j call, where building a Column
 # costs one per function and operand (a wide allocation file has a column per country)
-
-
-def sql_literal(s: str) -> str:
-    """A SQL string literal."""
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def sql_name(name: str) -> str:
-    """A column name quoted for SQL."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def as_text_sql(name: str, t: T.DataType) -> str:

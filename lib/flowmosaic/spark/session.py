@@ -7,10 +7,10 @@ Three ways to get a session, one function (get_spark):
 - local (the embedded default): master and conf from conf/local.yaml, the Delta extension and
   catalog set, Delta's jars from the list `make jars` recorded (resolved on first use without
   it, quietly: jars.py), and the JVM's class-data-sharing archive `make jars` recorded (a
-  faster JVM start). When the warehouse (or
-  a conf value) is an s3a:// URI, or the settings have an `object_storage:` section, also
-  Hadoop's S3 connector (jars.py: hadoop-aws + the AWS SDK modules it uses, fetched on first
-  use) and the fs.s3a.* conf from the settings and the AWS environment variables (s3a_conf).
+  faster JVM start). When the warehouse (or a conf value) is an s3a:// URI, or the settings
+  have an `object_storage:` section, also Hadoop's S3 connector (jars.py: hadoop-aws + the
+  AWS SDK modules it uses, fetched on first use) and the fs.s3a.* conf from the settings and
+  the AWS environment variables (s3a_conf).
   Delta then commits to S3 through its default S3SingleDriverLogStore: safe for one writing
   driver per table at a time (docs/object-storage.md).
 """

@@ -24,10 +24,10 @@ from flowmosaic.ingest.parsing import (
     r,
     rc,
     shown,
-    sql_literal,
 )
 from flowmosaic.ingest.reasons import CUT_COL, MALFORMED_COL, Rule, first_reason
 from flowmosaic.ingest.sources import Context, Source
+from flowmosaic.storage import sql_string
 
 KEYS = ("ReportDate", "FundId")
 LONG = ("ReportDate", "FundId", "Country", "Allocation")
@@ -94,7 +94,7 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         first = F.expr(
             "coalesce("
             + ", ".join(
-                f"CASE WHEN {kept(f'_c_{i}')} THEN {sql_literal(h)} END" for i, h in enumerate(cols)
+                f"CASE WHEN {kept(f'_c_{i}')} THEN {sql_string(h)} END" for i, h in enumerate(cols)
             )
             + ")"
         )
@@ -115,7 +115,7 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
             F.expr(
                 "posexplode(array("
                 + ", ".join(
-                    f"named_struct('h', {sql_literal(h)}, 'v', _c_{i})" for i, h in enumerate(cols)
+                    f"named_struct('h', {sql_string(h)}, 'v', _c_{i})" for i, h in enumerate(cols)
                 )
                 + "))"
             ).alias("_i", "_c"),
@@ -289,7 +289,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
         Rule(
             # SQL text: one py4j call for the list of every known country
             has_cell
-            & F.expr(f"NOT country IN ({', '.join(map(sql_literal, ctx.known_countries))})"),
+            & F.expr(f"NOT country IN ({', '.join(map(sql_string, ctx.known_countries))})"),
             R.UNKNOWN_COUNTRY,
             F.concat(F.lit("country "), F.col("_header"), F.lit(" not among the known codes")),
         ),
