@@ -153,6 +153,24 @@ def kill_when_busy(
     pytest.fail("the victim worker's executor never got busy")
 
 
+def appeared(log: Path, text: str) -> Callable[[], bool]:
+    """A check that `text` has appeared in a growing log: each call reads only what was
+    written since the last one, and once seen it stays true without reading."""
+    state = {"at": 0, "seen": False, "tail": ""}
+
+    def check() -> bool:
+        if not state["seen"]:
+            with open(log, errors="replace") as fh:
+                fh.seek(state["at"])
+                window = state["tail"] + fh.read()
+                state["at"] = fh.tell()
+            state["seen"] = text in window
+            state["tail"] = window[-len(text) :]
+        return bool(state["seen"])
+
+    return check
+
+
 def one_application(path: Path, steps: list[tuple[Path, list[str]]]) -> Path:
     """A driver script that runs each jobs/ script with its arguments in turn, in one
     application (the Spark session outlives each step), and prints `=== SCRIPT` before each;
@@ -209,9 +227,7 @@ def test_spark_submit_on_a_cluster_equals_local_and_survives_a_lost_worker(
         )
         cf_started = f"=== {steps[1][0]}"
         try:
-            busy = kill_when_busy(
-                proc, driver_ui, c.workers[1], lambda: cf_started in log.read_text()
-            )
+            busy = kill_when_busy(proc, driver_ui, c.workers[1], appeared(log, cf_started))
             rc = proc.wait(timeout=900)
         finally:
             if proc.poll() is None:
