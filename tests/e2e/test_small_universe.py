@@ -251,3 +251,47 @@ def test_retail_only_funds_do_not_count_in_an_institutional_universe(compared):
     assert (both.fund_count < both.fund_count_every).any()
     assert (both.flow_w != both.join(every[["flow_w"]], rsuffix="_every").flow_w_every).any()
     assert facts["single"], "the synthetic universe has no single-country fund"
+
+
+def test_the_driver_holds_no_weights(spark, small):
+    """country-flows and mosaic-flows over the whole year with the driver's result size
+    bounded (spark.driver.maxResultSize, the limit every job's task results are checked
+    against) far below the window's weights: bringing the weights to the driver fails under
+    that limit, and both jobs pass under it. country_flows is what the unbounded run wrote."""
+    from flowmosaic.country_flows import sources
+
+    silver = sources.read_silver(spark, small)
+    lo, hi = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
+    countries = load_countries().published_order
+    weights = sources.month_weight_rows(silver, sources.alloc_months(lo, hi), countries)
+    n_weights = weights.count()
+    limit_bytes = 64 * 1024
+    assert n_weights * 16 > 4 * limit_bytes  # fund key, country, weight: >= 16 bytes each
+    before = spark.read.format("delta").load(small.table_path("country_flows"))
+    before = before.toPandas()
+    conf = spark.sparkContext._jsc.sc().conf()  # the scheduler's own SparkConf
+    old = conf.get("spark.driver.maxResultSize", "1g")
+    conf.set("spark.driver.maxResultSize", f"{limit_bytes // 1024}k")
+    try:
+        with pytest.raises(Exception, match="maxResultSize"):
+            weights.toArrow()
+        for grain in ("country", "investor"):
+            country_flows_run(
+                spark,
+                small,
+                ["FloPctCtry", "FloPctCtry-B"],
+                grain=grain,
+                progress=lambda _m: None,
+            )
+    finally:
+        conf.set("spark.driver.maxResultSize", old)
+    after = spark.read.format("delta").load(small.table_path("country_flows")).toPandas()
+    key = ["universe", "flow_date", "country"]
+    pd.testing.assert_frame_equal(
+        before.sort_values(key).reset_index(drop=True),
+        after.sort_values(key).reset_index(drop=True),
+        check_exact=False,
+        rtol=1e-12,
+    )
+    icf = spark.read.format("delta").load(small.table_path("investor_country_flows"))
+    assert icf.count() > 0

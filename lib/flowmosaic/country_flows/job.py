@@ -17,8 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import reduce
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -28,14 +27,11 @@ from flowmosaic import storage
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.country_flows import matrix, sources, transforms
 from flowmosaic.errors import InputError
+from flowmosaic.spark import calendar as spark_cal
 from flowmosaic.spark.session import JobCounter
 from flowmosaic.tables import INVESTOR_TYPES, fund_day_column, table
 from flowmosaic.universes import Universe, select_universes
 
-# Weight entries (fund x country x month) one batch ships to its tasks: the batch's weights
-# travel with the task function, so they must stay small.
-DEFAULT_BATCH_WEIGHTS = 2_000_000
-ONE_BATCH_MONTHS = 3
 ENGINES = ("matrix", "join")
 GRAINS = {"country": "country_flows", "investor": "investor_country_flows"}
 
@@ -48,7 +44,6 @@ class CountryFlowsRun:
     source_versions: dict[str, int]
     table: str = "country_flows"
     engine: str = "matrix"
-    batches: list[tuple[dt.date, dt.date]] = field(default_factory=list)
     rows_written: int = 0  # the window's rows
     rows_copied: int = 0  # rows outside the window kept from rewritten files
     files_removed: int = 0
@@ -60,7 +55,7 @@ class CountryFlowsRun:
     def describe(self) -> str:
         lines = [
             f"{self.table}: {', '.join(self.universes)} ({self.engine} engine)",
-            f"  window        {self.start} .. {self.end} in {len(self.batches)} batch(es)",
+            f"  window        {self.start} .. {self.end}",
             f"  rows written  {self.rows_written:,} (window); copied {self.rows_copied:,} "
             f"from {self.files_removed} rewritten file(s)",
             f"  table         {self.path} (version {self.table_version})",
@@ -77,53 +72,6 @@ def window_for_alloc_month(month: dt.date, max_age_months: int = 0) -> tuple[dt.
     start, _ = cal.applicable_window(month)
     _, end = cal.applicable_window(cal.add_months(month, max_age_months))
     return start, end
-
-
-def plan_batches(
-    start: dt.date,
-    end: dt.date,
-    rows_per_month: dict[dt.date, int],
-    max_rows: int,
-    max_age_months: int = 0,
-) -> list[tuple[dt.date, dt.date]]:
-    """Split [start, end] at allocation-month boundaries so each batch's weights stay small."""
-    months = sources.alloc_months(start, end)
-
-    def rows(month):  # the weights a month needs, carried-forward snapshots included
-        return sum(
-            rows_per_month.get(cal.add_months(month, -a), 0) for a in range(max_age_months + 1)
-        )
-
-    batches, first, acc = [], months[0], 0
-    for i, month in enumerate(months):
-        acc += rows(month)
-        last = i == len(months) - 1
-        if last or acc + rows(months[i + 1]) > max_rows:
-            lo = max(start, cal.applicable_window(first)[0])
-            hi = min(end, cal.applicable_window(month)[1])
-            batches.append((lo, hi))
-            if not last:
-                first, acc = months[i + 1], 0
-    return batches
-
-
-def batches_for(
-    silver: sources.Silver, start: dt.date, end: dt.date, max_age_months: int, max_rows: int
-) -> list[tuple[dt.date, dt.date]]:
-    """The window's batches. A short window (up to ONE_BATCH_MONTHS allocation months) is one
-    batch without counting anything; a longer one is split by the weights its months hold."""
-    months = sources.alloc_months(start, end)
-    if len(months) + max_age_months <= ONE_BATCH_MONTHS:
-        return [(start, end)]
-    counts = (
-        silver.frames["fund_allocations"]
-        .where(F.col("alloc_month").between(cal.add_months(months[0], -max_age_months), months[-1]))
-        .groupBy("alloc_month")
-        .count()
-        .collect()
-    )
-    per_month = {r["alloc_month"]: int(r["count"]) for r in counts}
-    return plan_batches(start, end, per_month, max_rows, max_age_months)
 
 
 def fund_day_window(silver: sources.Silver, lo: dt.date, hi: dt.date) -> DataFrame:
@@ -147,30 +95,38 @@ def matrix_rows(
     silver: sources.Silver,
     universes: list[Universe],
     mem: dict,
-    batches: list[tuple[dt.date, dt.date]],
+    lo: dt.date,
+    hi: dt.date,
     countries: tuple[str, ...],
     max_age_months: int,
     grain: str,
 ) -> DataFrame:
-    """The matrix engine: one mapInArrow per batch (its weights in the task function),
-    unioned, the tasks' partial sums added up per output key."""
+    """The matrix engine: the window's fund-days of member funds and the weights relation,
+    co-grouped by allocation month, the kernel run once per month in a task (matrix.py); the
+    per-month rows added up per output key. The driver holds the plan only: member keys,
+    domiciles, the country list and the single-country funds."""
     keys = set().union(*[set(m["fund_key"]) for m in mem.values()]) if mem else set()
     member_keys = sources.key_frame(spark, keys)  # fund-days of other funds stay in Spark
-    parts = []
     schema = matrix.INVESTOR_SCHEMA if grain == "investor" else matrix.COUNTRY_SCHEMA
-    # every batch's weights in one query (the driver holds them all anyway: each batch's
-    # task function carries its own), then sliced per batch
-    every = sources.month_weights(
-        silver, sources.alloc_months(batches[0][0], batches[-1][1]), countries, max_age_months
+    days = (
+        fund_day_window(silver, lo, hi)
+        .join(member_keys, "fund_key", "left_semi")
+        .select(
+            F.unix_date(spark_cal.alloc_month(F.col("flow_date"))).alias("m"),
+            "flow_date",
+            "fund_key",
+            *_measures(),
+        )
     )
-    for lo, hi in batches:
-        months = {sources.day_number(m) for m in sources.alloc_months(lo, hi)}
-        weights = {m: w for m, w in every.items() if m in months}
-        plan = sources.plan(universes, mem, weights, countries, grain == "investor")
-        days = fund_day_window(silver, lo, hi).join(member_keys, "fund_key", "left_semi")
-        days = days.select("flow_date", "fund_key", *_measures())
-        parts.append(days.mapInArrow(matrix.task_function(plan), schema))
-    rows = reduce(DataFrame.unionByName, parts)
+    weights = sources.month_weight_rows(
+        silver, sources.alloc_months(lo, hi), countries, max_age_months
+    )
+    plan = sources.plan(universes, mem, countries, grain == "investor")
+    rows = (
+        days.groupBy("m")
+        .cogroup(weights.groupBy("m"))
+        .applyInArrow(matrix.month_function(plan), schema)
+    )
     group = (
         ["universe", "flow_date"]
         + (["investor_domicile", "investor_type"] if grain == "investor" else [])
@@ -182,6 +138,7 @@ def matrix_rows(
 
 
 def join_rows(
+    spark: SparkSession,
     silver: sources.Silver,
     universes: list[Universe],
     mem: dict,
@@ -192,7 +149,6 @@ def join_rows(
     grain: str,
 ) -> DataFrame:
     """The join engine: Spark equi-joins over the same inputs (transforms.py)."""
-    spark = silver.frames["funds"].sparkSession
     months = sources.alloc_months(lo, hi)
     m_lo = cal.add_months(months[0], -max_age_months)
     allocs = silver.frames["fund_allocations"].where(F.col("alloc_month").between(m_lo, months[-1]))
@@ -244,7 +200,6 @@ def run(
     universes_path: str | None = None,
     engine: str = "matrix",
     grain: str = "country",
-    batch_weights: int = DEFAULT_BATCH_WEIGHTS,
     progress: Callable[[str], None] = print,
 ) -> CountryFlowsRun:
     t0 = time.time()
@@ -282,14 +237,10 @@ def run(
         )
         countries = sources.destinations_in(silver, load_countries(), start, end, max_age_months)
         mem = sources.members(spark, silver, universes, countries)
-        if engine == "matrix":
-            result.batches = batches_for(silver, start, end, max_age_months, batch_weights)
-            rows = matrix_rows(
-                spark, silver, universes, mem, result.batches, countries, max_age_months, grain
-            )
-        else:
-            result.batches = [(start, end)]
-            rows = join_rows(silver, universes, mem, start, end, countries, max_age_months, grain)
+        engine_rows = matrix_rows if engine == "matrix" else join_rows
+        rows = engine_rows(
+            spark, silver, universes, mem, start, end, countries, max_age_months, grain
+        )
         path = storage.ensure(spark, settings, target)
         in_list = ", ".join(storage.sql_string(n) for n in names)
         # flow_month (the partition column Delta generates) bounds the window too: Delta's
@@ -300,10 +251,7 @@ def run(
             f"AND flow_month >= DATE'{cal.month_start(start)}' "
             f"AND flow_month <= DATE'{cal.month_start(end)}'"
         )
-        progress(
-            f"{target}: {', '.join(names)} {start}..{end} in {len(result.batches)} "
-            f"batch(es), {engine} engine"
-        )
+        progress(f"{target}: {', '.join(names)} {start}..{end}, {engine} engine")
         storage.replace_where(
             clustered_by_month(finish(rows, grain)),
             path,

@@ -10,15 +10,15 @@ For one universe and one allocation month m (the flow dates whose public snapsho
                         fund without snapshots), 0 in the fund's domicile for ex-domestic universes
     sums = X W,  fund_count = P (W > 0)
 
-Pure numpy: no Spark here. spark_rows() runs it inside Spark tasks (mapInArrow) over the
-fund_days rows each task reads; per date the task sees every fund-day row of it or a part
-of them, and the caller adds the parts up.
+Pure numpy: no Spark here. month_function() runs it inside Spark tasks: the job co-groups the
+window's fund-day rows and the weights relation by allocation month (applyInArrow), so each call
+sees one month's fund-days and that month's weights, and nothing of either passes through the
+driver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -52,8 +52,9 @@ class UniversePlan:
 
 @dataclass
 class Weights:
-    """Sparse weights: (fund_key, country index, weight) triples (compact: they travel with
-    the task function)."""
+    """Sparse weights: (fund_key, country index, weight) triples: one month's, as its task
+    received them, or the single-country funds' (every month; those travel with the task
+    function)."""
 
     fund_keys: np.ndarray  # int32
     country: np.ndarray  # int16
@@ -230,23 +231,33 @@ def _to_batch(res: dict[str, np.ndarray], investor_grain: bool) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays([arrays[n] for n in names], names=names)
 
 
-def task_function(plan: Plan):
-    """The mapInArrow function: gathers the task's fund-day batches, runs the kernel once."""
-    measure_cols = [fund_day_column(m, t) for t in INVESTOR_TYPES for m in FUND_DAY_MEASURES]
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        parts = list(batches)
-        if not parts:
-            return
-        table = pa.Table.from_batches(parts)
-        cols = {
-            "flow_date": table.column("flow_date").cast(pa.int32()).to_numpy().astype(np.int64),
-            "fund_key": table.column("fund_key").to_numpy().astype(np.int64),
-        }
-        for c in measure_cols:
+def _columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """The kernel's input columns of fund-day rows (NaN where NULL)."""
+    cols = {
+        "flow_date": table.column("flow_date").cast(pa.int32()).to_numpy().astype(np.int64),
+        "fund_key": table.column("fund_key").to_numpy().astype(np.int64),
+    }
+    for t in INVESTOR_TYPES:
+        for m in FUND_DAY_MEASURES:
+            c = fund_day_column(m, t)
             cols[c] = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-        res = compute(plan, cols)
-        if len(res["fund_count"]):
-            yield _to_batch(res, plan.investor_grain)
+    return cols
+
+
+def month_function(plan: Plan):
+    """The cogroup function (applyInArrow): one allocation month's fund-day rows and that
+    month's weights (columns m, fund_key, c, w), both from the plan's relations; the kernel
+    runs once on them. `plan` carries no month's weights."""
+    investor_grain = plan.investor_grain
+
+    def run(key, days: pa.Table, weights: pa.Table) -> pa.Table:
+        month = int(key[0].as_py())
+        w = Weights(
+            weights.column("fund_key").to_numpy().astype(np.int32),
+            weights.column("c").to_numpy().astype(np.int16),
+            weights.column("w").to_numpy().astype(np.float64),
+        )
+        res = compute(replace(plan, months={month: w}), _columns(days))
+        return pa.Table.from_batches([_to_batch(res, investor_grain)])
 
     return run

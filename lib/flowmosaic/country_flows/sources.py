@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from flowmosaic import calendar as cal
 from flowmosaic import storage
@@ -133,54 +134,41 @@ def snapshot_span(months: list[dt.date], max_age_months: int) -> tuple[dt.date, 
     return cal.add_months(min(months), -max_age_months), max(months)
 
 
-def month_weights(
+def month_weight_rows(
     silver: Silver, months: list[dt.date], countries: tuple[str, ...], max_age_months: int = 0
-) -> dict[int, Weights]:
-    """Weights (allocation_pct / 100, positive only) of each allocation month, brought to the
-    driver as integers and doubles. With max_age_months N > 0, a fund without a snapshot for a
-    month takes its youngest snapshot up to N months older."""
-    if not months:
-        return {}
+) -> DataFrame:
+    """The weights serving each allocation month of `months`, as a relation of the plan (they
+    never pass through the driver): m (the month's first day, days since 1970-01-01),
+    fund_key, c (index in `countries`), w (allocation_pct / 100, positive only). With
+    max_age_months N > 0, a fund without a snapshot for a month takes its youngest snapshot up
+    to N months older."""
     lo, hi = snapshot_span(months, max_age_months)
-    arr = F.array(*[F.lit(c) for c in countries])
-    rows: pd.DataFrame
-    rows = (
+    # one SQL text instead of a Column per country (a py4j call each, ~190 of them)
+    listed = ", ".join(storage.sql_string(c) for c in countries)
+    snaps = (
         silver.frames["fund_allocations"]
         .where(F.col("alloc_month").between(lo, hi) & (F.col("allocation_pct") > 0))
         .select(
-            F.unix_date("alloc_month").alias("m"),
+            "alloc_month",
             "fund_key",
-            (F.array_position(arr, F.col("country")) - 1).cast("int").alias("c"),
+            F.expr(f"CAST(array_position(array({listed}), country) - 1 AS INT)").alias("c"),
             (F.col("allocation_pct") / 100.0).alias("w"),
         )
         .where(F.col("c") >= 0)
-        .toArrow()  # millions of rows: through Arrow, not pickled Row objects
-        .to_pandas()
     )
-    out: dict[int, Weights] = {}
-    by_month = {int(m): g for m, g in rows.groupby("m")} if len(rows) else {}
-    for month in months:
-        target = day_number(month)
-        if max_age_months == 0:
-            g = by_month.get(target)
-        else:  # the youngest snapshot per fund no older than N months
-            ages = [
-                (a, by_month.get(day_number(cal.add_months(month, -a))))
-                for a in range(max_age_months + 1)
-            ]
-            parts = [g.assign(_age=a) for a, g in ages if g is not None]
-            g = None
-            if parts:
-                allm = pd.concat(parts)
-                youngest = allm.groupby("fund_key")["_age"].transform("min")
-                g = allm[allm["_age"] == youngest]
-        if g is not None and len(g):
-            out[target] = Weights(
-                g["fund_key"].to_numpy(np.int32),
-                g["c"].to_numpy(np.int16),
-                g["w"].to_numpy(np.float64),
-            )
-    return out
+    if max_age_months == 0:
+        return snaps.select(F.unix_date("alloc_month").alias("m"), "fund_key", "c", "w")
+    # each snapshot offered to the months it may serve, the youngest kept per (month, fund)
+    offered = snaps.select(
+        "*", F.explode(F.sequence(F.lit(0), F.lit(max_age_months))).alias("age")
+    ).select(F.add_months("alloc_month", F.col("age")).alias("target"), "fund_key", "c", "w", "age")
+    offered = offered.where(F.col("target").between(min(months), max(months)))
+    youngest = F.min("age").over(Window.partitionBy("target", "fund_key"))
+    return (
+        offered.withColumn("youngest", youngest)
+        .where(F.col("age") == F.col("youngest"))
+        .select(F.unix_date("target").alias("m"), "fund_key", "c", "w")
+    )
 
 
 def single_weights(mem: dict[str, pd.DataFrame]) -> Weights:
@@ -197,10 +185,12 @@ def single_weights(mem: dict[str, pd.DataFrame]) -> Weights:
 def plan(
     universes: list[Universe],
     mem: dict[str, pd.DataFrame],
-    weights: dict[int, Weights],
     countries: tuple[str, ...],
     investor_grain: bool = False,
 ) -> Plan:
+    """What the kernel's tasks carry: the universes' member funds, the country list and the
+    single-country funds' weights; no month's weights (each task gets its month's from the
+    plan's weights relation)."""
     index = {c: i for i, c in enumerate(countries)}
     ups = []
     for u in universes:
@@ -216,7 +206,7 @@ def plan(
                 u.ex_domestic,
             )
         )
-    return Plan(tuple(countries), ups, weights, single_weights(mem), investor_grain)
+    return Plan(tuple(countries), ups, {}, single_weights(mem), investor_grain)
 
 
 def alloc_months(lo: dt.date, hi: dt.date) -> list[dt.date]:

@@ -259,31 +259,6 @@ def test_one_day_window_after_a_full_run_copies_no_rows_of_other_months(spark, w
     assert _rows(_table(spark, wh)) == _rows(_table(spark, wh, full.table_version))
 
 
-def test_plan_batches_splits_at_month_boundaries():
-    rows = {cal.add_months(D(2021, 9, 1), k): 10 for k in range(8)}
-    one = job.plan_batches(D(2021, 11, 1), D(2022, 4, 29), rows, max_rows=1000)
-    assert one == [(D(2021, 11, 1), D(2022, 4, 29))]
-    many = job.plan_batches(D(2021, 11, 1), D(2022, 4, 29), rows, max_rows=20)
-    # consecutive, covering, and each boundary falls between a 22nd and a 23rd
-    assert many[0][0] == D(2021, 11, 1) and many[-1][1] == D(2022, 4, 29)
-    for (_, a_hi), (b_lo, _) in zip(many, many[1:]):
-        assert (a_hi.day, b_lo.day) == (22, 23) and b_lo - a_hi == dt.timedelta(days=1)
-    assert len(many) == 4
-    # carried-forward snapshots count toward a batch's weights: with max age 1 each month
-    # needs 20, so every batch holds one allocation month
-    aged = job.plan_batches(D(2021, 11, 1), D(2022, 4, 29), rows, max_rows=20, max_age_months=1)
-    assert len(aged) == len(sources.alloc_months(D(2021, 11, 1), D(2022, 4, 29))) == 7
-
-
-def test_several_batches_give_the_same_table(spark, wh):
-    one = job.run(spark, wh, "FloPctCtry,FloPctCtry-ETF", progress=quiet)
-    assert len(one.batches) == 1
-    many = job.run(spark, wh, "FloPctCtry,FloPctCtry-ETF", batch_weights=6, progress=quiet)
-    assert len(many.batches) > 3
-    a, b = _table(spark, wh, one.table_version), _table(spark, wh, many.table_version)
-    _assert_same(a, b)
-
-
 def test_unknown_universe_is_a_clear_error(spark, wh):
     from flowmosaic.errors import ConfigError
 
@@ -395,7 +370,7 @@ def test_join_engine_plan_broadcast_joins_one_shuffle_pruned_reads(spark, wh):
     universes = select_universes("FloPctCtry,FloPctCtry-B-xdom-inst")
     mem = sources.members(spark, silver, universes, COUNTRIES)
     df = job.join_rows(
-        silver, universes, mem, D(2022, 2, 1), D(2022, 2, 28), COUNTRIES, 0, "country"
+        spark, silver, universes, mem, D(2022, 2, 1), D(2022, 2, 28), COUNTRIES, 0, "country"
     )
     plan = _final_plan(df)
     assert "SortMergeJoin" not in plan and "ShuffledHashJoin" not in plan
@@ -406,22 +381,35 @@ def test_join_engine_plan_broadcast_joins_one_shuffle_pruned_reads(spark, wh):
     _window_pruned(plan)
 
 
-def test_matrix_engine_plan_only_a_broadcast_semi_join_pruned_reads(spark, wh):
-    """The matrix engine's plan: the weights travel with the task function, so the one join
-    is the broadcast semi-join keeping the member funds' rows; one shuffle adding up the tasks'
-    partial sums, and the pruned fund_days scan."""
+def test_matrix_engine_plan_weights_from_a_relation_pruned_reads(spark, wh):
+    """The matrix engine's plan: the weights are a scan of fund_allocations (pruned to the
+    window's snapshot months) co-grouped with the member funds' fund-days by allocation month,
+    both sides shuffled by that month; the one join is the broadcast semi-join keeping the
+    member funds; the last shuffle adds up the per-month rows. No weight is a literal of the
+    plan or of the task function (test_small_universe.py runs the job with the driver's
+    result size bounded below the weights' size)."""
     silver = sources.read_silver(spark, wh)
     universes = select_universes("FloPctCtry,FloPctCtry-B-xdom-inst")
     mem = sources.members(spark, silver, universes, COUNTRIES)
     df = job.matrix_rows(
-        spark, silver, universes, mem, [(D(2022, 2, 1), D(2022, 2, 28))], COUNTRIES, 0, "country"
+        spark, silver, universes, mem, D(2022, 2, 1), D(2022, 2, 28), COUNTRIES, 0, "country"
     )
     plan = _final_plan(df)
     joins = [line for line in plan.splitlines() if "Join" in line]
     assert len(joins) == 1 and "BroadcastHashJoin" in joins[0] and "LeftSemi" in joins[0], plan
-    assert "MapInArrow" in plan or "PythonMapInArrow" in plan
+    assert "FlatMapCoGroupsInArrow" in plan, plan
+    scans = [line for line in plan.splitlines() if "FileScan parquet" in line]
+    alloc = [line for line in scans if "allocation_pct" in line]
+    assert len(alloc) == 1, plan
+    # February's flow dates use December's and January's snapshots
+    assert re.search(r"PartitionFilters: \[[^\]]*alloc_month#\d+ >= 2021-12-01", alloc[0]), plan
+    assert re.search(r"PartitionFilters: \[[^\]]*alloc_month#\d+ <= 2022-01-01", alloc[0]), plan
     shuffles = [line for line in plan.splitlines() if "Exchange hashpartitioning" in line]
-    assert len(shuffles) == 1 and "universe" in shuffles[0], plan
+    by_month = [line for line in shuffles if re.search(r"hashpartitioning\(m#\d+", line)]
+    assert len(by_month) == 2, plan  # fund-days and weights, by allocation month
+    assert len(shuffles) == 3 and any("universe" in line for line in shuffles), plan
+    local = [line for line in plan.splitlines() if "LocalTableScan" in line]
+    assert len(local) == 1 and "LocalTableScan [fund_key#" in local[0], plan  # member keys
     _window_pruned(plan)
 
 

@@ -119,10 +119,8 @@ def country_rows(
     spark, s, universes, engine, max_age=0, lo=WINDOW[0], hi=WINDOW[1], grain="country"
 ):
     mem = sources.members(spark, s, universes, COUNTRIES)
-    if engine == "matrix":
-        rows = job.matrix_rows(spark, s, universes, mem, [(lo, hi)], COUNTRIES, max_age, grain)
-    else:
-        rows = job.join_rows(s, universes, mem, lo, hi, COUNTRIES, max_age, grain)
+    engine_rows = job.matrix_rows if engine == "matrix" else job.join_rows
+    rows = engine_rows(spark, s, universes, mem, lo, hi, COUNTRIES, max_age, grain)
     return job.finish(rows, grain)
 
 
