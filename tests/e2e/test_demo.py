@@ -1,16 +1,18 @@
 """`flowmosaic demo` on the tiny scale and a local warehouse: the orchestration `make demo`
 runs (seven stages, two backtests, two mosaic pages, upkeep) finishes and leaves what it says.
 Every stage is proven on its own elsewhere; this proves they run in this order on one warehouse
-(the demo on object storage was dropped: test_object_storage.py runs every stage there)."""
+(the demo on object storage was dropped: test_object_storage.py runs every stage there). The
+example notebook then runs on the demo's warehouse."""
 
 from __future__ import annotations
 
 from flowmosaic import storage
 from flowmosaic.cli import main as cli_main
+from tests.conftest import REPO
 from tests.e2e.faults import frame, settings
 
 
-def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys):
+def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys, monkeypatch):
     wh, out = tmp_path / "wh", tmp_path / "out"
     argv = ["demo", "--scale", "tiny", "--data", str(tmp_path / "data"), "--out", str(out)]
     assert cli_main([*argv, "--warehouse", str(wh)]) == 0
@@ -27,3 +29,41 @@ def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys):
     assert runs.select("run_id").distinct().count() == 2  # the G10 and the 52-country runs
     # upkeep ran last: a checkpoint in the gold table's log
     assert any((wh / "gold" / "country_flows" / "_delta_log").glob("*.checkpoint.parquet"))
+
+    # the example notebook on this warehouse: every cell runs, reads only (no JVM in the kernel)
+    run_notebook(tmp_path, wh, tmp_path / "data" / "raw-tiny-seed7", monkeypatch)
+
+
+def run_notebook(tmp_path, wh, data, monkeypatch) -> None:
+    """examples/flowmosaic-tour.ipynb executed in a fresh kernel (nbclient), pointed at the
+    demo's warehouse and market files; a last cell added here checks that the kernel started
+    no SparkContext."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    out = tmp_path / "notebook"
+    nb = nbformat.read(REPO / "examples" / "flowmosaic-tour.ipynb", as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "from pyspark import SparkContext\n"
+            "assert SparkContext._active_spark_context is None\n"
+            "print('no JVM')"
+        )
+    )
+    for key, value in {
+        "FLOWMOSAIC_WAREHOUSE": wh,
+        "FLOWMOSAIC_DEMO_DATA": data,
+        "FLOWMOSAIC_NOTEBOOK_OUT": out,
+    }.items():
+        monkeypatch.setenv(key, str(value))
+    NotebookClient(nb, timeout=300, kernel_name="python3").execute(cwd=str(tmp_path))
+    texts = [
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    ]
+    assert any("Backtest(" in t and "TxB" in t for t in texts), texts
+    assert texts[-1].strip() == "no JVM"
+    assert (out / "g10-rates" / "report.html").exists()
+    assert (out / "jp-investor-groups.png").stat().st_size > 10_000
