@@ -50,6 +50,15 @@ BASE_CONF = {
 SESSION_DEFAULTS = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
 
 
+def console_progress(stream=None) -> str:
+    """spark.ui.showConsoleProgress for a local session: Spark's stage progress line
+    ([Stage 3:====>  (5 + 2) / 8], rewritten in place on stderr) when stderr is a terminal;
+    off otherwise, so that logs and captured output get no progress bars."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "true" if callable(isatty) and isatty() else "false"
+
+
 def _apply_session_defaults(spark: SparkSession) -> None:
     """Under spark-submit: the defaults the submitter did not set (--conf wins)."""
     given = spark.sparkContext.getConf()
@@ -200,6 +209,7 @@ def get_spark(
     conf = {
         **BASE_CONF,
         **SESSION_DEFAULTS,
+        "spark.ui.showConsoleProgress": console_progress(),
         "spark.sql.warehouse.dir": join_path(settings.warehouse, "catalog"),
         **settings.spark_conf,
         **(extra_conf or {}),
