@@ -30,7 +30,7 @@ from pyspark.sql import SparkSession
 
 from flowmosaic.config import Settings, join_path, load_settings, redact_url
 from flowmosaic.errors import ConfigError
-from flowmosaic.spark import connect_token
+from flowmosaic.spark import connect_token, localfs
 from flowmosaic.spark import jars as jarlib
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
@@ -218,7 +218,7 @@ def get_spark(
     if needs_s3(settings, conf):
         s3_jars = jarlib.s3_jars(say=_progress)  # fetched now on first use
         conf = {**s3a_conf(settings), **conf}
-    conf = with_driver_java_options(conf)
+    conf = with_driver_java_options(localfs.session_conf(conf))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(settings.master).appName(app_name or settings.app_name)
