@@ -50,7 +50,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # AWS SDK modules it uses, ~13 MB; see lib/flowmosaic/spark/jars.py and docs/object-storage.md).
 jars: $(VENV)/.jars $(VENV)/.s3-jars
 
-$(VENV)/.jars: $(VENV)/.installed
+# (again when the local file system's Java sources change: the JVM's class-data-sharing
+# archive is recorded with their jar on the class path)
+$(VENV)/.jars: $(VENV)/.installed $(wildcard lib/flowmosaic/spark/java/io/flowmosaic/localfs/*.java)
 	$(BIN)/python -m flowmosaic.spark.session --fetch-jars
 	touch $@
 

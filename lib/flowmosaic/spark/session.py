@@ -87,8 +87,13 @@ def _jar_list_file() -> Path:
 
 
 def _cds_archive() -> Path:
-    """The JVM's dynamic class-data-sharing archive, recorded by `--fetch-jars`."""
-    return _cache_dir() / f"{delta_package().replace(':', '_')}.jsa"
+    """The JVM's dynamic class-data-sharing archive, recorded by `--fetch-jars`. The JVM uses
+    it only with the class path it was recorded with, whose first entry is the local file
+    system's jar (localfs): its name is part of the archive's, so an archive of another jar is
+    never offered (a JVM would ignore it and start without it)."""
+    jar = localfs.jar_path()
+    suffix = f"-{jar.stem}" if jar.exists() else ""
+    return _cache_dir() / f"{delta_package().replace(':', '_')}{suffix}.jsa"
 
 
 def cached_delta_jars() -> list[str]:
@@ -319,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.fetch_jars:
         _jar_list_file().unlink(missing_ok=True)  # resolve afresh
-        _cds_archive().unlink(missing_ok=True)
+        for archive in _cache_dir().glob("*.jsa"):
+            archive.unlink()  # recorded with other jars: no JVM would use it
         jarlib.fetch_delta_jars(delta_package(), _jar_list_file(), say=print)
         version = _warm(settings, {})
         subprocess.run(
