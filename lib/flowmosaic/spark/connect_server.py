@@ -32,7 +32,7 @@ from pathlib import Path
 
 from flowmosaic.config import Settings
 from flowmosaic.errors import ConfigError
-from flowmosaic.spark import session
+from flowmosaic.spark import localfs, session
 from flowmosaic.spark.connect_token import TOKEN_ENV, token_file
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -67,6 +67,8 @@ def server_conf(settings: Settings, port: int) -> dict[str, str]:
         "spark.connect.grpc.binding.port": str(port),
         "spark.connect.grpc.maxInboundMessageSize": str(MAX_INBOUND_MESSAGE),
     }
+    if settings.master.startswith("local"):  # one JVM: the driver's class path is enough
+        conf = localfs.session_conf(conf)
     return session.with_driver_java_options(conf)
 
 

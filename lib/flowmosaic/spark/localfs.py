@@ -14,8 +14,9 @@ the recorded Delta jars (named by a digest of the sources and the Hadoop version
 of either recompiles), by `make jars` or by the first local session. A local session puts the
 jar on the driver's class path and sets fs.file.impl and fs.AbstractFileSystem.file.impl to
 them, unless the settings name a file:// implementation themselves. Without a javac (a JRE
-only) sessions use Hadoop's classes unchanged. Sessions under spark-submit and the Connect
-server are left as their launcher made them."""
+only) sessions use Hadoop's classes unchanged. The Connect server (`flowmosaic serve`) gets
+them too when its master is local; sessions under spark-submit are left as their launcher made
+them (a cluster's executors would need the jar on their own class path)."""
 
 from __future__ import annotations
 
