@@ -22,10 +22,6 @@ public class ForklessLocalFs extends ChecksumFs {
     super(new Raw(uri, conf));
   }
 
-  ForklessLocalFs(Configuration conf) throws IOException, URISyntaxException {
-    this(FsConstants.LOCAL_FS_URI, conf);
-  }
-
   /** Hadoop's RawLocalFs over the forkless raw file system. */
   static class Raw extends DelegateToFileSystem {
     Raw(URI uri, Configuration conf) throws IOException, URISyntaxException {
