@@ -150,11 +150,16 @@ def ivy_home() -> Path:
     return Path(os.environ.get("FLOWMOSAIC_IVY_HOME") or Path.home() / ".ivy2.5.2")
 
 
-def _java() -> str:
+def jdk_tool(name: str) -> str | None:
+    """A JDK program (java, javac, jar): $JAVA_HOME/bin/NAME, else NAME on the PATH."""
     home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").exists():
-        return str(Path(home) / "bin" / "java")
-    found = shutil.which("java")
+    if home and (Path(home) / "bin" / name).exists():
+        return str(Path(home) / "bin" / name)
+    return shutil.which(name)
+
+
+def _java() -> str:
+    found = jdk_tool("java")
     if not found:
         raise ConfigError(
             "no java to resolve the S3 jars with: set JAVA_HOME (scripts/java_home.sh finds one)"

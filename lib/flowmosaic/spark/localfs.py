@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -55,20 +54,13 @@ def jar_path() -> Path:
     return jarlib.list_dir() / f"flowmosaic-localfs-{digest.hexdigest()[:12]}.jar"
 
 
-def _jdk_tool(name: str) -> str | None:
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / name).exists():
-        return str(Path(home) / "bin" / name)
-    return shutil.which(name)
-
-
 def build() -> Path | None:
     """The jar, compiled now if it is not there yet; None where the JDK has no javac or the
     compilation fails (sessions then keep Hadoop's own classes)."""
     jar = jar_path()
     if jar.exists():
         return jar
-    javac, jar_tool = _jdk_tool("javac"), _jdk_tool("jar")
+    javac, jar_tool = jarlib.jdk_tool("javac"), jarlib.jdk_tool("jar")
     if not javac or not jar_tool:
         return None
     jar.parent.mkdir(parents=True, exist_ok=True)
