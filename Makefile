@@ -10,6 +10,7 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 SCALE ?= small
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+TEST_WORKERS ?= 2
 
 LINT_PATHS := lib tests bench jobs
 
@@ -18,8 +19,9 @@ LINT_PATHS := lib tests bench jobs
 demo: bootstrap jars
 	$(BIN)/flowmosaic demo
 
+# The whole suite in TEST_WORKERS processes (pytest-xdist), each module's tests in one of them.
 test: bootstrap lint jars
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The inner loop: tests/unit and the Spark transform tests (one local session, no Delta tables,
 # no e2e); CI runs everything through `make test`.

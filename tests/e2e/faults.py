@@ -25,6 +25,7 @@ from flowmosaic import country_flows, storage, synth
 from flowmosaic.config import Settings, load_settings
 from flowmosaic.ingest import ingest_paths
 from tests.conftest import REPO, SHORT_JVM_OPTIONS, SUBPROCESS_CONF
+from tests.support.shared import built_once, run_dir
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
 START, END = dt.date(2020, 1, 1), dt.date(2020, 6, 30)
@@ -80,34 +81,34 @@ def settings_file(path: Path) -> Path:
 
 
 def prepared_universe(spark, tmp_path_factory: pytest.TempPathFactory) -> Universe:
-    """The session's universe (40 funds, January to June 2020), generated and ingested the
-    first time a test asks for it; later callers (other modules too) find it on disk."""
-    root = tmp_path_factory.getbasetemp() / "fault-universe"
-    done = root / "ready"
-    uni = Universe(root / "raw", root / "wh-base", root / "settings.yaml")
-    if done.exists():
-        return uni
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    settings_file(uni.conf)
-    synth.generate(spark, uni.raw, scale="tiny", seed=SEED, n_funds=40, start=START, end=END)
-    add_rejects(uni.raw)
-    ingest_paths(spark, settings(uni.base, uni.conf), directory=str(uni.raw))
-    done.touch()
-    return uni
+    """The run's universe (40 funds, January to June 2020), generated and ingested the first
+    time a test asks for it; later callers (other modules and other xdist workers too) find it
+    on disk (tests/support/shared.py)."""
+
+    def build(root: Path) -> None:
+        uni = _universe(root)
+        settings_file(uni.conf)
+        synth.generate(spark, uni.raw, scale="tiny", seed=SEED, n_funds=40, start=START, end=END)
+        add_rejects(uni.raw)
+        ingest_paths(spark, settings(uni.base, uni.conf), directory=str(uni.raw))
+
+    return _universe(built_once(run_dir(tmp_path_factory) / "fault-universe", build))
+
+
+def _universe(root: Path) -> Universe:
+    return Universe(root / "raw", root / "wh-base", root / "settings.yaml")
 
 
 def full_run(spark, uni: Universe) -> Path:
     """A warehouse where `country-flows --universe UNIVERSES` ran over the whole data range
-    after the ingest, uninterrupted and in this process (made once per session)."""
-    wh = uni.base.parent / "wh-full-run"
-    done = wh.parent / "full-run-ready"
-    if not done.exists():
-        shutil.rmtree(wh, ignore_errors=True)
+    after the ingest, uninterrupted and in this process (made once per run)."""
+
+    def build(wh: Path) -> None:
+        shutil.rmtree(wh)
         copy_warehouse(uni.base, wh)
         country_flows.run(spark, settings(wh), UNIVERSES, progress=lambda _m: None)
-        done.touch()
-    return wh
+
+    return built_once(uni.base.parent / "wh-full-run", build)
 
 
 def add_rejects(raw: Path) -> None:

@@ -19,7 +19,7 @@ import yaml
 from flowmosaic import country_flows, ingest, storage, synth
 from flowmosaic.config import load_settings
 from flowmosaic.spark import connect_server, connect_token
-from tests.conftest import REPO, SUBPROCESS_CONF
+from tests.conftest import REPO, SHORT_JVM_OPTIONS, SUBPROCESS_CONF
 from tests.e2e.faults import assert_same
 
 UNIVERSES = "FloPctCtry,FloPctCtry-B"
@@ -73,7 +73,13 @@ def case(spark, tmp_path_factory):
     )
     split_day(d / "raw", d / "base", d / "day", DAY)
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update({**SUBPROCESS_CONF, "spark.driver.memory": "2g"})
+    conf["spark"]["conf"].update(
+        {
+            **SUBPROCESS_CONF,
+            "spark.driver.memory": "2g",
+            "spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS,
+        }
+    )
     conf["warehouse"] = str(d / "wh-server")
     (d / "settings.yaml").write_text(yaml.safe_dump(conf))
     local = load_settings(d / "settings.yaml", warehouse=str(d / "wh-local"))

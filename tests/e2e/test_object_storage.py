@@ -33,7 +33,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
-from tests.conftest import REPO, SUBPROCESS_CONF
+from tests.conftest import REPO, SHORT_JVM_OPTIONS, SUBPROCESS_CONF
 from tests.e2e.faults import prepared_universe
 from tests.e2e.s3 import S3Server, s3_server
 
@@ -108,7 +108,9 @@ def stages(commands: list[list], conf: Path, env: dict[str, str]) -> dict[str, s
 
 def settings_file(path: Path, object_storage: dict) -> Path:
     conf = yaml.safe_load((REPO / "conf" / "local.yaml").read_text())
-    conf["spark"]["conf"].update(SUBPROCESS_CONF)
+    conf["spark"]["conf"].update(
+        {**SUBPROCESS_CONF, "spark.driver.extraJavaOptions": SHORT_JVM_OPTIONS}
+    )
     conf["object_storage"] = object_storage
     path.write_text(yaml.safe_dump(conf))
     return path
