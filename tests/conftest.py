@@ -52,6 +52,7 @@ SESSION_CONF = {
 TRANSFORM_MODULES = {
     ("spark", "test_calendar_columns.py"),
     ("spark", "country_flows", "test_transforms.py"),
+    ("spark", "signals", "test_transforms.py"),
 }
 
 

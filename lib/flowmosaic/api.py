@@ -9,12 +9,12 @@
     bt = wh.backtest("FloPctCtry", returns="market/equity_index_levels.csv")
     bt.report("out/bt")                           # the HTML report and its CSVs
 
-Reads (tables, history, read, country_flows, investor_flows, quarantine, mosaic, backtest
-without `record=True`) go through delta-rs (reader.py) and never start a JVM. Computations
-(ingest, compute_country_flows, compute_investor_flows, maintain, backtest with
-`record=True`) start one Spark session on first need, local or on the Spark Connect server the
-settings name (`remote:`, or `remote=` here), and reuse it; `wh.close()` stops it. The CLI
-commands call the same functions (docs/api.md lists which).
+Reads (tables, history, read, country_flows, investor_flows, signals, quarantine, mosaic,
+backtest without `record=True`) go through delta-rs (reader.py) and never start a JVM.
+Computations (ingest, compute_country_flows, compute_investor_flows, compute_signals,
+maintain, backtest with `record=True`) start one Spark session on first need, local or on
+the Spark Connect server the settings name (`remote:`, or `remote=` here), and reuse it;
+`wh.close()` stops it. The CLI commands call the same functions (docs/api.md lists which).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from flowmosaic.export.country_matrix import read_wide_csv
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.ingest.report import IngestReport
 from flowmosaic.mosaic import analyses
+from flowmosaic.signals import job as signals_job
 from flowmosaic.spark.session import get_spark
 
 Day = dt.date | str | None
@@ -167,8 +168,19 @@ class Warehouse:
             self.settings, table, version=version, columns=columns, filters=filters, to=to
         )
 
-    def _gold(self, table: str, universe: str, start: Day, end: Day, version, extra, to):
-        filters = [("universe", "=", universe), *reader.window_filters(_day(start), _day(end))]
+    def _gold(
+        self,
+        table: str,
+        universe: str,
+        start: Day,
+        end: Day,
+        version,
+        extra,
+        to,
+        column="flow_date",
+    ):
+        window = reader.window_filters(_day(start), _day(end), column)
+        filters = [("universe", "=", universe), *window]
         rows = self.read(table, version=version, filters=filters + list(extra), to=to)
         if len(rows) == 0:
             present = self.read(table, version=version, columns=["universe"])["universe"]
@@ -216,6 +228,28 @@ class Warehouse:
         universe, optionally one destination country."""
         extra = [("country", "=", country.upper())] if country else []
         return self._gold("investor_country_flows", universe, start, end, version, extra, to)
+
+    def signals(
+        self,
+        universe: str,
+        start: Day = None,
+        end: Day = None,
+        *,
+        signal: str | None = None,
+        wide: bool = False,
+        version: int | None = None,
+        to: str = "pandas",
+    ):
+        """gold country_signals of one universe (docs/signals.md): long, one row per (date,
+        country, signal) with value, numerator and denominator; dated when each signal is
+        known. wide=True (with one signal=NAME): dates x countries of its values."""
+        extra = [("signal", "=", signal)] if signal else []
+        rows = self._gold("country_signals", universe, start, end, version, extra, to, "date")
+        if not wide:
+            return rows
+        if to != "pandas" or not signal:
+            raise InputError("wide=True needs one signal= and returns pandas")
+        return rows.pivot_table(index="date", columns="country", values="value", dropna=False)
 
     def quarantine(self, source_table: str | None = None) -> pd.DataFrame:
         """Rejected input rows with their reasons (optionally of one silver table)."""
@@ -318,6 +352,33 @@ class Warehouse:
             universes_path=universes_path,
             engine=engine,
             grain=grain,
+            progress=self.progress,
+        )
+
+    def compute_signals(
+        self,
+        universe: str | Sequence[str],
+        start: Day = None,
+        end: Day = None,
+        *,
+        signals: str | Sequence[str] | None = None,
+        universes_path: str | None = None,
+    ) -> signals_job.SignalsRun:
+        """silver -> gold country_signals over a window, as `flowmosaic signals`; signals:
+        names (default: every signal of docs/signals.md)."""
+        names = universe if isinstance(universe, str) else ",".join(universe)
+        return signals_job.run(
+            self.spark,
+            self.settings,
+            names,
+            start=_day(start),
+            end=_day(end),
+            signals=None
+            if signals is None
+            else list(signals)
+            if not isinstance(signals, str)
+            else signals,
+            universes_path=universes_path,
             progress=self.progress,
         )
 

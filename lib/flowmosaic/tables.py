@@ -61,6 +61,7 @@ class Generated:
 # replacement then touches only its months' partitions, and Delta's conflict check lets two
 # jobs replace windows of different months at once. Reads filtered on flow_date prune on it.
 FLOW_MONTH = Generated("flow_month", DateType(), "trunc(flow_date, 'MM')")
+DATE_MONTH = Generated("date_month", DateType(), "trunc(date, 'MM')")
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,24 @@ _TABLES = [
         partition_by=("universe", "flow_month"),
         generated=(FLOW_MONTH,),
         constraints={"fund_count_positive": "fund_count > 0"},
+        properties=dict(GOLD_PROPERTIES),
+    ),
+    Table(
+        "country_signals",
+        "gold/country_signals",
+        _schema(
+            ("universe", StringType(), False),
+            ("date", DateType(), False),
+            ("country", StringType(), False),
+            ("signal", StringType(), False),
+            ("value", DoubleType(), True),
+            ("numerator", DoubleType(), True),
+            ("denominator", DoubleType(), True),
+        ),
+        "country signals beyond flow % (docs/signals.md), one row per (universe, date, "
+        "country, signal), dated when the signal is known; numerator and denominator kept",
+        partition_by=("universe", "date_month"),
+        generated=(DATE_MONTH,),
         properties=dict(GOLD_PROPERTIES),
     ),
     Table(

@@ -22,6 +22,7 @@ from flowmosaic.cli import (
     nightly,
     quarantine,
     serve,
+    signals,
 )
 from flowmosaic.cli.context import Context, add_common
 from flowmosaic.errors import ConcurrentWriteError, FlowmosaicError
@@ -33,6 +34,7 @@ COMMANDS = (
     quarantine,
     country_flows,
     mosaic_flows,
+    signals,
     mosaic,
     nightly,
     export,

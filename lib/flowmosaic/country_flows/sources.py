@@ -37,10 +37,12 @@ class Silver:
     versions: dict[str, int]
 
 
-def read_silver(spark: SparkSession, settings: Settings) -> Silver:
-    """The silver tables at their current versions (recorded in every commit)."""
+def read_silver(
+    spark: SparkSession, settings: Settings, names: tuple[str, ...] = SOURCES
+) -> Silver:
+    """The silver tables `names` at their current versions (recorded in every commit)."""
     frames, versions = {}, {}
-    for name in SOURCES:
+    for name in names:
         path = settings.table_path(name)
         if not storage.exists(spark, path):
             raise InputError(

@@ -1,5 +1,5 @@
-"""investor_country_flows against an independent implementation, on a hand-built raw universe
-(docs/methodology.md sections 2-7).
+"""investor_country_flows and country_signals against independent implementations, on a
+hand-built raw universe (docs/methodology.md sections 2-7, docs/signals.md).
 
 The raw vendor files are written below by hand (funds.csv, share_classes.csv, two flows part
 files, a wide allocations.csv), ingested with the real `ingest_paths`, and aggregated by the
@@ -8,7 +8,10 @@ raw files with pandas and imports nothing from flowmosaic: the flow calendar, th
 what ingest stores (trimmed text, upper-cased codes, exact investor types, positive
 allocations to the 52 countries only), single-country funds, the universe filters and
 ex-domestic are written again here from the methodology. Every row must agree in both
-directions, the sums within tests/support/tolerance.py's rule, fund_count exactly.
+directions, the sums within tests/support/tolerance.py's rule, fund_count exactly. The
+signals job runs on the same warehouse; its reference (signals_reference) writes every
+signal again from docs/signals.md in pandas: the both-snapshots rule, peers that hold the
+country only, guarded denominators, the 23rd-rule months and monthly signals dated the 23rd.
 
 The universe, two months of flow dates (December 2023, January 2024), covers:
 - the 23rd rule on both sides of each switch: Fri 22 Dec uses October's snapshot, Tue 26 Dec
@@ -42,6 +45,7 @@ from deltalake import DeltaTable
 
 from flowmosaic.country_flows import run as country_flows_run
 from flowmosaic.ingest import ingest_paths
+from flowmosaic.signals.job import run as signals_run
 from tests.support import tolerance as tol
 from tests.support.guards import LENIENT
 
@@ -234,11 +238,11 @@ def _snapshot_month(d: pd.Series) -> pd.Series:
     return d.dt.year * 12 + d.dt.month - 1 - back
 
 
-def contributions(root: Path) -> pd.DataFrame:
-    """One row per (universe, flow date, fund, investor type, country) that counts: the
-    fund's sums over its share classes of that type, and its weight in the country."""
+def read_raw(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(funds, flows, stored allocations) as ingest stores them: text trimmed, codes
+    upper-cased, CrossBorder true/false/blank, domicile '' when none; flow rows on flow dates
+    with their share class's fund and investor type; allocations above 0 in the 52."""
     funds = _read(root / "funds.csv")
-    # text trimmed, codes upper-cased, CrossBorder true/false/blank; domicile '' when none
     funds = pd.DataFrame(
         {
             "fund": funds.FundId.str.strip(),
@@ -266,6 +270,7 @@ def contributions(root: Path) -> pd.DataFrame:
             "share": flows.ShareId.str.strip(),
             "flow": flows.Flow.astype(float),
             "assets_start": flows.AssetsStart.astype(float),
+            "assets_end": flows.AssetsEnd.astype(float),
             "portfolio_change": pd.to_numeric(flows.PortfolioChange.replace("", np.nan)),
         }
     )
@@ -285,6 +290,13 @@ def contributions(root: Path) -> pd.DataFrame:
     )
     # stored: positive values in one of the 52 countries (blank, 0 and ZZ are not)
     stored = alloc[(alloc.w > 0) & alloc.country.isin(COUNTRIES)]
+    return funds, flows, stored
+
+
+def contributions(root: Path) -> pd.DataFrame:
+    """One row per (universe, flow date, fund, investor type, country) that counts: the
+    fund's sums over its share classes of that type, and its weight in the country."""
+    funds, flows, stored = read_raw(root)
     # single-country: CrossBorder false (not blank), focus a country, nothing stored ever
     single = funds[
         funds.cross_border.eq(False) & funds.focus.isin(COUNTRIES) & ~funds.fund.isin(stored.fund)
@@ -338,6 +350,164 @@ def investor_reference(contrib: pd.DataFrame) -> pd.DataFrame:
 
 def country_reference(contrib: pd.DataFrame) -> pd.DataFrame:
     return _sums(contrib, COUNTRY_KEY)
+
+
+# --- the signals' reference (docs/signals.md), pandas over the same raw files ---------------
+
+
+def _sgn(x: pd.Series) -> pd.Series:
+    """The sign of a difference of weights (fractions) rounded at 1e-6 percentage points."""
+    return np.sign(np.round(x * 100.0, 6))
+
+
+def _long(wide: pd.DataFrame, keys: list[str], names: list[str]) -> pd.DataFrame:
+    parts = []
+    for name in names:
+        part = wide[keys + [f"{name}_n", f"{name}_d"]].dropna(
+            subset=[f"{name}_n", f"{name}_d"], how="all"
+        )
+        parts.append(
+            part.rename(columns={f"{name}_n": "numerator", f"{name}_d": "denominator"}).assign(
+                signal=name
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def signals_reference(root: Path) -> pd.DataFrame:
+    """Every signal of every universe over the raw window: long rows (universe, date,
+    country, signal, numerator, denominator, value). Weights are fractions; a fund's day is
+    its universe share classes summed; month-end assets are AssetsEnd on its last day."""
+    funds, flows, stored = read_raw(root)
+    out = []
+    for name, spec in SPECS.items():
+        members = funds[(funds.asset_class == "E") & ~funds.domicile.isin(spec["not_in"])]
+        rows = flows[flows.fund.isin(members.fund) & flows.investor_type.isin(spec["types"])]
+        fd = rows.groupby(["fund", "flow_date"], as_index=False)[
+            ["flow", "assets_start", "assets_end"]
+        ].sum()
+        fd["s"] = _snapshot_month(fd.flow_date)
+        fd["own"] = fd.flow_date.dt.year * 12 + fd.flow_date.dt.month - 1
+        w = stored.merge(members[["fund", "domicile", "focus"]], on="fund")
+        if spec["xdom"]:
+            w = w[w.country != w.domicile]
+        pairs = w.merge(
+            w[["fund", "month", "country", "w"]].assign(month=lambda x: x.month + 1),
+            on=["fund", "month", "country"],
+            suffixes=("n", "o"),
+        )
+        pairs["dw"] = pairs.wn - pairs.wo
+        ends = fd.sort_values("flow_date").groupby(["fund", "own"])
+        month_assets = pd.DataFrame(
+            {"S": ends.assets_start.first(), "E": ends.assets_end.last()}
+        ).reset_index()
+
+        # daily: the day's flow against the change from s-1 to s, and against the peers in s
+        x = fd.merge(pairs, left_on=["fund", "s"], right_on=["fund", "month"])
+        f, dw = x.flow, x.dw
+        x = x.assign(
+            FloTrend_n=f * dw,
+            FloTrend_d=(f * dw).abs(),
+            FloDiff_n=f * _sgn(dw),
+            FloDiff_d=f.abs(),
+            FloDiff2_n=dw * np.sign(f),
+            FloDiff2_d=dw.abs(),
+        )
+        flo = ["FloTrend", "FloDiff", "FloDiff2"]
+        cols = [f"{n}_{k}" for n in flo for k in "nd"]
+        daily = x.groupby(["flow_date", "country"], as_index=False)[cols].sum()
+        held = fd.merge(w, left_on=["fund", "s"], right_on=["fund", "month"]).merge(
+            month_assets.rename(columns={"own": "s", "E": "A"})[["fund", "s", "A"]],
+            on=["fund", "s"],
+            how="left",
+        )
+        weigh = held[held.A.notna()].assign(Aw=lambda h: h.A * h.w)
+        peers = weigh.groupby(["flow_date", "focus", "country"], as_index=False)[["Aw", "A"]].sum()
+        peers["P"] = peers.Aw / peers.A
+        act = held.merge(peers[["flow_date", "focus", "country", "P"]])
+        a, f = act.w - act.P, act.flow
+        act = act.assign(
+            ActWtTrend_n=f * a,
+            ActWtTrend_d=(f * a).abs(),
+            ActWtDiff_n=f * _sgn(a),
+            ActWtDiff_d=f.abs(),
+            ActWtDiff2_n=a * np.sign(f),
+            ActWtDiff2_d=a.abs(),
+        )
+        wt = ["ActWtTrend", "ActWtDiff", "ActWtDiff2"]
+        cols = [f"{n}_{k}" for n in wt for k in "nd"]
+        active = act.groupby(["flow_date", "country"], as_index=False)[cols].sum()
+        day_rows = pd.concat(
+            [
+                _long(daily, ["flow_date", "country"], flo),
+                _long(active, ["flow_date", "country"], wt),
+            ]
+        ).rename(columns={"flow_date": "date"})
+
+        # monthly: month m of the flows against m-1, dated the 23rd of m+1
+        mp = pairs.merge(month_assets, left_on=["fund", "month"], right_on=["fund", "own"])
+        v, dw = mp.S + mp.E, mp.dw
+        mp = mp.assign(
+            AllocMo_n=2 * v * dw,
+            AllocMo_d=v * (mp.wn + mp.wo),
+            AllocTrend_n=v * dw,
+            AllocTrend_d=(v * dw).abs(),
+            AllocDiff_n=v * _sgn(dw),
+            AllocDiff_d=v,
+        )
+        alloc = ["AllocMo", "AllocTrend", "AllocDiff"]
+        changes = mp.groupby(["month", "country"], as_index=False)[
+            [f"{n}_{k}" for n in alloc for k in "nd"]
+        ].sum()
+        h = w.merge(month_assets, left_on=["fund", "month"], right_on=["fund", "own"])
+        h = h.assign(A=h.E, Aw=h.E * h.w)
+        pk = h.groupby(["month", "focus", "country"], as_index=False)[["Aw", "A"]].sum()
+        h = h.merge(pk.assign(P=pk.Aw / pk.A)[["month", "focus", "country", "P"]])
+        d = h.w * h.A
+        h = h.assign(
+            AllocSkew_n=h.A * _sgn(h.P - h.w),
+            AllocSkew_d=h.A,
+            Herfindahl_n=d * d,
+            D=d,
+            HerfindahlEq_n=h.w * h.w,
+            FundCt_n=1.0,
+        )
+        g = h.groupby(["month", "country"])
+        hold = pd.DataFrame(
+            {
+                "AllocSkew_n": g.AllocSkew_n.sum(),
+                "AllocSkew_d": g.AllocSkew_d.sum(),
+                "Herfindahl_n": g.Herfindahl_n.sum(),
+                "Herfindahl_d": g.D.sum() ** 2,
+                "HerfindahlEq_n": g.HerfindahlEq_n.sum(),
+                "HerfindahlEq_d": g.w.sum() ** 2,
+                "FundCt_n": g.FundCt_n.sum(),
+                "FundCt_d": np.nan,
+            }
+        ).reset_index()
+        holders = ["AllocSkew", "Herfindahl", "HerfindahlEq", "FundCt"]
+        month_rows = pd.concat(
+            [
+                _long(changes, ["month", "country"], alloc),
+                _long(hold, ["month", "country"], holders),
+            ]
+        )
+        nxt = month_rows.month + 1
+        month_rows["date"] = pd.to_datetime(
+            pd.DataFrame({"year": nxt // 12, "month": nxt % 12 + 1, "day": 23})
+        )
+        month_rows = month_rows.drop(columns="month")
+        out.append(pd.concat([day_rows, month_rows], ignore_index=True).assign(universe=name))
+    ref = pd.concat(out, ignore_index=True)
+    ref = ref[(ref.date >= pd.Timestamp(FIRST)) & (ref.date <= pd.Timestamp(LAST))]
+    n, dd = ref.numerator, ref.denominator
+    ratio = (n / dd).where(dd > 0)
+    ref["value"] = np.where(
+        ref.signal == "FundCt",
+        n,
+        np.where(ref.signal.isin(["Herfindahl", "HerfindahlEq"]), 1.0 - ratio, ratio),
+    )
+    return ref.reset_index(drop=True)
 
 
 # --- fixtures and helpers -------------------------------------------------------------------
@@ -401,10 +571,15 @@ def gold(spark, make_settings, tmp_path_factory, raw) -> dict[str, pd.DataFrame]
     tests only read what each run wrote."""
     settings = make_settings(tmp_path_factory.mktemp("mosaic-wh") / "wh")
     ingest(spark, settings, raw)
+    signals = signals_run(spark, settings, UNIVERSES, universes_path=str(raw[2]), progress=_quiet)
+    assert (signals.start, signals.end) == (FIRST, LAST)
+    got = DeltaTable(signals.path, version=signals.table_version).to_pandas()
+    got["date"] = pd.to_datetime(got.date)
     return {
         "investor/matrix": run_job(spark, settings, raw, "investor", "matrix"),
         "investor/join": run_job(spark, settings, raw, "investor", "join"),
         "country/matrix": run_job(spark, settings, raw, "country", "matrix"),
+        "signals": got,
     }
 
 
@@ -510,3 +685,39 @@ def test_the_hand_built_universe_covers_the_cases(contrib):
     # domicile_not_in US keeps the fund without a domicile
     r = contrib[contrib.universe == "T-E-retail-notUS"]
     assert "F05" in set(r.fund) and not {"F02", "F04", "F07"} & set(r.fund)
+
+
+SIGNAL_NAMES = (
+    "FloTrend FloDiff FloDiff2 ActWtTrend ActWtDiff ActWtDiff2 AllocMo AllocTrend AllocDiff "
+    "AllocSkew Herfindahl HerfindahlEq FundCt".split()
+)
+SIGNAL_KEY = ["universe", "date", "country", "signal"]
+
+
+def test_signals_match_the_independent_reference(gold, raw):
+    """country_signals of the three universes (the signals job over the whole window) holds
+    exactly the reference's rows: numerators and denominators to 1e-9 of the denominator,
+    values to 1e-8, the same missing values. The comparison is not vacuous: every signal has
+    rows, the active-weight ones from 23 January (the first day whose snapshot month, December,
+    has month-end assets), the monthly ones dated 23 January (December's)."""
+    got, want = gold["signals"], signals_reference(raw[0])
+    m = want.merge(got, on=SIGNAL_KEY, how="outer", suffixes=("_ref", ""), indicator=True)
+    extra, missing = m[m._merge == "right_only"], m[m._merge == "left_only"]
+    assert extra.empty, f"rows the reference does not have:\n{extra[SIGNAL_KEY].head(10)}"
+    assert missing.empty, f"reference rows the table lacks:\n{missing[SIGNAL_KEY].head(10)}"
+    scale = m.denominator_ref.abs().fillna(0.0) + 1e-12
+    for col in ("numerator", "denominator"):
+        a, b = m[col].astype(float), m[f"{col}_ref"].astype(float)
+        same = (a.isna() & b.isna()) | ((a - b).abs() <= 1e-9 * scale)
+        assert same.all(), m.loc[~same, SIGNAL_KEY + [col, f"{col}_ref"]].head(10)
+    a, b = m.value.astype(float), m.value_ref.astype(float)
+    same = (a.isna() & b.isna()) | ((a - b).abs() <= 1e-8)
+    assert same.all(), m.loc[~same, SIGNAL_KEY + ["value", "value_ref"]].head(10)
+    t = m[m.universe == "T-E"]
+    counts = t.groupby("signal").size()
+    assert set(counts.index) == set(SIGNAL_NAMES) and (counts > 0).all(), counts
+    act = t[t.signal.str.startswith("ActWt")]
+    assert act.date.min() == pd.Timestamp(2024, 1, 23)
+    monthly = t[t.signal.isin(["AllocMo", "AllocSkew", "FundCt"])]
+    assert set(monthly.date) == {pd.Timestamp(2024, 1, 23)}
+    assert len(m) > 500 and set(m.universe) == set(UNIVERSES)
