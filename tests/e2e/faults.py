@@ -111,6 +111,22 @@ def full_run(spark, uni: Universe) -> Path:
     return built_once(uni.base.parent / "wh-full-run", build)
 
 
+FIRST_MONTHS: Window = ("2020-01-01", "2020-02-29")
+
+
+def first_months_run(spark, uni: Universe) -> Path:
+    """A warehouse where country-flows ran over January and February only (FIRST_MONTHS),
+    after the ingest: the table the fault tests start from (made once per run; copy it
+    before writing)."""
+
+    def build(wh: Path) -> None:
+        shutil.rmtree(wh)
+        copy_warehouse(uni.base, wh)
+        serial_country_flows(spark, wh, [FIRST_MONTHS])
+
+    return built_once(uni.base.parent / "wh-first-months", build)
+
+
 def add_rejects(raw: Path) -> None:
     """One more flows part file, of rows ingest quarantines (an unknown share class, a
     Saturday, a date that is none), so that the quarantine takes part in every comparison."""

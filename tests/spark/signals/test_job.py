@@ -1,7 +1,8 @@
 """The signals job on Delta: the worked example of docs/signals.md written as silver tables
 (funds A, B, C; X = JP, Y = US), computed into gold country_signals for a universe and read
-back; a rerun of the window and a one-signal run replace only their rows; a universe of one
-investor type sees only its share classes."""
+back (also through the API); a one-signal run replaces only its rows. Universes with
+investor-type filters and ex-domestic are compared with an independent implementation in
+tests/spark/mosaic/test_investor_reference.py."""
 
 import datetime as dt
 
@@ -38,9 +39,6 @@ def universes(tmp_path_factory):
     p.write_text("""universes:
   Eq-all:
     asset_class: [E]
-  Eq-inst:
-    asset_class: [E]
-    investor_type: [Institutional]
 """)
     return str(p)
 
@@ -75,10 +73,9 @@ def wh(spark, make_settings, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def computed(spark, wh, universes):
-    """One run of the signals job per universe over the day (the module's tests read it)."""
+    """One run of the signals job over the day (the module's tests read it)."""
     return {
-        u: job.run(spark, wh, u, DAY, DAY, universes_path=universes, progress=str)
-        for u in ("Eq-all", "Eq-inst")
+        "Eq-all": job.run(spark, wh, "Eq-all", DAY, DAY, universes_path=universes, progress=str)
     }
 
 
@@ -102,27 +99,18 @@ def test_every_signal_of_the_worked_example_lands_in_gold(spark, wh, computed):
     assert run.source_versions.keys() == set(job.SILVER)
 
 
-def test_rerun_and_one_signal_replace_only_their_rows(spark, wh, universes, computed):
+def test_one_signal_rerun_replaces_only_its_rows(spark, wh, universes, computed):
+    """FloDiff again over the same window: one commit, its two rows rewritten with the same
+    values, every other signal's row kept."""
     path = wh.table_path("country_signals")
     before = storage.read(spark, path).toPandas().sort_values(["universe", "signal", "country"])
     v = storage.current_version(spark, path)
-    job.run(spark, wh, "Eq-all", DAY, DAY, universes_path=universes, progress=str)
     again = job.run(
         spark, wh, "Eq-all", DAY, DAY, signals="FloDiff", universes_path=universes, progress=str
     )
-    assert again.rows_written == 2 and storage.current_version(spark, path) == v + 2
+    assert again.rows_written == 2 and storage.current_version(spark, path) == v + 1
     after = storage.read(spark, path).toPandas().sort_values(["universe", "signal", "country"])
     assert before.reset_index(drop=True).equals(after.reset_index(drop=True))
-
-
-def test_a_universe_of_one_investor_type_sees_only_its_share_classes(spark, wh, computed):
-    """Eq-inst holds A's institutional share class only: FloDiff in JP is sgn(+10) x 4 / 4; A
-    is alone among the day's reporters of G1, so its active weight is 0."""
-    got = gold(spark, wh, "Eq-inst")
-    assert got[("FloDiff", "JP")] == 1.0 and got[("FloDiff", "US")] == -1.0
-    assert got[("ActWtTrend", "JP")] is None  # sum |F a| = 0: guarded
-    assert got[("ActWtDiff", "JP")] == 0.0
-    assert got[("FundCt", "JP")] == 1.0
 
 
 def test_an_unknown_signal_is_refused_with_the_names_that_exist():
