@@ -373,11 +373,7 @@ class Warehouse:
             names,
             start=_day(start),
             end=_day(end),
-            signals=None
-            if signals is None
-            else list(signals)
-            if not isinstance(signals, str)
-            else signals,
+            signals=signals,
             universes_path=universes_path,
             progress=self.progress,
         )

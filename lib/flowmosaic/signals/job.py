@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -45,7 +45,6 @@ class SignalsRun:
     seconds: float = 0.0
     spark_jobs: int | None = None
     path: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         return "\n".join(
@@ -58,12 +57,11 @@ class SignalsRun:
                 "  read silver   " + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
                 f"  seconds       {self.seconds:.1f}"
                 + (f"; {self.spark_jobs} Spark jobs" if self.spark_jobs is not None else ""),
-                *self.notes,
             ]
         )
 
 
-def pick_signals(spec: str | list[str] | None) -> list[str]:
+def pick_signals(spec: str | Sequence[str] | None) -> list[str]:
     """'AllocMo,FloTrend' or a list -> the signals in their documented order; None: all."""
     if not spec:
         return list(T.SIGNALS)
@@ -132,27 +130,21 @@ def universe_inputs(
 def signal_rows(
     silver, u: Universe, signals: list[str], start: dt.date, end: dt.date, countries
 ) -> DataFrame:
-    """The universe's rows of `signals` dated start..end. Daily signals read the flows of the
+    """The universe's rows of `signals` dated start..end. Daily signals need the flows of the
     window and of the month whose month-end assets weigh the first day's peers; monthly
-    signals of month m (dated the 23rd of m+1) read m's flows and the snapshots of m, m-1."""
+    signals of month m (dated the 23rd of m+1) need m's flows and the snapshots of m, m-1."""
+    # one read serves both: the months whose signals are published in the window lie inside
+    # the daily signals' range (from s of the first day to the window's end); `signals` is
+    # never empty (pick_signals)
+    flows, weights, focus = universe_inputs(silver, u, cal.alloc_month(start), end, countries)
     parts = []
     if any(s in T.DAILY for s in signals):
-        lo = cal.alloc_month(start)  # month-end assets of s, the first day's snapshot month
-        flows, weights, focus = universe_inputs(silver, u, lo, end, countries)
-        daily = T.daily_signals(flows, weights, focus).where(F.col("date").between(start, end))
-        parts.append(daily)
+        parts.append(T.daily_signals(flows, weights, focus))
     if any(s in T.MONTHLY for s in signals):
-        # the months whose publication day (the 23rd of the next month) is in the window
-        first = cal.add_months(cal.month_start(start), -1 if start.day <= T.RELEASE_DAY else 0)
-        last = cal.add_months(cal.month_start(end), -1 if end.day >= T.RELEASE_DAY else -2)
-        if first <= last:
-            hi = cal.add_months(last, 1) - dt.timedelta(days=1)
-            flows, weights, focus = universe_inputs(silver, u, first, hi, countries)
-            monthly = T.monthly_signals(flows, weights, focus)
-            parts.append(monthly.where(F.col("date").between(start, end)))
-    if not parts:
-        raise InputError("no signal to compute")
-    rows = reduce(DataFrame.unionByName, parts).where(F.col("signal").isin(*signals))
+        parts.append(T.monthly_signals(flows, weights, focus))
+    rows = reduce(DataFrame.unionByName, parts).where(
+        F.col("signal").isin(*signals) & F.col("date").between(start, end)
+    )
     return rows.select(F.lit(u.name).alias("universe"), *T.LONG_COLUMNS)
 
 
@@ -162,7 +154,7 @@ def run(
     universe_names: str | list[str],
     start: dt.date | None = None,
     end: dt.date | None = None,
-    signals: str | list[str] | None = None,
+    signals: str | Sequence[str] | None = None,
     universes_path: str | None = None,
     progress: Callable[[str], None] = print,
 ) -> SignalsRun:
