@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -87,6 +88,7 @@ def prepared_universe(spark, tmp_path_factory: pytest.TempPathFactory) -> Univer
 
     def build(root: Path) -> None:
         uni = _universe(root)
+        root.mkdir()
         settings_file(uni.conf)
         synth.generate(spark, uni.raw, scale="tiny", seed=SEED, n_funds=40, start=START, end=END)
         add_rejects(uni.raw)
@@ -102,13 +104,11 @@ def _universe(root: Path) -> Universe:
 def full_run(spark, uni: Universe) -> Path:
     """A warehouse where `country-flows --universe UNIVERSES` ran over the whole data range
     after the ingest, uninterrupted and in this process (made once per run)."""
-
-    def build(wh: Path) -> None:
-        shutil.rmtree(wh)
-        copy_warehouse(uni.base, wh)
-        country_flows.run(spark, settings(wh), UNIVERSES, progress=lambda _m: None)
-
-    return built_once(uni.base.parent / "wh-full-run", build)
+    return _after_ingest(
+        uni,
+        "wh-full-run",
+        lambda wh: country_flows.run(spark, settings(wh), UNIVERSES, progress=lambda _m: None),
+    )
 
 
 FIRST_MONTHS: Window = ("2020-01-01", "2020-02-29")
@@ -118,13 +118,19 @@ def first_months_run(spark, uni: Universe) -> Path:
     """A warehouse where country-flows ran over January and February only (FIRST_MONTHS),
     after the ingest: the table the fault tests start from (made once per run; copy it
     before writing)."""
+    return _after_ingest(
+        uni, "wh-first-months", lambda wh: serial_country_flows(spark, wh, [FIRST_MONTHS])
+    )
+
+
+def _after_ingest(uni: Universe, name: str, compute: Callable[[Path], object]) -> Path:
+    """A copy of the ingested warehouse, `compute` run on it, built once per run."""
 
     def build(wh: Path) -> None:
-        shutil.rmtree(wh)
         copy_warehouse(uni.base, wh)
-        serial_country_flows(spark, wh, [FIRST_MONTHS])
+        compute(wh)
 
-    return built_once(uni.base.parent / "wh-first-months", build)
+    return built_once(uni.base.parent / name, build)
 
 
 def add_rejects(raw: Path) -> None:

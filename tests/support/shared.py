@@ -21,15 +21,14 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def built_once(root: Path, build: Callable[[Path], None]) -> Path:
-    """root, built by build(root) unless a process of this run has already built it; a build
-    that failed part-way is thrown away and done again."""
+    """root, built by build(root) (which creates it) unless a process of this run has already
+    built it; a build that failed part-way is thrown away and done again."""
     root.parent.mkdir(parents=True, exist_ok=True)
     ready = root.with_name(root.name + ".ready")
     with open(root.with_name(root.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not ready.exists():
             shutil.rmtree(root, ignore_errors=True)
-            root.mkdir()
             build(root)
             ready.touch()
     return root
