@@ -32,8 +32,10 @@ from flowmosaic import country_flows as cf_job
 from flowmosaic import maintain as maintain_mod
 from flowmosaic import reader
 from flowmosaic.backtest import api as bt_api
+from flowmosaic.backtest import compare as compare_mod
 from flowmosaic.backtest.engine import BacktestParams, BacktestResult
 from flowmosaic.backtest.factor import parse_periods
+from flowmosaic.backtest.signal import SignalFrames
 from flowmosaic.config import Settings, load_countries, load_settings
 from flowmosaic.errors import InputError
 from flowmosaic.export.country_matrix import read_wide_csv
@@ -41,6 +43,7 @@ from flowmosaic.ingest import ingest_paths
 from flowmosaic.ingest.report import IngestReport
 from flowmosaic.mosaic import analyses
 from flowmosaic.signals import job as signals_job
+from flowmosaic.signals.names import SIGNALS
 from flowmosaic.spark.session import get_spark
 
 Day = dt.date | str | None
@@ -395,27 +398,87 @@ class Warehouse:
         spreads: bool = False,
         periods: str | None = None,
         record: bool = False,
+        signal: str | None = None,
         **params: Any,
     ) -> Backtest:
         """The quintile backtest of a universe's daily flow % (docs/methodology.md, section
         8) against a market file (path, or a frame: dates x ISO2 columns); params are
         BacktestParams fields (lookback, lag, delay, bins, trade_day, horizons, ...).
+        signal=NAME backtests that country signal of gold country_signals instead
+        (docs/signals.md): a daily one pooled over the look-back (pooled=False: its values
+        summed), a monthly one's latest value. version: of the table read.
         record=True also appends the run to gold backtest_runs (starts Spark)."""
         codes = self._countries(countries)
-        flows = self.country_flows(universe, countries=codes, version=version, wide="flow_pct")
+        table = "country_signals" if signal else "country_flows"
+        frames = None
+        if signal:
+            rows = self.signals(universe, signal=signal, version=version)
+            frames = SignalFrames.from_rows(rows, signal, codes)
+            flows = None
+        else:
+            flows = self.country_flows(universe, countries=codes, version=version, wide="flow_pct")
         used = (
-            version
-            if version is not None
-            else reader.delta_table(self.settings, "country_flows").version()
+            version if version is not None else reader.delta_table(self.settings, table).version()
         )
         market = returns if isinstance(returns, pd.DataFrame) else read_wide_csv(returns)
-        p = BacktestParams.coerce({**params, "spreads": spreads})
-        source = f"{self.settings.table_path('country_flows')}:{universe}"
+        pooled = params.pop("pooled", True)
+        p = BacktestParams.coerce({**params, "spreads": spreads}).for_signal(signal, pooled)
+        source = f"{self.settings.table_path(table)}:{universe}" + (f":{signal}" if signal else "")
         meta = {"source": source, "source_version": used, "countries": countries or "all"}
-        result = bt_api.run(flows, market, p, None, meta, periods=parse_periods(periods) or None)
+        result = bt_api.run(
+            flows,
+            market,
+            p,
+            None,
+            meta,
+            periods=parse_periods(periods) or None,
+            signal_input=frames,
+        )
         if record:
             bt_api.record_run(self.spark, self.settings, result)
         return Backtest(result, source, used)
+
+    def compare_signals(
+        self,
+        universe: str,
+        returns: str | Path | pd.DataFrame,
+        *,
+        signals: str | Sequence[str] | None = None,
+        flow_pct: bool = True,
+        countries: str | Sequence[str] | None = None,
+        spreads: bool = False,
+        periods: str | None = None,
+        pooled: bool = True,
+        out: str | Path | None = None,
+        synthetic: bool = False,
+        **params: Any,
+    ) -> compare_mod.Comparison:
+        """Flow % and the universe's country signals (default: every signal gold
+        country_signals holds for it) through the same backtest, as `flowmosaic
+        compare-signals`: a Comparison with .performance, .ic, .turnover, .correlation,
+        .years and .results (one backtest per signal); out= also writes compare.html and its
+        CSVs. params: BacktestParams fields, as for backtest()."""
+        codes = self._countries(countries)
+        wanted = [signals] if isinstance(signals, str) else list(signals or [])
+        rows = self.signals(universe)
+        if codes:
+            rows = rows[rows["country"].isin(codes)]
+        present = set(rows["signal"])
+        names = [n for n in (wanted or SIGNALS) if n in present]
+        if wanted and len(names) < len(wanted):
+            missing = [n for n in wanted if n not in present]
+            raise InputError(f"country_signals has no rows of {missing} for universe {universe}")
+        frames = {n: SignalFrames.from_rows(rows, n, codes) for n in names}
+        flows = self.country_flows(universe, countries=codes, wide="flow_pct") if flow_pct else None
+        market = returns if isinstance(returns, pd.DataFrame) else read_wide_csv(returns)
+        p = BacktestParams.coerce({**params, "spreads": spreads})
+        comp = compare_mod.run_all(
+            flows, frames, market, p, periods=parse_periods(periods) or None, pooled=pooled
+        )
+        if out is not None:
+            meta = {"universe": universe, "warehouse": self.settings.warehouse}
+            compare_mod.write(comp, out, {**meta, "synthetic": synthetic})
+        return comp
 
     # -- helpers ---------------------------------------------------------------------------
 

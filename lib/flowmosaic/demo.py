@@ -2,9 +2,11 @@
 
 synthetic universe -> silver Delta tables (+ the synthetic external series) -> country_flows
 (the two standard universes and the all-funds views) and investor_country_flows (the mosaic)
--> strategy files -> two backtests (G10 rates on bond flows with yields; 52 countries on
-equity flows with total returns) with their reports -> two mosaic country pages (JP equity,
-US bonds). The data is synthetic and every page and report says so.
+-> country signals (docs/signals.md) of the two standard universes -> strategy files -> two
+backtests (G10 rates on bond flows with yields; 52 countries on equity flows with total
+returns) with their reports, each with a comparison of flow % and the signals on the same
+backtest -> two mosaic country pages (JP equity, US bonds). The data is synthetic and every
+page and report says so.
 """
 
 from __future__ import annotations
@@ -19,17 +21,24 @@ from pyspark.sql import SparkSession
 
 from flowmosaic import country_flows, synth
 from flowmosaic.backtest import api as bt
-from flowmosaic.backtest.io import load_flows_from_table, read_market_file
+from flowmosaic.backtest import compare
+from flowmosaic.backtest.engine import BacktestParams
+from flowmosaic.backtest.io import (
+    load_flows_from_table,
+    load_signals_from_table,
+    read_market_file,
+)
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.export.strategy_files import export_universe
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.maintain import maintain
 from flowmosaic.mosaic.page import write_country_page
 from flowmosaic.mosaic.tables import external, gold
+from flowmosaic.signals import job as signals_job
 
 UNIVERSES = ["FloPctCtry", "FloPctCtry-B"]
 MOSAIC = [("E-ALL", "JP"), ("B-ALL", "US")]  # (universe, country page)
-STAGES = 7
+STAGES = 8
 
 
 def reusable(raw: Path, scale: str, seed: int) -> bool:
@@ -84,12 +93,15 @@ def run_demo(
     say(country_flows.run(spark, settings, UNIVERSES + views, progress=say).describe())
     say(country_flows.run(spark, settings, views, grain="investor", progress=say).describe())
 
-    stage(4, f"strategy files -> {outp}")
+    stage(4, f"country signals for {', '.join(UNIVERSES)} -> gold country_signals")
+    say(signals_job.run(spark, settings, ",".join(UNIVERSES), progress=say).describe())
+
+    stage(5, f"strategy files -> {outp}")
     for universe, group in (("FloPctCtry", None), ("FloPctCtry-B", None), ("FloPctCtry-B", "G10")):
         path, rows, _ = export_universe(spark, settings, universe, outp, group)
         say(f"  {universe}{' ' + group if group else ''}: {rows} flow dates -> {path}")
 
-    stage(5, "backtests")
+    stage(6, "backtests, and flow % against the country signals on the same backtest")
     g10 = load_countries().groups["G10"]
     # (name, universe, countries, market file, backtest parameters)
     runs: list[tuple[str, str, tuple[str, ...] | None, Path, dict[str, Any]]] = [
@@ -121,8 +133,21 @@ def run_demo(
             f"Sharpe {result.value(h, 'Sharpe', 'TxB'):.0f} at {h} days"
         )
         reports.append(Path(result.extras["paths"]["report.html"]).resolve())
+        signals, smeta = load_signals_from_table(spark, settings, universe, None, countries)
+        comp = compare.run_all(
+            flows, signals, read_market_file(market), BacktestParams.coerce(params)
+        )
+        cmp_meta = {
+            "title": f"Signal comparison: {name} ({universe})",
+            "synthetic": True,
+            "country_signals": f"{smeta['table_path']} version {smeta['source_version']}",
+            "returns": str(market),
+        }
+        page = compare.write(comp, outp / "compare" / name, cmp_meta)["compare.html"]
+        say(f"  {name}: {len(comp.names)} signals compared -> {page}")
+        reports.append(page.resolve())
 
-    stage(6, "mosaic country pages")
+    stage(7, "mosaic country pages")
     for universe, country in MOSAIC:
         page = write_country_page(
             country,
@@ -136,7 +161,7 @@ def run_demo(
         say(f"  {universe} into {country}: {page}")
         reports.append(page.resolve())
 
-    stage(7, "table upkeep (compaction, checkpoints, vacuum keeping what backtests pinned)")
+    stage(8, "table upkeep (compaction, checkpoints, vacuum keeping what backtests pinned)")
     say(maintain(spark, settings, progress=say).describe())
 
     say(f"\ndemo finished in {time.time() - t0:.0f}s. Reports:")

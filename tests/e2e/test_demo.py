@@ -1,10 +1,13 @@
 """`flowmosaic demo` on the tiny scale and a local warehouse: the orchestration `make demo`
-runs (seven stages, two backtests, two mosaic pages, upkeep) finishes and leaves what it says.
-Every stage is proven on its own elsewhere; this proves they run in this order on one warehouse
-(the demo on object storage was dropped: test_object_storage.py runs every stage there). The
-example notebook then runs on the demo's warehouse."""
+runs (eight stages: signals, two backtests with their signal comparisons, two mosaic pages,
+upkeep) finishes and leaves what it says. Every stage is proven on its own elsewhere; this
+proves they run in this order on one warehouse (the demo on object storage was dropped:
+test_object_storage.py runs every stage there). The example notebook then runs on the demo's
+warehouse."""
 
 from __future__ import annotations
+
+import pandas as pd
 
 from flowmosaic import storage
 from flowmosaic.cli import main as cli_main
@@ -17,9 +20,14 @@ def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys, monkey
     argv = ["demo", "--scale", "tiny", "--data", str(tmp_path / "data"), "--out", str(out)]
     assert cli_main([*argv, "--warehouse", str(wh)]) == 0
     said = capsys.readouterr().out
-    assert "== 7/7 table upkeep" in said and "demo finished" in said, said[-3000:]
+    assert "== 8/8 table upkeep" in said and "demo finished" in said, said[-3000:]
     for page in ("g10-rates/report.html", "country-52/report.html"):
         assert (out / "backtests" / page).exists(), page
+    # the signal comparisons: flow % first, then the signals the tiny data gives
+    for name in ("g10-rates", "country-52"):
+        perf = pd.read_csv(out / "compare" / name / "performance.csv")
+        assert perf.signal.iloc[0] == "FlowPct" and perf.signal.nunique() > 5, name
+        assert "Synthetic data" in (out / "compare" / name / "compare.html").read_text()
     for page in ("mosaic-JP.html", "mosaic-US.html"):
         assert (out / "mosaic" / page).exists(), page
     s = settings(wh)

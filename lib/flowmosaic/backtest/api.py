@@ -23,6 +23,7 @@ from flowmosaic import storage
 from flowmosaic.backtest import factor as factor_mod
 from flowmosaic.backtest.engine import BacktestParams, BacktestResult, run_backtest
 from flowmosaic.backtest.report import write_report
+from flowmosaic.backtest.signal import SignalFrames
 from flowmosaic.tables import table
 
 OUTPUT_FILES = (
@@ -84,6 +85,7 @@ def run(
     membership: pd.DataFrame | None = None,
     periods: str | list | None = None,
     quiet: bool = True,
+    signal_input: SignalFrames | None = None,
 ) -> BacktestResult:
     """Backtest + factor analytics (+ files and report.html when out_dir is given).
 
@@ -92,13 +94,16 @@ def run(
     meta: free-form provenance shown in the report and recorded in backtest_runs, e.g.
       {"source": "...", "source_version": 3, "returns": "yields.csv"}.
     membership: optional frame country, from, to. periods: '2007-2014,2015-2022' or a list
-      of factor.Period (default: two halves of the sample).
+      of factor.Period (default: two halves of the sample). signal_input: a country signal
+    (SignalFrames) in place of flows_wide (which may then be None).
     The result's extras hold 'factor' (FactorResult), 'meta', 'run_id', 'run_at', 'paths'.
     """
     t0 = time.time()
     say = (lambda *_: None) if quiet else (lambda msg: print(f"[backtest] {msg}", flush=True))
     p = BacktestParams.coerce(params)
-    result = run_backtest(flows_wide, returns_wide, p, membership=membership)
+    result = run_backtest(
+        flows_wide, returns_wide, p, membership=membership, signal_input=signal_input
+    )
     say(
         f"backtest: {len(result.signal)} trade dates, {len(p.horizons)} horizons "
         f"({time.time() - t0:.1f}s)"

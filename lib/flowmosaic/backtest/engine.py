@@ -11,7 +11,7 @@ params.spreads) indexed by date, same column codes.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ from flowmosaic.backtest import returns as rets
 from flowmosaic.backtest import signal as sig
 from flowmosaic.backtest import stats
 from flowmosaic.errors import InputError
+from flowmosaic.signals.names import DAILY
 
 DEFAULT_HORIZONS = (5, 10, 20, 45, 65, 130)
 
@@ -28,6 +29,8 @@ DEFAULT_HORIZONS = (5, 10, 20, 45, 65, 130)
 class BacktestParams:
     lookback: int = 20
     compound: bool = True  # False: sum the window instead
+    # a signal's look-back: pool its numerators over its denominators (docs/signals.md)
+    pooled: bool = False
     lag: int = 0
     delay: int = 2
     bins: int = 5
@@ -60,6 +63,17 @@ class BacktestParams:
     def step(self) -> int:
         """Weekdays between trade dates: 5 weekly, 1 daily."""
         return 5 if self.trade_day == "fri" else 1
+
+    def for_signal(self, name: str | None, pooled: bool = True) -> BacktestParams:
+        """These parameters with the look-back a country signal needs (docs/signals.md,
+        "Backtesting a signal"): a daily signal pooled over the look-back (pooled=False: its
+        values summed), a monthly one's latest value (lookback 1, summed). None: flow %,
+        unchanged."""
+        if name is None:
+            return self
+        if name in DAILY:
+            return replace(self, compound=False, pooled=pooled)
+        return replace(self, lookback=1, compound=False, pooled=False)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -143,9 +157,19 @@ def run_backtest(
     returns_wide: pd.DataFrame,
     params: BacktestParams | dict | None = None,
     membership: pd.DataFrame | None = None,
+    signal_input: sig.SignalFrames | None = None,
 ) -> BacktestResult:
-    """The full backtest for every horizon. membership: optional country, from, to frame."""
+    """The full backtest for every horizon. membership: optional country, from, to frame.
+
+    signal_input: a country signal instead of flow % (flows_wide is then ignored and may be
+    None): a daily signal is pooled (params.pooled) or summed over the look-back, a monthly
+    one is its latest value (forward-filled; params must say lookback 1, summed)."""
     p = BacktestParams.coerce(params)
+    denominator = None
+    if signal_input is not None:
+        flows_wide, denominator = signal_input.backtest_frames(p)
+    elif p.pooled:
+        raise InputError("pooled look-back: only a signal with denominators can be pooled")
     flows = _prepare(flows_wide, "flows")
     market = _prepare(returns_wide, "returns")
     common = [c for c in flows.columns if c in market.columns]
@@ -156,7 +180,16 @@ def run_backtest(
         )
     market = market.reindex(columns=flows.columns)  # countries without returns: never binned
 
-    comp, signal = sig.build_signal(flows, p.lookback, p.compound, p.lag, p.delay, p.trade_day)
+    comp, signal = sig.build_signal(
+        flows,
+        p.lookback,
+        p.compound,
+        p.lag,
+        p.delay,
+        p.trade_day,
+        denominator=None if denominator is None else _prepare(denominator, "denominators"),
+        calendar_rows=signal_input is not None,
+    )
     if signal.empty:
         raise InputError(
             f"flows: {len(flows)} daily rows give no signal; the compounding window needs "
@@ -192,4 +225,7 @@ def run_backtest(
         bin_returns=tables,
         summary=summary,
         calendar_years=cal,
+        extras={}
+        if signal_input is None
+        else {"signal": signal_input.name, "signal_values": signal_input.values},
     )

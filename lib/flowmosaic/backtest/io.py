@@ -1,4 +1,5 @@
-"""Backtest inputs: strategy / market CSV files, membership files, and the country_flows table.
+"""Backtest inputs: strategy / market CSV files, membership files, the country_flows table and
+the country_signals table.
 
 Strategy and market files share one layout: the first column holds yyyymmdd dates (header
 usually `date`), then one column per ISO2 country; blanks (or NA) are missing values.
@@ -11,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyspark.sql import functions as F
 
+from flowmosaic import storage
+from flowmosaic.backtest.signal import SignalFrames
 from flowmosaic.errors import InputError
 from flowmosaic.export.country_matrix import matrix_from_table, read_wide_csv
 from flowmosaic.export.strategy_files import read_strategy_file
+from flowmosaic.signals.names import SIGNALS
 from flowmosaic.tables import TABLES
 
 __all__ = ["read_strategy_file", "read_market_file", "read_membership", "load_flows_from_table"]
@@ -116,3 +121,115 @@ def load_flows_from_table(
         "spec": str(spec),
     }
     return wide, meta
+
+
+# --- the country_signals Delta table ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    table: str  # a name in tables.TABLES or a path / URI
+    universe: str
+    signal: str
+    version: int | None
+
+
+def parse_signal_spec(spec: str) -> SignalSpec:
+    """'TABLE:UNIVERSE:SIGNAL[@VERSION]', e.g. country_signals:FloPctCtry:FloTrend@4."""
+    s = str(spec).strip()
+    head, _, tail = s.rpartition(":")
+    if not head or ":" not in head.replace("://", ""):
+        raise InputError(
+            f"--signal {spec!r}: want TABLE:UNIVERSE:SIGNAL[@VERSION], "
+            "e.g. country_signals:FloPctCtry:FloTrend"
+        )
+    table, _, universe = head.rpartition(":")
+    signal, at, ver = tail.partition("@")
+    if not table or not universe or not signal:
+        raise InputError(f"--signal {spec!r}: want TABLE:UNIVERSE:SIGNAL[@VERSION]")
+    if at and not ver.isdigit():
+        raise InputError(f"--signal {spec!r}: the version after '@' must be a number")
+    return SignalSpec(table, universe, signal, int(ver) if at else None)
+
+
+def signal_rows(
+    spark,
+    path: str,
+    universe: str,
+    signals: list[str] | None,
+    version: int | None,
+    countries: tuple[str, ...] | None = None,
+    what: str = "country_signals",
+) -> tuple[pd.DataFrame, int]:
+    """Long country_signals rows of one universe (of `signals`, default all) at `version`
+    (default: the current one) -> (rows, version read)."""
+    if not storage.exists(spark, path):
+        raise InputError(f"{what}: no Delta table at {path} (run `flowmosaic signals`)")
+    current = storage.current_version(spark, path)
+    version = current if version is None else version
+    if version > current:
+        raise InputError(f"{what}: version {version} does not exist at {path} (current {current})")
+    df = storage.read(spark, path, version).where(F.col("universe") == universe)
+    if signals:
+        df = df.where(F.col("signal").isin(list(signals)))
+    if countries:
+        df = df.where(F.col("country").isin(list(countries)))
+    cols = ("date", "country", "signal", "value", "numerator", "denominator")
+    rows: pd.DataFrame = df.select(*cols).toPandas()
+    return rows, version
+
+
+def load_signal_from_table(
+    spark, settings, spec: str, countries: tuple[str, ...] | None = None
+) -> tuple[SignalFrames, dict]:
+    """One universe's signal from country_signals (the pinned version, else the current one,
+    recorded) -> (SignalFrames, meta) with meta as load_flows_from_table's."""
+    ss = parse_signal_spec(spec)
+    path = resolve_table_path(settings, ss.table)
+    rows, version = signal_rows(
+        spark, path, ss.universe, [ss.signal], ss.version, countries, what=f"--signal {spec!r}"
+    )
+    if rows.empty:
+        raise InputError(
+            f"--signal {spec!r}: no rows of {ss.signal} for universe {ss.universe} in {path} "
+            f"(version {version}; run `flowmosaic signals --universe {ss.universe} "
+            f"--signal {ss.signal}`)"
+        )
+    frames = SignalFrames.from_rows(rows, ss.signal, countries)
+    meta = {
+        "source": f"{path}:{ss.universe}:{ss.signal}",
+        "table_path": path,
+        "universe": ss.universe,
+        "signal": ss.signal,
+        "source_version": version,
+        "spec": str(spec),
+    }
+    return frames, meta
+
+
+def load_signals_from_table(
+    spark,
+    settings,
+    universe: str,
+    names: list[str] | None = None,
+    countries: tuple[str, ...] | None = None,
+) -> tuple[dict[str, SignalFrames], dict]:
+    """Every signal of `names` (default: every one the current version holds for the
+    universe) -> ({name: SignalFrames} in the order of docs/signals.md, meta)."""
+    path = settings.table_path("country_signals")
+    if not storage.exists(spark, path):
+        raise InputError(
+            f"no country_signals table at {path}: run `flowmosaic signals --universe {universe}`"
+        )
+    rows, version = signal_rows(spark, path, universe, names, None, countries)
+    present = set(rows["signal"])
+    missing = [n for n in (names or []) if n not in present]
+    if missing or not present:
+        raise InputError(
+            f"country_signals has no rows of {missing or 'any signal'} for universe {universe} "
+            f"(version {version}): run `flowmosaic signals --universe {universe}"
+            + (f" --signal {','.join(missing)}`" if missing else "`")
+        )
+    order = names or [n for n in SIGNALS if n in present]
+    frames = {n: SignalFrames.from_rows(rows, n, countries) for n in order}
+    return frames, {"table_path": path, "source_version": version}

@@ -180,7 +180,8 @@ def fig_quantiles(qm: pd.DataFrame, horizons: tuple[int, ...], n_bins: int, unit
     )
 
 
-def fig_heatmap(flows: pd.DataFrame) -> str:
+def fig_heatmap(flows: pd.DataFrame, signal: str | None = None) -> str:
+    """Monthly means of the daily input: flow %, or a signal's values (signal: its name)."""
     monthly = flows.resample("ME").mean()
     a = monthly.to_numpy(dtype=float).T
     finite = np.abs(a[np.isfinite(a)])
@@ -210,13 +211,16 @@ def fig_heatmap(flows: pd.DataFrame) -> str:
     for side in ax.spines.values():
         side.set_visible(False)
     cb = fig.colorbar(im, cax=cax)
-    cb.set_label("mean daily flow (% of assets)", fontsize=8.5)
-    cb.ax.tick_params(labelsize=8)
-    return _figure(
-        fig,
-        "Country flow %: monthly mean of the daily input (blue = inflows, "
-        "red = outflows; colour scale clipped at the 98th percentile of |value|).",
+    cb.set_label(
+        f"mean {signal} value" if signal else "mean daily flow (% of assets)", fontsize=8.5
     )
+    cb.ax.tick_params(labelsize=8)
+    what = (
+        f"{signal}: monthly mean of its values (blue = positive, red = negative"
+        if signal
+        else "Country flow %: monthly mean of the daily input (blue = inflows, red = outflows"
+    )
+    return _figure(fig, f"{what}; colour scale clipped at the 98th percentile of |value|).")
 
 
 def fig_years(cal: pd.DataFrame, unit: str) -> str:
@@ -359,7 +363,8 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     fig_icx = fig_ic(fac.ic, p.horizons, window)
     fig_to = fig_turnover(fac.turnover, 13 if p.trade_day == "fri" else 65)
     fig_q = fig_quantiles(fac.quantile_means, p.horizons, p.bins, unit)
-    fig_hm = fig_heatmap(result.flows)
+    signal = result.extras.get("signal")
+    fig_hm = fig_heatmap(result.extras.get("signal_values", result.flows), signal)
     fig_yr = fig_years(result.calendar_years, unit) if len(result.calendar_years) else ""
 
     details = []
@@ -378,7 +383,12 @@ def write_report(result, fac, path: str | Path, meta: dict | None = None) -> Pat
     ac_all = ac[ac.period == "All"]["mean"]
     params_rows = [
         ("lookback (flow-date rows)", p.lookback),
-        ("window", "compounded" if p.compound else "summed"),
+        (
+            "window",
+            "pooled: sum of numerators / sum of denominators"
+            if p.pooled
+            else ("compounded" if p.compound else "summed"),
+        ),
         ("lag + delay (flow-date rows)", f"{p.lag} + {p.delay}"),
         ("bins", p.bins),
         ("trade day", "Friday (weekly)" if p.trade_day == "fri" else "every flow date (daily)"),
@@ -450,7 +460,7 @@ reference library, which gives NA as soon as a column lacks a date that uRet has
 <h2>Turnover</h2>
 <div class="panel">{fig_to}</div>
 
-<h2>Country flow %</h2>
+<h2>{html.escape(signal or "Country flow %")}</h2>
 <div class="panel">{fig_hm}</div>
 
 <h2>Calendar years

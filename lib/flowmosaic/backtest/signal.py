@@ -1,5 +1,5 @@
 """From daily country flow % to the trade-date signal (docs/methodology.md,
-"8. The backtest", steps 1-4).
+"8. The backtest", steps 1-4), and from a country signal of docs/signals.md (SignalFrames).
 
 All functions take and return pandas frames indexed by a DatetimeIndex (named ``date``) with one
 column per ISO2 country; values are percent. Nothing here touches returns.
@@ -8,12 +8,14 @@ column per ISO2 country; values are percent. Nothing here touches returns.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from flowmosaic.calendar import flow_dates, is_flow_date, shift_flow_dates
+from flowmosaic.calendar import add_months, flow_dates, is_flow_date, shift_flow_dates
 from flowmosaic.errors import InputError
+from flowmosaic.signals.names import DAILY, RELEASE_DAY, SIGNALS
 
 
 class CalendarGapError(InputError):
@@ -58,6 +60,45 @@ def compound_flows(x: pd.DataFrame, lookback: int = 20, compound: bool = True) -
             out[lookback - 1 :] = cs[lookback:] - cs[:-lookback]
         out[np.isnan(a)] = np.nan
     return pd.DataFrame(out, index=x.index, columns=x.columns)
+
+
+def pooled_window(num: pd.DataFrame, den: pd.DataFrame, lookback: int) -> pd.DataFrame:
+    """Step 1 for a signal with a numerator and a denominator (docs/signals.md):
+    P(t) = (sum of the numerators of the last `lookback` rows) / (sum of their denominators).
+
+    Missing values inside the window count as 0; P(t) is missing before `lookback` rows exist
+    and where the denominators' sum is not positive (the guarded denominator)."""
+    if lookback < 1:
+        raise InputError(f"lookback must be >= 1, got {lookback}")
+    den = den.reindex(index=num.index, columns=num.columns)
+    out = np.full(num.shape, np.nan)
+    if num.shape[0] >= lookback:
+        sums = []
+        for frame in (num, den):
+            a = np.nan_to_num(frame.to_numpy(dtype=float), nan=0.0)
+            cs = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
+            sums.append(cs[lookback:] - cs[:-lookback])
+        top, bottom = sums
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[lookback - 1 :] = np.where(bottom > 0, top / bottom, np.nan)
+    return pd.DataFrame(out, index=num.index, columns=num.columns)
+
+
+def on_flow_calendar(x: pd.DataFrame, forward_fill_until: dt.date | None = None) -> pd.DataFrame:
+    """A signal's rows on the consecutive flow calendar from its first date: a flow date
+    without a row is a row of missing values (no fund gave the signal a value that day).
+
+    forward_fill_until: for a monthly signal, each value holds from its date (the first flow
+    date on or after it) until the next value, and the last one until that date."""
+    if x.empty:
+        return x.copy()
+    first = x.index[0].date()
+    last = max(x.index[-1].date(), forward_fill_until or first)
+    days = pd.DatetimeIndex(pd.to_datetime(flow_dates(first, last)), name="date")
+    if forward_fill_until is None:
+        return x.reindex(days)
+    # a date that is not a flow date (a 23rd on a weekend) is known from the next flow date
+    return x.reindex(days.union(x.index)).ffill().reindex(days)
 
 
 def drop_empty_rows(x: pd.DataFrame) -> pd.DataFrame:
@@ -172,16 +213,30 @@ def build_signal(
     lag: int = 0,
     delay: int = 2,
     trade_day: str = "fri",
+    denominator: pd.DataFrame | None = None,
+    calendar_rows: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 1-4: (compounded daily matrix after dropping empty rows, trade-date signal).
 
     trade_day 'fri' samples weekly (Friday labels); 'none' keeps every (lagged) flow date.
+    calendar_rows: the rows are a signal's, already on the consecutive flow calendar
+    (on_flow_calendar), where an empty row is a day without a value, not a gap.
+    denominator: `flows` are a signal's numerators (calendar_rows) and step 1 pools them over
+    this frame (pooled_window) instead of compounding or summing.
     """
-    # Empty rows are dropped before compounding too, so a window never counts rows that hold
-    # no data at all (e.g. a file's leading blank rows); a blank row inside the data is a gap.
-    raw = drop_empty_rows(flows.sort_index(kind="stable"))
-    check_flow_calendar(raw.index, what="daily flow rows")
-    comp = drop_empty_rows(compound_flows(raw, lookback, compound))
+    if calendar_rows or denominator is not None:
+        raw = flows.sort_index(kind="stable")
+        check_flow_calendar(raw.index, what="daily signal rows")
+    else:
+        # Empty rows are dropped before compounding too, so a window never counts rows that
+        # hold no data at all (e.g. a file's leading blank rows); a blank row inside the data
+        # is a gap.
+        raw = drop_empty_rows(flows.sort_index(kind="stable"))
+        check_flow_calendar(raw.index, what="daily flow rows")
+    if denominator is None:
+        comp = drop_empty_rows(compound_flows(raw, lookback, compound))
+    else:
+        comp = drop_empty_rows(pooled_window(raw, denominator, lookback))
     lagged = lag_rows(comp, lag + delay)
     if trade_day == "fri":
         sig = sample_weekly(lagged)
@@ -190,3 +245,72 @@ def build_signal(
     else:
         raise InputError(f"trade_day must be 'fri' or 'none', got {trade_day!r}")
     return comp, sig
+
+
+# --- a country signal (docs/signals.md) as the backtest's input --------------------------------
+
+
+@dataclass(frozen=True)
+class SignalFrames:
+    """One signal of one universe, wide (dates x countries) on the consecutive flow calendar:
+    its values, numerators and denominators. A daily signal's rows are its flow dates (a flow
+    date without a value is an empty row); a monthly one's value holds from the date it is
+    known (the 23rd after its month, or the next flow date) until the next one is."""
+
+    name: str
+    daily: bool
+    values: pd.DataFrame
+    numerator: pd.DataFrame
+    denominator: pd.DataFrame
+
+    @classmethod
+    def from_rows(cls, rows: pd.DataFrame, name: str, countries=None) -> SignalFrames:
+        """rows: long country_signals rows (date, country, signal, value, numerator,
+        denominator); those of `name` are used. countries: the columns, in that order
+        (default: every country with a row, sorted)."""
+        if name not in SIGNALS:
+            raise InputError(f"unknown signal {name!r}: choose from {', '.join(SIGNALS)}")
+        mine = rows[rows["signal"] == name]
+        if mine.empty:
+            raise InputError(f"signal {name}: no rows (run `flowmosaic signals --signal {name}`)")
+        dates = sig_dates(mine["date"])
+        cols = list(countries) if countries else sorted(mine["country"].unique())
+        daily = name in DAILY
+        until = None
+        if not daily:  # the last value holds until the next month's would be known
+            last = dates.max().date()
+            until = add_months(last, 1).replace(day=RELEASE_DAY) - dt.timedelta(days=1)
+
+        def wide(column: str) -> pd.DataFrame:
+            w = pd.DataFrame({"date": dates, "country": mine["country"].to_numpy()})
+            w[column] = mine[column].to_numpy(dtype=float)
+            out = w.pivot(index="date", columns="country", values=column).reindex(columns=cols)
+            out.columns.name = None
+            return on_flow_calendar(out.sort_index().astype(float), until)
+
+        return cls(name, daily, wide("value"), wide("numerator"), wide("denominator"))
+
+    def backtest_frames(self, p) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """(daily input, denominators or None) for BacktestParams p: a daily signal's
+        numerators and denominators when p.pooled, else its values (summed over the look-back
+        when p.compound is False); a monthly signal's latest values (p must say lookback 1,
+        summed: the value is not looked back)."""
+        if self.daily:
+            if p.pooled:
+                return self.numerator, self.denominator
+            if p.compound:
+                raise InputError(
+                    f"signal {self.name}: a signal's values are pooled or summed over the "
+                    "look-back, not compounded"
+                )
+            return self.values, None
+        if p.pooled or p.compound or p.lookback != 1:
+            raise InputError(
+                f"signal {self.name} is monthly: its latest value is used as it is (lookback "
+                "1, summed), not pooled or compounded"
+            )
+        return self.values, None
+
+
+def sig_dates(values) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(pd.Series(values).to_numpy())).normalize()

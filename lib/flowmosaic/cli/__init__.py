@@ -10,6 +10,7 @@ import time
 
 from flowmosaic.cli import (
     backtest,
+    compare_signals,
     country_flows,
     demo,
     export,
@@ -39,6 +40,7 @@ COMMANDS = (
     nightly,
     export,
     backtest,
+    compare_signals,
     maintain,
     demo,
     serve,

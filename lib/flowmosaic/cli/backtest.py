@@ -1,10 +1,14 @@
-"""`flowmosaic backtest`: the quintile flow-rotation backtest from a table or a strategy file.
+"""`flowmosaic backtest`: the quintile flow-rotation backtest from a table or a strategy file,
+or of any country signal (docs/signals.md).
 
     flowmosaic backtest --flows country_flows:FloPctCtry-B --returns yields.csv --spreads \
         --countries G10 --out out/bt
+    flowmosaic backtest --signal country_signals:FloPctCtry:FloTrend --returns idx.csv --out bt
 
-Spark starts only when --flows is a table spec (TABLE:UNIVERSE[@VERSION]); then the run is also
-appended to the backtest_runs Delta table.
+Spark starts only when --flows is a table spec (TABLE:UNIVERSE[@VERSION]) or with --signal;
+then the run is also appended to the backtest_runs Delta table. A daily signal is pooled over
+the look-back (sum of numerators / sum of denominators; --sum: the sum of its daily values); a
+monthly signal's latest value is used from the day it is known (no look-back).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from flowmosaic.backtest.factor import parse_periods
 from flowmosaic.cli.context import Context
 from flowmosaic.config import load_countries
 from flowmosaic.errors import InputError
+from flowmosaic.signals.names import DAILY, SIGNALS
 
 NAME = "backtest"
 HELP = "quintile backtest of country flow %% against returns"
@@ -39,12 +44,24 @@ def _horizons(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
         "--flows",
-        required=True,
         help="TABLE:UNIVERSE[@VERSION] (e.g. country_flows:FloPctCtry-B@3) or a "
         "strategy CSV (yyyymmdd date column, then ISO2 columns in %%)",
     )
+    src.add_argument(
+        "--signal",
+        help="TABLE:UNIVERSE:SIGNAL[@VERSION] (e.g. country_signals:FloPctCtry:FloTrend): "
+        "a country signal of `flowmosaic signals` instead of flow %%",
+    )
+    add_backtest_options(p)
+    p.add_argument("--membership", help="CSV with columns country,from,to (universe membership)")
+    p.add_argument("--out", required=True, help="output directory")
+
+
+def add_backtest_options(p: argparse.ArgumentParser) -> None:
+    """The returns and the backtest's parameters (shared with compare-signals)."""
     p.add_argument(
         "--returns", required=True, help="market CSV: date column (yyyymmdd), then ISO2 columns"
     )
@@ -63,7 +80,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "return counts 0%%, a weekend return counts on the next weekday",
     )
     p.add_argument("--lookback", type=int, default=20, help="compounding window in flow-date rows")
-    p.add_argument("--sum", action="store_true", help="sum the window instead of compounding")
+    p.add_argument(
+        "--sum",
+        action="store_true",
+        help="sum the window instead of compounding (a daily signal: sum its values instead "
+        "of pooling numerators over denominators)",
+    )
     p.add_argument("--lag", type=int, default=0)
     p.add_argument("--delay", type=int, default=2)
     p.add_argument("--bins", type=int, default=5)
@@ -79,16 +101,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=(5, 10, 20, 45, 65, 130),
         help="forward-return horizons in weekdays (default 5,10,20,45,65,130)",
     )
-    p.add_argument("--membership", help="CSV with columns country,from,to (universe membership)")
     p.add_argument("--countries", help="a group (G10, DM) or a list AU,CA,... (default: all)")
     p.add_argument("--periods", help="sub-periods for the report, e.g. 2007-2014,2015-2022")
-    p.add_argument("--out", required=True, help="output directory")
 
 
-def run(ctx: Context) -> int:
-    args = ctx.args
-    t0 = time.time()
-    params = BacktestParams(
+def params_from_args(args: argparse.Namespace, signal: str | None = None) -> BacktestParams:
+    """The backtest's parameters; signal: the country signal backtested (None: flow %), with
+    the look-back it needs (BacktestParams.for_signal; --sum sums a daily signal's values)."""
+    return BacktestParams(
         lookback=args.lookback,
         compound=not args.sum,
         lag=args.lag,
@@ -98,18 +118,45 @@ def run(ctx: Context) -> int:
         horizons=tuple(args.horizons),
         spreads=args.spreads,
         returns_kind="pct" if args.pct_returns else "level",
-    )
+    ).for_signal(signal, pooled=not args.sum)
+
+
+def run(ctx: Context) -> int:
+    args = ctx.args
+    t0 = time.time()
+    name = None
+    if args.signal:
+        name = bio.parse_signal_spec(args.signal).signal
+        if name not in SIGNALS:
+            raise InputError(
+                f"--signal {args.signal!r}: unknown signal {name!r}; choose from "
+                f"{', '.join(SIGNALS)}"
+            )
+        if name not in DAILY:
+            print(
+                f"[backtest] {name} is monthly: its latest value is used from the day it is "
+                "known; --lookback and --sum do not apply",
+                flush=True,
+            )
+    params = params_from_args(args, name)
     periods = parse_periods(args.periods)  # fail early, before any data is read
     countries = load_countries().resolve(args.countries) if args.countries else None
 
     spark = None
-    if bio.is_table_spec(args.flows):
-        print(f"[backtest] starting Spark to read {args.flows}", flush=True)
+    frames = None
+    flows = None
+    if args.signal or bio.is_table_spec(args.flows):
+        print(f"[backtest] starting Spark to read {args.signal or args.flows}", flush=True)
         spark = ctx.spark
-        flows, meta = bio.load_flows_from_table(spark, ctx.settings, args.flows, countries)
+        if args.signal:
+            frames, meta = bio.load_signal_from_table(spark, ctx.settings, args.signal, countries)
+            wide = frames.values
+        else:
+            flows, meta = bio.load_flows_from_table(spark, ctx.settings, args.flows, countries)
+            wide = flows
         print(
             f"[backtest] read {meta['source']} version {meta['source_version']}: "
-            f"{len(flows)} flow dates x {flows.shape[1]} countries",
+            f"{len(wide)} flow dates x {wide.shape[1]} countries",
             flush=True,
         )
     else:
@@ -153,6 +200,7 @@ def run(ctx: Context) -> int:
         membership=membership,
         periods=periods or None,
         quiet=False,
+        signal_input=frames,
     )
     if spark is not None:
         run_id = api.record_run(spark, ctx.settings, result)

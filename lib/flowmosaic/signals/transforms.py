@@ -17,27 +17,20 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+# the names and frequencies are in names.py (no Spark there: the backtest reads them)
+from flowmosaic.signals.names import (  # noqa: F401 (re-exported)
+    COMPLEMENT,
+    COUNTS,
+    DAILY,
+    MONTHLY,
+    RELEASE_DAY,
+    SIGNALS,
+)
 from flowmosaic.spark.calendar import alloc_month
 
-DAILY = ("FloTrend", "FloDiff", "FloDiff2", "ActWtTrend", "ActWtDiff", "ActWtDiff2")
-MONTHLY = (
-    "AllocMo",
-    "AllocTrend",
-    "AllocDiff",
-    "AllocSkew",
-    "Herfindahl",
-    "HerfindahlEq",
-    "FundCt",
-)
-SIGNALS = DAILY + MONTHLY
-# value = 1 - numerator / denominator (a concentration's complement), not the ratio
-COMPLEMENT = ("Herfindahl", "HerfindahlEq")
-# value = numerator (a count: no denominator)
-COUNTS = ("FundCt",)
 # A difference of weights (fractions) has sign 0 when it rounds to 0 at 1e-6 percentage
 # points (the reference rounds P - w so before its sign): |x| < 0.5e-6 points = 5e-9.
 SIGN_EPSILON = 5e-9
-RELEASE_DAY = 23  # a month's snapshot is public on the 23rd of the next month
 LONG_COLUMNS = ("date", "country", "signal", "value", "numerator", "denominator")
 
 

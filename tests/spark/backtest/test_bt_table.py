@@ -96,3 +96,105 @@ def test_table_input_and_backtest_runs(spark, warehouse, repo, tmp_path, capsys)
     np.testing.assert_allclose(
         got.to_numpy(dtype=float), want.to_numpy(dtype=float), rtol=1e-9, equal_nan=True
     )
+
+
+def _signal_rows(flows: pd.DataFrame, universe: str, seed: int) -> list[tuple]:
+    """FloTrend-like rows: numerator = flow x q, denominator q (q > 0 drawn per row), so the
+    pooled look-back is a q-weighted mean of the flows; value = numerator / denominator."""
+    q = np.random.default_rng(seed).uniform(0.5, 2.0, flows.shape)
+    out = []
+    for i, (d, row) in enumerate(flows.iterrows()):
+        for j, (c, v) in enumerate(row.items()):
+            if not np.isnan(v):
+                n, den = float(v * q[i, j]), float(q[i, j])
+                out.append((universe, d.date(), c, "FloTrend", n / den, n, den))
+    return out
+
+
+@pytest.mark.slow
+def test_backtest_of_a_signal_from_the_table_cli_and_api(spark, warehouse, repo, tmp_path, capsys):
+    """`backtest --signal country_signals:U:FloTrend[@V]` reads the signal through Spark, pools
+    it over the look-back and records the run; the notebook API reads the same rows through
+    delta-rs and gets the same summary. The pooled values are checked against rolling sums
+    computed here."""
+    import flowmosaic as fm
+
+    s = warehouse
+    path = storage.ensure(spark, s, "country_signals")
+    flows, levels = make_planted(4, 1, strength=0.05, seed=5)
+    flows = flows.iloc[:90]
+    month_ends = flows.groupby(flows.index.to_period("M")).tail(1)
+    monthly = [(*r[:3], "AllocMo", *r[4:]) for r in _signal_rows(month_ends, "U1", 2)]
+    storage.append(
+        spark.createDataFrame(
+            _signal_rows(flows, "U1", 1) + monthly, table("country_signals").schema
+        ),
+        path,
+        {"job": "test-fixture"},
+    )
+    v1 = storage.current_version(spark, path)
+    frames, meta = bio.load_signal_from_table(spark, s, f"country_signals:U1:FloTrend@{v1}")
+    assert meta["source_version"] == v1 and meta["signal"] == "FloTrend"
+    assert list(frames.values.columns) == ["AU", "BR", "CA", "CN"]
+    rows = pd.DataFrame(
+        _signal_rows(flows, "U1", 1),
+        columns=[f.name for f in table("country_signals").schema.fields],
+    )
+    num = rows.pivot(index="date", columns="country", values="numerator")
+    den = rows.pivot(index="date", columns="country", values="denominator")
+    want = num.rolling(10).sum() / den.rolling(10).sum()  # no missing value in these rows
+    r = tmp_path / "levels.csv"
+    lv = levels.copy()
+    lv.index = lv.index.strftime("%Y%m%d")
+    lv.to_csv(r, index_label="date")
+    argv = ["backtest", "--conf", str(repo / "conf" / "local.yaml"), "--warehouse", s.warehouse]
+    common = ["--returns", str(r), "--bins", "2", "--horizons", "5,10", "--lookback", "10"]
+    out = tmp_path / "cli"
+    rc = main([*argv, "--signal", "country_signals:U1:FloTrend", *common, "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert f"version {v1}" in printed and "recorded run" in printed
+    runs = storage.read_table(spark, s, "backtest_runs").toPandas()
+    mine = runs[runs.source.str.endswith("gold/country_signals:U1:FloTrend")]
+    assert mine.run_id.nunique() == 1 and '"pooled": true' in mine.parameters.iloc[0]
+
+    api = fm.open(s.warehouse).backtest(
+        "U1", str(r), signal="FloTrend", bins=2, horizons=(5, 10), lookback=10
+    )
+    np.testing.assert_allclose(
+        api.result.compounded.to_numpy(),
+        want.dropna(how="all").to_numpy(),
+        rtol=1e-12,
+    )
+    cli_summary = pd.read_csv(out / "summary.csv")
+    np.testing.assert_allclose(
+        api.summary["value"].to_numpy(dtype=float),
+        cli_summary["value"].to_numpy(dtype=float),
+        rtol=1e-9,  # the CSV holds 10 significant digits
+        equal_nan=True,
+    )
+    assert "FloTrend" in (out / "report.html").read_text()
+    with pytest.raises(InputError, match="no rows of FloDiff for universe U1"):
+        bio.load_signal_from_table(spark, s, "country_signals:U1:FloDiff")
+
+    # compare-signals over the table: both signals (no country_flows here), the daily one
+    # with the numbers of its own backtest above, the monthly one held (lookback 1)
+    cmp = tmp_path / "cmp"
+    options = argv[1:]  # --conf, --warehouse
+    rc = main(
+        [
+            "compare-signals",
+            *options,
+            "--universe",
+            "U1",
+            "--no-flow-pct",
+            *common,
+            "--out",
+            str(cmp),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    perf = pd.read_csv(cmp / "performance.csv").set_index(["signal", "horizon"])
+    assert sorted(set(perf.index.get_level_values(0))) == ["AllocMo", "FloTrend"]
+    assert perf.loc[("FloTrend", 10), "Sharpe"] == pytest.approx(api.value(10, "Sharpe"), rel=1e-9)
+    assert "Signal comparison: U1" in (cmp / "compare.html").read_text()
