@@ -89,6 +89,20 @@ independently of `effect`, so runs with different effects differ only by these t
 through the assets' returns, AssetsEnd/PortfolioChange and, slightly, the Flow amounts; the
 flow rates, hence the country flow %, hardly move).
 
+PLANTED ALLOCATION-CHANGE EFFECT (strength `alloc_effect`, 0 = none, the default): countries
+whose weights rise across funds outperform while that rise is public. Per allocation month m a
+common shock a(m,c) ~ N(0, 1) per country (its own random stream) moves every cross-border
+fund's log-weights: log w(i,c,m) += ALLOC_TILT_SD x sum_{k<=m} a(k,c) (ALLOC_TILT_SD = 0.3,
+before the fund's weights are normalised), so snapshot m raises the weights of the countries
+with a(m,c) > 0 against snapshot m-1 in every fund that holds them. On a flow date whose public
+snapshot is m (the 23rd rule: from the 23rd of m+1 to the 22nd of m+2):
+    country return (percent)        += alloc_effect x K_ALLOC x z_c(a(m,c))   K_ALLOC = 0.10
+with z_c the z-score across the 52 countries. AllocMo and AllocTrend of month m, known on the
+23rd of m+1, carry a(m,c); concentration signals (HerfindahlEq: a common multiplicative tilt
+leaves each fund's shares of the country's holders alike) and flow % do not. With
+alloc_effect 0 nothing is drawn into the files: every file is what the generator writes without
+the option.
+
 MOSAIC SCENARIO (mosaic=True, the default): a planted story over the WINDOW = the last
 MOSAIC_MONTHS = 12 calendar months of the range (all of a shorter range), whatever the scale.
 Investor domicile = the fund's Domicile (JP domestic; OFFSHORE = LU, IE, KY a group of its own;
@@ -166,6 +180,8 @@ from flowmosaic.config import load_countries
 K_RET = 0.10  # percent of daily return per unit cross-sectional z-score of lagged 20d flow
 K_YLD = 0.45  # basis points of daily yield change per unit z-score (opposite sign)
 EFFECT_LAG = 3  # flow-calendar rows between the flow signal and the return it moves
+ALLOC_TILT_SD = 0.3  # sd of a month's common log-weight shock per country (alloc_effect > 0)
+K_ALLOC = 0.10  # percent of daily return per unit z-score of the public month's weight shock
 BURN_IN = 60  # latent flow rows simulated before the first flow date
 LOOKBACK = 20
 
@@ -542,6 +558,7 @@ class GenerateSummary:
     allocation_rows: int
     partitions: int
     mosaic: bool = True
+    alloc_effect: float = 0.0  # the planted allocation-change effect
     n_scenario_funds: int = 0  # funds the mosaic scenario adds (included in n_funds)
     paths: dict[str, str] = field(default_factory=dict)
     bytes_on_disk: dict[str, int] = field(default_factory=dict)
@@ -553,6 +570,7 @@ class GenerateSummary:
         lines = [
             f"synthetic universe '{self.scale}' (seed {self.seed}, effect {self.effect}"
             + (f", bond effect {self.bond_effect}" if self.bond_effect != self.effect else "")
+            + (f", allocation-change effect {self.alloc_effect}" if self.alloc_effect else "")
             + f") -> {self.out}",
             f"  dates       {self.start} .. {self.end}: {self.n_flow_dates:,} flow dates, "
             f"{self.n_weekdays:,} market weekdays",
@@ -596,6 +614,8 @@ class _Plan:
     bond_cap: np.ndarray  # (52,)
     focus_idx: dict  # focus -> int array of country columns
     mosaic: _Mosaic | None = None  # None: no scenario
+    # (n_months, 52) common log-weight tilt of the allocation-change effect; None: none
+    alloc_tilt: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -700,6 +720,25 @@ def flow_signal(
     return zscore_rows(c)
 
 
+def alloc_shocks(seed: int, n_months: int, n_countries: int) -> np.ndarray:
+    """a(m, c) of the allocation-change effect: a common N(0, 1) shock per allocation month
+    (from 2 months before the first flow date, as the plan's months) and country."""
+    return _rng(seed, 0, 8).standard_normal((n_months, n_countries))
+
+
+def _month_index(fdates: list[dt.date], month: dt.date) -> int:
+    """Months from 2 months before the first flow date (the plan's months) to `month`."""
+    first = cal.add_months(cal.month_start(fdates[0]), -2)
+    return (month.year - first.year) * 12 + month.month - first.month
+
+
+def alloc_tilt(seed: int, fdates: list[dt.date], n_countries: int) -> np.ndarray:
+    """(n_months, n_countries) log-weight tilt of the allocation-change effect over the
+    plan's months: ALLOC_TILT_SD x the running sum of the monthly shocks."""
+    n_months = _month_index(fdates, cal.month_start(fdates[-1])) + 1
+    return ALLOC_TILT_SD * np.cumsum(alloc_shocks(seed, n_months, n_countries), axis=0)
+
+
 def simulate_market(
     seed: int,
     countries: tuple[str, ...],
@@ -710,12 +749,14 @@ def simulate_market(
     mix_equity: np.ndarray | None = None,
     mix_bond: np.ndarray | None = None,
     bond_effect: float | None = None,
+    alloc_effect: float = 0.0,
 ) -> dict:
     """Driver-side market: latent flow factors, the signals, weekday returns and yields.
 
     mix_equity / mix_bond: mixing matrices (see mixing_matrix) of the cross-border equity and bond
     funds; None = identity (the raw latent factor). bond_effect: the yields' planted effect
-    (None: `effect`). Returns a dict of arrays and date lists.
+    (None: `effect`); alloc_effect: the allocation-change effect's strength on returns.
+    Returns a dict of arrays and date lists.
     """
     bond_effect = effect if bond_effect is None else bond_effect
     fdates = cal.flow_dates(start, end)
@@ -743,6 +784,11 @@ def simulate_market(
     reg = 0.5 * _tnoise(r, (n, 6)) * vol[:, None]
     idio = np.where(is_em, 1.1, 0.7) * _tnoise(r, (n, nc)) * vol[:, None]
     ret = 0.025 + beta * mkt[:, None] + reg[:, region] + idio + effect * K_RET * s_eq
+    if alloc_effect:  # the shock of the month public on each flow date
+        public = [_month_index(fdates, cal.alloc_month(d)) for d in fdates]
+        n_months = _month_index(fdates, cal.month_start(fdates[-1])) + 1
+        shocks = zscore_rows(alloc_shocks(seed, n_months, nc))
+        ret = ret + alloc_effect * K_ALLOC * shocks[public]
     usd = 0.35 * r.standard_normal(n) * vol
     # Yields: daily change in bp with a weak pull to the starting level, on flow rows.
     r = _rng(seed, 0, 3)
@@ -810,9 +856,11 @@ def _make_plan(
     latent: np.ndarray,
     market: dict | None = None,
     n_base: int | None = None,
+    alloc_tilt: np.ndarray | None = None,
 ) -> _Plan:
     """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only.
-    With `n_base` (the number of usual funds) it carries the mosaic scenario."""
+    With `n_base` (the number of usual funds) it carries the mosaic scenario; alloc_tilt: the
+    allocation-change effect's log-weight tilt (alloc_shocks)."""
     first_m = cal.add_months(cal.month_start(fdates[0]), -2)
     base = first_m.year * 12 + first_m.month - 1
     month_of_day = np.array([d.year * 12 + d.month - 1 - base for d in fdates], dtype=np.int32)
@@ -848,6 +896,7 @@ def _make_plan(
         mosaic=None
         if n_base is None
         else mosaic_plan(seed, n_base, fdates, month_of_day, n_months),
+        alloc_tilt=alloc_tilt,
     )
 
 
@@ -907,6 +956,8 @@ def _fund_profile(plan: _Plan, idx: int):
         tilt = rng.normal(0, 0.05 if passive else 0.4, h)
         dev = _ar1(rng, n_months, h, 0.9, 0.05 if passive else 0.2)
         lw = base + tilt + dev
+        if plan.alloc_tilt is not None:
+            lw = lw + plan.alloc_tilt[:, held]
         w = np.exp(lw - lw.max(axis=1, keepdims=True))
         w /= w.sum(axis=1, keepdims=True)
         inv = 0.9475 + 0.045 * np.tanh(_ar1(rng, n_months, 1, 0.8, 0.8))  # 90.3 .. 99.2
@@ -1569,6 +1620,7 @@ def generate(
     partitions: int | None = None,
     bond_effect: float | None = None,
     mosaic: bool = True,
+    alloc_effect: float = 0.0,
 ) -> GenerateSummary:
     """Write a synthetic universe under `out` (layout in the module docstring).
 
@@ -1577,7 +1629,8 @@ def generate(
     effect: by default the scale's when effect is the scale's too, else `effect`, so an explicit
     effect sets both (as before bond_effect existed). mosaic=False leaves out the mosaic
     scenario: every file but manifest.json and market/external_series.csv is then byte for byte
-    what the generator wrote before the scenario existed.
+    what the generator wrote before the scenario existed. alloc_effect: the planted
+    allocation-change effect (module docstring; 0: none).
     """
     t0 = time.time()
     if scale not in SCALES:
@@ -1625,7 +1678,8 @@ def generate(
     fdates = cal.flow_dates(start, end)
     latent = simulate_latent(seed, len(fdates), len(order))[BURN_IN:]
     n_base = n_funds if mosaic else None
-    base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base)
+    tilt = alloc_tilt(seed, fdates, len(order)) if alloc_effect else None
+    base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base, alloc_tilt=tilt)
     n_extra = base_plan.mosaic.n_launch if base_plan.mosaic is not None else 0
     ids = spark.range(0, n_funds + n_extra, 1, k)
 
@@ -1668,9 +1722,9 @@ def generate(
         sel = ((fs["ac"] == ac) & fs["xb"]).to_numpy()
         mixes[ac] = mixing_matrix(w[sel], size[sel])
     market = simulate_market(
-        seed, order, g10, start, end, effect, mixes["E"], mixes["B"], bond_effect
+        seed, order, g10, start, end, effect, mixes["E"], mixes["B"], bond_effect, alloc_effect
     )
-    plan = _make_plan(seed, order, fdates, latent, market, n_base=n_base)
+    plan = _make_plan(seed, order, fdates, latent, market, n_base=n_base, alloc_tilt=tilt)
     wd = [cal.to_yyyymmdd(d) for d in market["weekdays"]]
     ret = pd.DataFrame(np.round(market["returns"], 6), columns=list(order))
     ret.insert(0, "date", wd)
@@ -1747,6 +1801,7 @@ def generate(
         n_weekdays=len(market["weekdays"]),
         n_funds=len(fs),
         mosaic=mosaic,
+        alloc_effect=float(alloc_effect),
         n_scenario_funds=n_extra,
         n_cross_border=int(fs["xb"].sum()),
         n_share_classes=len(sc),

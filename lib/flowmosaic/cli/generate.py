@@ -28,13 +28,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="planted strength linking lagged country flow %% to forward returns "
         "(0 = none; default: the scale's standard effect)",
     )
+    p.add_argument(
+        "--alloc-effect",
+        type=float,
+        default=0.0,
+        help="planted strength linking the common change of countries' allocation weights to "
+        "returns while it is public (the allocation signals' planted truth; default 0: none)",
+    )
 
 
 def run(ctx: Context) -> int:
     a = ctx.args
     ctx.say(
         synth.generate(
-            ctx.spark, a.out, scale=a.scale, seed=a.seed, fmt=a.format, effect=a.effect
+            ctx.spark,
+            a.out,
+            scale=a.scale,
+            seed=a.seed,
+            fmt=a.format,
+            effect=a.effect,
+            alloc_effect=a.alloc_effect,
         ).describe()
     )
     return 0
