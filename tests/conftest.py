@@ -35,8 +35,8 @@ SHORT_JVM_OPTIONS = f"{TEST_JVM_OPTIONS} -XX:TieredStopAtLevel=1"
 # than running it interpreted (a warm ingest of the small raw universe + its country flows:
 # 13.7 + 4.5 s wall, 22.7 + 7.0 CPU s with code generation; 9.9 + 4.1 s, 15.2 + 6.4 CPU s
 # without). The results are the same either way (Spark tests its generated code against the
-# interpreted evaluation). The standalone-cluster and demo tests keep Spark's default, the one
-# users run.
+# interpreted evaluation). The standalone-cluster test keeps Spark's default, the one users run:
+# its ingest and country flows, with generated code, must equal the local run's.
 SUBPROCESS_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
