@@ -314,3 +314,30 @@ def test_investor_grain_sums_to_the_country_grain(spark, inputs, engine):
         ("AU", "Institutional"): (20.0, 1),
         ("AU", "Retail"): (0.0, 1),
     }
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_flow_pct_of_the_signals_worked_example(spark, engine):
+    """docs/signals.md's worked example (funds A, B, C; X = JP, Y = US) gives flow % with the
+    new weights, by hand: JP 100 x (4 x 0.5 + 6 x 0.25 - 2 x 0.1) / (100 x 0.5 + 200 x 0.25 +
+    50 x 0.1) = 100 x 3.3 / 105; US 100 x (4 x 0.5 + 6 x 0.75 - 2 x 0.9) / (50 + 150 + 45) =
+    100 x 4.7 / 245. The flow is on 2025-06-23, the day May's (the new) snapshot is public."""
+    day, apr, may = D(2025, 6, 23), D(2025, 4, 1), D(2025, 5, 1)
+    funds = [(f, "E", True, "LU", "G") for f in ("A", "B", "C")]
+    share_classes = [(f"S{f}", f, "Retail") for f in ("A", "B", "C")]
+    rows = [
+        (day, f"S{f}", f, flow, start, 0.0)
+        for f, flow, start in (("A", 4.0, 100.0), ("B", 6.0, 200.0), ("C", -2.0, 50.0))
+    ]
+    old = {("A", "JP"): 40, ("A", "US"): 60, ("B", "JP"): 30, ("B", "US"): 70, ("C", "US"): 100}
+    new = {("A", "JP"): 50, ("A", "US"): 50, ("B", "JP"): 25, ("B", "US"): 75, ("C", "JP"): 10}
+    new[("C", "US")] = 90
+    allocations = [
+        (m, f, c, float(p)) for m, snap in ((apr, old), (may, new)) for (f, c), p in snap.items()
+    ]
+    s = silver(spark, funds, share_classes, rows, allocations)
+    got = {
+        r["country"]: r["flow_pct"]
+        for r in country_rows(spark, s, [EQ_XB], engine, lo=day, hi=day).collect()
+    }
+    assert got == {"JP": pytest.approx(100 * 3.3 / 105), "US": pytest.approx(100 * 4.7 / 245)}
