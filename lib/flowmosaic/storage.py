@@ -15,6 +15,7 @@ Every write records what produced it in the commit's userMetadata (JSON).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from urllib.parse import unquote, urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from flowmosaic import calendar
 from flowmosaic.config import Settings
 from flowmosaic.errors import ConcurrentWriteError, InputError
 from flowmosaic.tables import Table, table
@@ -341,6 +343,30 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> str:
 
 def _escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def date_window_predicate(
+    start: dt.date, end: dt.date, date_col: str, month_col: str, keys: str = ""
+) -> str:
+    """The replaceWhere predicate of the dates [start, end] of a table partitioned by
+    `month_col` (the first day of `date_col`'s month), after `keys` (e.g. "universe IN (...)").
+
+    The tables this serves have no row dated before its month's first flow date or after its
+    last (rows on flow dates; monthly signals on the 23rd, which lies between the two in every
+    month): when `start` is the first flow date of its month (or earlier) and `end` the last
+    flow date of its month (or later), the window is whole month partitions and the predicate
+    names the partitions only. Delta then replaces them from the
+    log alone, reading and rewriting no file; otherwise the date bounds are added, and the
+    month bounds stay (Delta's conflict check looks at partitions, so windows of other months
+    never conflict)."""
+    m_lo, m_hi = calendar.month_start(start), calendar.month_start(end)
+    parts = [keys] if keys else []
+    if calendar.flow_dates(m_lo, start - dt.timedelta(days=1)) or calendar.flow_dates(
+        end + dt.timedelta(days=1), calendar.month_end(m_hi)
+    ):
+        parts += [f"{date_col} >= DATE'{start}'", f"{date_col} <= DATE'{end}'"]
+    parts += [f"{month_col} >= DATE'{m_lo}'", f"{month_col} <= DATE'{m_hi}'"]
+    return " AND ".join(parts)
 
 
 def sql_string(s: str) -> str:

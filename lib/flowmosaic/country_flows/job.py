@@ -243,13 +243,8 @@ def run(
         )
         path = storage.ensure(spark, settings, target)
         in_list = ", ".join(storage.sql_string(n) for n in names)
-        # flow_month (the partition column Delta generates) bounds the window too: Delta's
-        # conflict check looks at partitions, so windows of other months never conflict
-        predicate = (
-            f"universe IN ({in_list}) AND flow_date >= DATE'{start}' "
-            f"AND flow_date <= DATE'{end}' "
-            f"AND flow_month >= DATE'{cal.month_start(start)}' "
-            f"AND flow_month <= DATE'{cal.month_start(end)}'"
+        predicate = storage.date_window_predicate(
+            start, end, "flow_date", "flow_month", f"universe IN ({in_list})"
         )
         progress(f"{target}: {', '.join(names)} {start}..{end}, {engine} engine")
         storage.replace_where(

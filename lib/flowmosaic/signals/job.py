@@ -190,11 +190,12 @@ def run(
         out = rows.select(*[F.col(f.name).cast(f.dataType) for f in table(TARGET).schema.fields])
         path = storage.ensure(spark, settings, TARGET)
         listed = lambda xs: ", ".join(storage.sql_string(x) for x in xs)  # noqa: E731
-        predicate = (
-            f"universe IN ({listed(names)}) AND signal IN ({listed(chosen)}) "
-            f"AND date >= DATE'{start}' AND date <= DATE'{end}' "
-            f"AND date_month >= DATE'{cal.month_start(start)}' "
-            f"AND date_month <= DATE'{cal.month_start(end)}'"
+        predicate = storage.date_window_predicate(
+            start,
+            end,
+            "date",
+            "date_month",
+            f"universe IN ({listed(names)}) AND signal IN ({listed(chosen)})",
         )
         progress(f"{TARGET}: {', '.join(names)} {start}..{end}, {len(chosen)} signal(s)")
         storage.replace_where(

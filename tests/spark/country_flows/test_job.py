@@ -161,9 +161,13 @@ def test_window_run_leaves_rows_outside_untouched(spark, wh):
         == run.source_versions
         == {n: storage.current_version(spark, _path(wh, n)) for n in sources.SOURCES}
     )
+    # February is a whole month (its first and last flow dates): replaced by partition, from
+    # the log alone, no file read or rewritten (storage.date_window_predicate)
     predicate = h.operationParameters["predicate"]
-    assert "2022-02-01" in predicate and "2022-02-28" in predicate
-    assert "FloPctCtry" in predicate
+    assert "flow_month >= DATE'2022-02-01'" in predicate
+    assert "flow_month <= DATE'2022-02-01'" in predicate
+    assert "flow_date" not in predicate and "FloPctCtry" in predicate
+    assert run.rows_copied == 0
     # the commit's rows are the window's rows
     window_rows = _table(spark, wh).filter("NOT (" + outside + ")").count()
     # AU, BR and CA up to 22 February (December's snapshot), AU and BR after (January's)
