@@ -35,7 +35,7 @@ from flowmosaic.backtest import api as bt_api
 from flowmosaic.backtest import compare as compare_mod
 from flowmosaic.backtest.engine import BacktestParams, BacktestResult
 from flowmosaic.backtest.factor import parse_periods
-from flowmosaic.backtest.signal import SignalFrames
+from flowmosaic.backtest.signal import SignalFrames, signal_frames
 from flowmosaic.config import Settings, load_countries, load_settings
 from flowmosaic.errors import InputError
 from flowmosaic.export.country_matrix import read_wide_csv
@@ -43,7 +43,6 @@ from flowmosaic.ingest import ingest_paths
 from flowmosaic.ingest.report import IngestReport
 from flowmosaic.mosaic import analyses
 from flowmosaic.signals import job as signals_job
-from flowmosaic.signals.names import SIGNALS
 from flowmosaic.spark.session import get_spark
 
 Day = dt.date | str | None
@@ -463,12 +462,7 @@ class Warehouse:
         rows = self.signals(universe)
         if codes:
             rows = rows[rows["country"].isin(codes)]
-        present = set(rows["signal"])
-        names = [n for n in (wanted or SIGNALS) if n in present]
-        if wanted and len(names) < len(wanted):
-            missing = [n for n in wanted if n not in present]
-            raise InputError(f"country_signals has no rows of {missing} for universe {universe}")
-        frames = {n: SignalFrames.from_rows(rows, n, codes) for n in names}
+        frames = signal_frames(rows, wanted or None, codes, f"country_signals ({universe})")
         flows = self.country_flows(universe, countries=codes, wide="flow_pct") if flow_pct else None
         market = returns if isinstance(returns, pd.DataFrame) else read_wide_csv(returns)
         p = BacktestParams.coerce({**params, "spreads": spreads})

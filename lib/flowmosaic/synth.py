@@ -732,11 +732,16 @@ def _month_index(fdates: list[dt.date], month: dt.date) -> int:
     return (month.year - first.year) * 12 + month.month - first.month
 
 
+def _n_months(fdates: list[dt.date]) -> int:
+    """The plan's months: from 2 months before the first flow date to the last's month."""
+    return _month_index(fdates, cal.month_start(fdates[-1])) + 1
+
+
 def alloc_tilt(seed: int, fdates: list[dt.date], n_countries: int) -> np.ndarray:
     """(n_months, n_countries) log-weight tilt of the allocation-change effect over the
     plan's months: ALLOC_TILT_SD x the running sum of the monthly shocks."""
-    n_months = _month_index(fdates, cal.month_start(fdates[-1])) + 1
-    return ALLOC_TILT_SD * np.cumsum(alloc_shocks(seed, n_months, n_countries), axis=0)
+    shocks = alloc_shocks(seed, _n_months(fdates), n_countries)
+    return ALLOC_TILT_SD * np.cumsum(shocks, axis=0)
 
 
 def simulate_market(
@@ -786,8 +791,7 @@ def simulate_market(
     ret = 0.025 + beta * mkt[:, None] + reg[:, region] + idio + effect * K_RET * s_eq
     if alloc_effect:  # the shock of the month public on each flow date
         public = [_month_index(fdates, cal.alloc_month(d)) for d in fdates]
-        n_months = _month_index(fdates, cal.month_start(fdates[-1])) + 1
-        shocks = zscore_rows(alloc_shocks(seed, n_months, nc))
+        shocks = zscore_rows(alloc_shocks(seed, _n_months(fdates), nc))
         ret = ret + alloc_effect * K_ALLOC * shocks[public]
     usd = 0.35 * r.standard_normal(n) * vol
     # Yields: daily change in bp with a weak pull to the starting level, on flow rows.

@@ -28,16 +28,6 @@ from flowmosaic.backtest.signal import SignalFrames  # noqa: E402
 from flowmosaic.errors import InputError  # noqa: E402
 
 PERFORMANCE = ("AnnMn", "Sharpe", "TStat")
-OUTPUT_FILES = (
-    "performance.csv",
-    "ic.csv",
-    "turnover.csv",
-    "correlation.csv",
-    "years.csv",
-    "compare.html",
-)
-
-
 FLOW_PCT = "FlowPct"  # flow % (country_flows) among the signals compared
 
 

@@ -15,11 +15,10 @@ import pandas as pd
 from pyspark.sql import functions as F
 
 from flowmosaic import storage
-from flowmosaic.backtest.signal import SignalFrames
+from flowmosaic.backtest.signal import SignalFrames, signal_frames
 from flowmosaic.errors import InputError
 from flowmosaic.export.country_matrix import matrix_from_table, read_wide_csv
 from flowmosaic.export.strategy_files import read_strategy_file
-from flowmosaic.signals.names import SIGNALS
 from flowmosaic.tables import TABLES
 
 __all__ = ["read_strategy_file", "read_market_file", "read_membership", "load_flows_from_table"]
@@ -217,19 +216,9 @@ def load_signals_from_table(
     """Every signal of `names` (default: every one the current version holds for the
     universe) -> ({name: SignalFrames} in the order of docs/signals.md, meta)."""
     path = settings.table_path("country_signals")
-    if not storage.exists(spark, path):
-        raise InputError(
-            f"no country_signals table at {path}: run `flowmosaic signals --universe {universe}`"
-        )
-    rows, version = signal_rows(spark, path, universe, names, None, countries)
-    present = set(rows["signal"])
-    missing = [n for n in (names or []) if n not in present]
-    if missing or not present:
-        raise InputError(
-            f"country_signals has no rows of {missing or 'any signal'} for universe {universe} "
-            f"(version {version}): run `flowmosaic signals --universe {universe}"
-            + (f" --signal {','.join(missing)}`" if missing else "`")
-        )
-    order = names or [n for n in SIGNALS if n in present]
-    frames = {n: SignalFrames.from_rows(rows, n, countries) for n in order}
+    rows, version = signal_rows(
+        spark, path, universe, names, None, countries, what=f"country_signals of {universe}"
+    )
+    where = f"country_signals (universe {universe}, version {version}, {path})"
+    frames = signal_frames(rows, names, countries, where)
     return frames, {"table_path": path, "source_version": version}

@@ -56,10 +56,16 @@ def compound_flows(x: pd.DataFrame, lookback: int = 20, compound: bool = True) -
             win = np.lib.stride_tricks.sliding_window_view(1.0 + filled / 100.0, lookback, axis=0)
             out[lookback - 1 :] = 100.0 * (win.prod(axis=-1) - 1.0)
         else:
-            cs = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(filled, axis=0)])
-            out[lookback - 1 :] = cs[lookback:] - cs[:-lookback]
+            out[lookback - 1 :] = window_sums(filled, lookback)
         out[np.isnan(a)] = np.nan
     return pd.DataFrame(out, index=x.index, columns=x.columns)
+
+
+def window_sums(a: np.ndarray, lookback: int) -> np.ndarray:
+    """Sums of every `lookback` consecutive rows of `a` (no missing values), one row per
+    window end from row lookback-1 on."""
+    cs = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
+    return cs[lookback:] - cs[:-lookback]
 
 
 def pooled_window(num: pd.DataFrame, den: pd.DataFrame, lookback: int) -> pd.DataFrame:
@@ -73,12 +79,10 @@ def pooled_window(num: pd.DataFrame, den: pd.DataFrame, lookback: int) -> pd.Dat
     den = den.reindex(index=num.index, columns=num.columns)
     out = np.full(num.shape, np.nan)
     if num.shape[0] >= lookback:
-        sums = []
-        for frame in (num, den):
-            a = np.nan_to_num(frame.to_numpy(dtype=float), nan=0.0)
-            cs = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
-            sums.append(cs[lookback:] - cs[:-lookback])
-        top, bottom = sums
+        top, bottom = (
+            window_sums(np.nan_to_num(f.to_numpy(dtype=float), nan=0.0), lookback)
+            for f in (num, den)
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             out[lookback - 1 :] = np.where(bottom > 0, top / bottom, np.nan)
     return pd.DataFrame(out, index=num.index, columns=num.columns)
@@ -310,6 +314,21 @@ class SignalFrames:
                 "1, summed), not pooled or compounded"
             )
         return self.values, None
+
+
+def signal_frames(
+    rows: pd.DataFrame, names: list[str] | None, countries=None, where: str = "country_signals"
+) -> dict[str, SignalFrames]:
+    """{name: SignalFrames} of long country_signals rows: the signals of `names`, else every
+    signal the rows hold, in the order of docs/signals.md. InputError when one asked for, or
+    every signal, has no rows (`where` names the rows' source in the message)."""
+    present = set(rows["signal"])
+    missing = [n for n in (names or []) if n not in present]
+    if missing or not present:
+        command = "flowmosaic signals" + (f" --signal {','.join(missing)}" if missing else "")
+        raise InputError(f"{where} has no rows of {missing or 'any signal'}: run `{command}`")
+    order = names or [n for n in SIGNALS if n in present]
+    return {n: SignalFrames.from_rows(rows, n, countries) for n in order}
 
 
 def sig_dates(values) -> pd.DatetimeIndex:

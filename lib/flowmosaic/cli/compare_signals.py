@@ -19,7 +19,7 @@ from flowmosaic.backtest.factor import parse_periods
 from flowmosaic.cli.backtest import add_backtest_options, params_from_args
 from flowmosaic.cli.context import Context
 from flowmosaic.config import load_countries
-from flowmosaic.errors import InputError
+from flowmosaic.signals.job import pick_signals
 from flowmosaic.signals.names import SIGNALS
 
 NAME = "compare-signals"
@@ -44,23 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory")
 
 
-def _names(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [n for n in names if n not in SIGNALS]
-    if unknown:
-        raise InputError(
-            f"--signals: unknown signal(s) {unknown}; choose from {', '.join(SIGNALS)}"
-        )
-    return names
-
-
 def run(ctx: Context) -> int:
     a = ctx.args
     t0 = time.time()
     params = params_from_args(a)
-    names = _names(a.signals)
+    names = pick_signals(a.signals) if a.signals else None
     periods = parse_periods(a.periods)
     countries = load_countries().resolve(a.countries) if a.countries else None
     spark, s = ctx.spark, ctx.settings

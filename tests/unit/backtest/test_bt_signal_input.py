@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from flowmosaic.backtest.engine import BacktestParams, run_backtest
-from flowmosaic.backtest.signal import SignalFrames, pooled_window
+from flowmosaic.backtest.signal import SignalFrames, pooled_window, signal_frames
 from flowmosaic.backtest.synthetic import make_planted
 from flowmosaic.errors import InputError
 
@@ -109,3 +109,18 @@ def test_a_pooled_signal_ranks_as_the_same_numbers_summed_as_flow_percent():
         assert pooled.bins[h].equals(as_flows.bins[h])
     pd.testing.assert_frame_equal(pooled.summary, as_flows.summary)
     assert pooled.extras["signal"] == "FloTrend"
+
+
+def test_signal_frames_in_the_documented_order_and_missing_ones_named():
+    rows = pd.concat(
+        [
+            _rows("AllocMo", [("2024-03-25", "US", 1.0)]),
+            _rows("FloTrend", [("2024-03-04", "US", 0.5)]),
+        ]
+    )
+    assert list(signal_frames(rows, None)) == ["FloTrend", "AllocMo"]  # docs/signals.md order
+    assert list(signal_frames(rows, ["AllocMo"])) == ["AllocMo"]
+    with pytest.raises(InputError, match=r"has no rows of \['FloDiff'\].*--signal FloDiff"):
+        signal_frames(rows, ["FloTrend", "FloDiff"])
+    with pytest.raises(InputError, match="no rows of any signal"):
+        signal_frames(rows.iloc[:0], None)
