@@ -22,13 +22,19 @@ import time
 from pathlib import Path
 
 import duckdb
+import yaml
 
 # The two standard universes of conf/universes.yaml, written out by hand.
 UNIVERSES = {"FloPctCtry": "E", "FloPctCtry-B": "B"}
-COUNTRIES = (
-    "AU BR CA CN ID IN JP KR MX MY PH RU SG TH TR TW ZA AR CL CO CZ EG HU IL NZ NO PE "
-    "PL SE CH GB AT BE DK FI FR DE GR IE IT NL PT ES HK US JO MA PK AE QA SA KW"
-).split()
+# The destinations a fund may allocate to: the ISO 3166-1 codes of conf/destinations.yaml (the
+# data file, not flowmosaic's reading of it). Every other column of the wide file but the keys
+# is an unknown country. (Lines that are not countries, cash and the like, are not in the
+# generated files and not handled here.)
+COUNTRIES = sorted(
+    yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "conf" / "destinations.yaml").read_text()
+    )["countries"]
+)
 FLOW_DATE = (
     "dayofweek({c}) BETWEEN 1 AND 5 AND NOT (month({c}) = 1 AND day({c}) = 1) "
     "AND NOT (month({c}) = 12 AND day({c}) = 25)"
@@ -66,12 +72,13 @@ def ingest(raw: Path, out: Path) -> dict:
             WHEN r.FundId NOT IN (SELECT FundId FROM funds WHERE reason IS NULL)
               THEN 'unknown_fund' END AS reason
           FROM r""")
-    cols = ", ".join(f'"{c}"' for c in COUNTRIES)
+    known = ", ".join(f"'{c}'" for c in COUNTRIES)
     q(f"""CREATE TEMP TABLE alloc AS
           WITH wide AS (SELECT row_number() OVER () AS line, *
                         FROM read_csv('{raw}/allocations.csv', header = true,
                                       all_varchar = true)),
-          cells AS (UNPIVOT wide ON {cols} INTO NAME country VALUE v),
+          cells AS (UNPIVOT wide ON COLUMNS(* EXCLUDE (line, ReportDate, FundId))
+                    INTO NAME country VALUE v),
           rec AS (SELECT line, ReportDate, FundId, country, v,
                          try_cast(ReportDate AS DATE) AS report_date,
                          try_cast(v AS DOUBLE) AS pct FROM cells
@@ -82,6 +89,7 @@ def ingest(raw: Path, out: Path) -> dict:
                     FROM keyed GROUP BY ALL)
           SELECT k.*, CASE
             WHEN coalesce(trim(k.FundId), '') = '' THEN 'missing_key'
+            WHEN k.country NOT IN ({known}) THEN 'unknown_country'
             WHEN k.report_date IS NULL THEN 'unparseable_date'
             WHEN k.pct IS NULL OR isnan(k.pct) OR isinf(k.pct) THEN 'unparseable_number'
             WHEN k.pct < 0 OR k.pct > 100 THEN 'allocation_out_of_range'

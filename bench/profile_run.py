@@ -6,7 +6,10 @@ and commits, Python). Delta commits are counted per table.
 
     python bench/profile_run.py --input DIR --warehouse WH [--universe FloPctCtry,FloPctCtry-B]
 
-The warehouse is emptied first. Prints a Markdown table (docs/benchmarks.md quotes it).
+The warehouse is emptied first. Prints a Markdown table (docs/benchmarks.md quotes it); with
+--json, then one JSON line of the same figures (run_bench.py reads it): the serial part of the
+run (interpreter start and imports, session start, the time no Spark job ran) and the peak
+memory of the driver (jvm_memory).
 """
 
 from __future__ import annotations
@@ -70,13 +73,45 @@ def slowest_stages(stages: list[dict], n: int = 8) -> list[str]:
     return lines
 
 
-def summarize(label: str, wall: float, jobs: list[dict]) -> list[str]:
-    spans = [(_ts(j["submissionTime"]), _ts(j["completionTime"])) for j in jobs]
-    # the time at least one job was running (jobs of one command run one after another here)
+def jvm_memory(spark, reset: bool = False) -> dict:
+    """The driver JVM's peak memory since its start or the last reset: the heap pools' peak
+    use summed (G1's eden, survivor and old generation; in local mode the tasks' memory is in
+    this heap too) and the process's peak resident set (VmHWM: heap, off-heap, metaspace,
+    code). reset=True starts both peaks again (VmHWM through /proc/PID/clear_refs)."""
+    jvm = spark.sparkContext._jvm
+    pools = [
+        p
+        for p in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
+        if str(p.getType()) == "Heap memory"
+    ]
+    pid = int(jvm.java.lang.ProcessHandle.current().pid())
+    if reset:
+        for p in pools:
+            p.resetPeakUsage()
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return {}
+    hwm = next(
+        int(line.split()[1]) * 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    heap = sum(p.getPeakUsage().getUsed() for p in pools)
+    return {"heap_peak_gib": round(heap / 2**30, 2), "rss_peak_gib": round(hwm / 2**30, 2)}
+
+
+def busy_seconds(jobs: list[dict]) -> float:
+    """The time at least one of the jobs was running."""
+    spans = sorted((_ts(j["submissionTime"]), _ts(j["completionTime"])) for j in jobs)
     busy, end = 0.0, 0.0
-    for a, b in sorted(spans):
+    for a, b in spans:
         busy += max(0.0, b - max(a, end))
         end = max(end, b)
+    return busy
+
+
+def summarize(label: str, wall: float, jobs: list[dict]) -> list[str]:
+    spans = [(_ts(j["submissionTime"]), _ts(j["completionTime"])) for j in jobs]
+    busy = busy_seconds(jobs)
     by_site: dict[str, list[float]] = defaultdict(list)
     for j, (a, b) in zip(jobs, spans):
         by_site[j["name"].split(" at ")[-1]].append(b - a)
@@ -105,6 +140,7 @@ def main() -> int:
         metavar="DATE",
         help="keep the warehouse and profile `flowmosaic nightly --date DATE --input INPUT`",
     )
+    ap.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = ap.parse_args()
     if args.nightly:
         args.country_flows_only = True
@@ -114,9 +150,13 @@ def main() -> int:
     imported = time.time()
     spark = get_spark(settings, app_name="flowmosaic-profile", extra_conf={"spark.ui.port": "4099"})
     started = time.time()
+    memory = {}
     if not args.country_flows_only:
+        jvm_memory(spark, reset=True)
         ingest_paths(spark, settings, directory=args.input)
+        memory["ingest"] = jvm_memory(spark)
     ingested = time.time()
+    jvm_memory(spark, reset=True)
     after_ingest = {j["jobId"] for j in ui_jobs(spark)}
     if args.nightly:
         from flowmosaic import nightly
@@ -128,6 +168,7 @@ def main() -> int:
             spark, settings, args.universe, engine=args.engine, progress=lambda _m: None
         )
     done = time.time()
+    memory["nightly" if args.nightly else "country_flows"] = jvm_memory(spark)
     jobs = ui_jobs(spark)
     stages = ui_stages(spark)
     commits = {
@@ -161,6 +202,25 @@ def main() -> int:
         *slowest_stages(stages),
     ]
     print("\n".join(lines))
+    if args.json:
+        ingest_jobs = [j for j in jobs if j["jobId"] in after_ingest]
+        later = [j for j in jobs if j["jobId"] not in after_ingest]
+        print(
+            json.dumps(
+                {
+                    "imports_s": imported - T0,
+                    "session_s": started - imported,
+                    "ingest_s": ingested - started,
+                    "ingest_jobs_busy_s": busy_seconds(ingest_jobs) if ingest_jobs else 0.0,
+                    "run_s": done - ingested,
+                    "run_jobs": len(later),
+                    "run_jobs_busy_s": busy_seconds(later),
+                    "total_s": done - T0,
+                    "memory": memory,
+                    "load": load,
+                }
+            )
+        )
     return 0
 
 

@@ -15,9 +15,17 @@ Figures (medians of --reps runs; load average noted with each):
   running `flowmosaic serve`);
 - the tiny run, cold (`flowmosaic ingest` then `flowmosaic country-flows` in new processes);
 - export and both backtests; peak memory; spark.driver.memory.
---scale-out adds the full recompute at local[1] and local[2] and on a standalone cluster of
-two 1-core workers (spark-submit). Figures go to docs/benchmarks.md between the markers of the
-scale. No timed assertion anywhere: the run fails only when an equality check fails.
+- peak driver memory (bench/profile_run.py's jvm_memory) of the ingest and of a full
+  recompute: the heap's peak use and the JVM's peak resident set.
+--scale-out adds the full recompute at local[1] and local[2] (new processes), a profiled cold
+recompute at local[2] (bench/profile_run.py: its serial part, session start and the time no
+Spark job ran, as a share of its wall time) and the standalone cluster of two 1-core workers
+(spark-submit; --no-cluster leaves it out). --scale-out-only measures those alone (ingesting
+the universe first when its warehouse is not there): the inputs of bench/cost_model.py, which
+fits T = T_fixed + W / cores over the scales. At 'large' the join engine is left out unless
+--engines names it (at medium it already broadcasts a 2.2 GiB relation). Figures go to
+docs/benchmarks.md between the markers of the scale. No timed assertion anywhere: the run fails
+only when an equality check fails.
 """
 
 from __future__ import annotations
@@ -243,7 +251,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--scale", default="small", choices=["tiny", "small", "medium"])
+    ap.add_argument("--scale", default="small", choices=["tiny", "small", "medium", "large"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data", default=str(ROOT / "bench-data"), help="where universes are kept")
@@ -253,16 +261,30 @@ def main() -> int:
         action="store_true",
         help="also local[1], local[2] and a standalone cluster of two 1-core workers",
     )
+    ap.add_argument("--no-cluster", action="store_true", help="scale-out without the cluster")
+    ap.add_argument(
+        "--scale-out-only", action="store_true", help="only the scale-out runs (cost model inputs)"
+    )
+    ap.add_argument(
+        "--engines", default=None, help="country-flows engines (default matrix,join; large: matrix)"
+    )
+    ap.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated steps to leave out: nightly, tiny, backtests",
+    )
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = ap.parse_args()
     os.environ["PYSPARK_PYTHON"] = sys.executable
 
+    from bench.profile_run import jvm_memory
     from flowmosaic import country_flows
     from flowmosaic.backtest import api as bt
     from flowmosaic.backtest.io import load_flows_from_table, read_market_file
     from flowmosaic.config import load_countries, load_settings
     from flowmosaic.export.strategy_files import export_universe
     from flowmosaic.ingest import ingest_paths
+    from flowmosaic.maintain import maintain
     from flowmosaic.spark.session import get_spark
 
     fig = Figures()
@@ -298,11 +320,17 @@ def main() -> int:
             "n_share_classes",
             "flow_rows",
             "allocation_rows",
+            "n_destinations",
             "fmt",
         )
         if k in manifest
     }
-    reps, ingest_reps = args.reps, args.ingest_reps or (1 if args.scale == "medium" else args.reps)
+    big = args.scale in ("medium", "large")
+    reps, ingest_reps = args.reps, args.ingest_reps or (1 if big else args.reps)
+    engines = (args.engines or ("matrix" if args.scale == "large" else "matrix,join")).split(",")
+    skip = set(filter(None, args.skip.split(",")))
+    if args.scale_out_only:
+        return scale_out_only(fig, raw, wh, args)
 
     print("== DuckDB references (child processes)", flush=True)
     duck_ingest = None
@@ -329,15 +357,27 @@ def main() -> int:
             spark.stop()
             shutil.rmtree(wh, ignore_errors=True)
             spark = get_spark(settings, app_name="flowmosaic-bench")
+        jvm_memory(spark, reset=True)
         t0 = time.time()
         report = ingest_paths(spark, settings, directory=str(raw))
         fig.add("ingest", time.time() - t0)
+        fig.notes["driver_memory_ingest"] = jvm_memory(spark)
     fig.notes["ingest_spark_jobs"] = report.spark_jobs
+    fig.notes["fund_days"] = fund_days(settings)
+    fig.notes["ingest_files"] = data_files(settings)
+    print("== upkeep right after the fresh ingest (flowmosaic maintain)", flush=True)
+    t0 = time.time()
+    upkeep = maintain(spark, settings, progress=None)
+    fig.add("upkeep_after_ingest", time.time() - t0)
+    fig.notes["upkeep_rewritten"] = {
+        t.name: int(t.optimize_metrics.get("numFilesRemoved", 0)) for t in upkeep.tables
+    }
     fig.notes["ingest_counts"] = ingest_counts_equal(report, duck_ingest)
 
     quiet = lambda _m: None  # noqa: E731
-    for engine in ("matrix", "join"):
+    for engine in engines:
         print(f"== country-flows full recompute, {engine} engine", flush=True)
+        jvm_memory(spark, reset=True)
         run = fig.timed(
             f"country_flows_{engine}",
             lambda e=engine: country_flows.run(
@@ -346,68 +386,80 @@ def main() -> int:
             reps if engine == "matrix" else max(1, reps // 2),
         )
         fig.notes[f"country_flows_{engine}_jobs"] = run.spark_jobs
+        fig.notes[f"driver_memory_country_flows_{engine}"] = jvm_memory(spark)
         fig.notes[f"equality_{engine}"] = equality(settings, ref_out)
         print(f"  equality: {fig.notes[f'equality_{engine}']}", flush=True)
     hi = run.end
 
-    print("== export and backtests", flush=True)
-    fig.timed("export", lambda: [export_universe(spark, settings, u, out) for u in UNIVERSES], reps)
-    g10 = load_countries().groups["G10"]
-    bond, _ = load_flows_from_table(spark, settings, "country_flows:FloPctCtry-B", g10)
-    eq, _ = load_flows_from_table(spark, settings, "country_flows:FloPctCtry")
-    yields = read_market_file(raw / "market" / "yields_10y.csv")
-    rets = read_market_file(raw / "market" / "returns_daily.csv")
-    fig.timed("backtest_g10", lambda: bt.run(bond, yields, {"spreads": True}, out / "bt-g10"), reps)
-    fig.timed("backtest_52", lambda: bt.run(eq, rets, {"returns_kind": "pct"}, out / "bt-52"), reps)
+    if "backtests" not in skip:
+        print("== export and backtests", flush=True)
+        fig.timed(
+            "export", lambda: [export_universe(spark, settings, u, out) for u in UNIVERSES], reps
+        )
+        g10 = load_countries().groups["G10"]
+        bond, _ = load_flows_from_table(spark, settings, "country_flows:FloPctCtry-B", g10)
+        eq, _ = load_flows_from_table(spark, settings, "country_flows:FloPctCtry")
+        yields = read_market_file(raw / "market" / "yields_10y.csv")
+        rets = read_market_file(raw / "market" / "returns_daily.csv")
+        fig.timed(
+            "backtest_g10", lambda: bt.run(bond, yields, {"spreads": True}, out / "bt-g10"), reps
+        )
+        fig.timed(
+            "backtest_52", lambda: bt.run(eq, rets, {"returns_kind": "pct"}, out / "bt-52"), reps
+        )
     spark.stop()
     fig.notes["spark_peak_rss_gib"] = round(sampler.peak / 2**30, 2)
     sampler.stop()
 
-    print("== nightly one-day update (the last flow date, re-ingested and recomputed)", flush=True)
-    day_dir = one_day(raw, hi, Path(args.data) / f"{args.scale}-day")
-    common = ["--warehouse", str(wh)]
-    nightly = [FLOWMOSAIC, "nightly", "--date", str(hi), "--input", str(day_dir), *common]
-    for _ in range(reps):
-        fig.add("nightly_cold", child(nightly)[0])
-    port = 15000 + os.getpid() % 2000
-    remote = serve(common, port)
-    try:
-        child([*nightly, "--remote", remote])  # the server's first run warms it
+    if "nightly" not in skip:
+        print(
+            "== nightly one-day update (the last flow date, re-ingested and recomputed)", flush=True
+        )
+        day_dir = one_day(raw, hi, Path(args.data) / f"{args.scale}-day")
+        common = ["--warehouse", str(wh)]
+        nightly = [FLOWMOSAIC, "nightly", "--date", str(hi), "--input", str(day_dir), *common]
         for _ in range(reps):
-            fig.add("nightly_warm", child([*nightly, "--remote", remote])[0])
-    finally:
-        subprocess.run(
-            [FLOWMOSAIC, "serve", "--stop", "--port", str(port), *common],
-            capture_output=True,
-            cwd=ROOT,
-        )
-    fig.notes["nightly_date"] = str(hi)
+            fig.add("nightly_cold", child(nightly)[0])
+        port = 15000 + os.getpid() % 2000
+        remote = serve(common, port)
+        try:
+            child([*nightly, "--remote", remote])  # the server's first run warms it
+            for _ in range(reps):
+                fig.add("nightly_warm", child([*nightly, "--remote", remote])[0])
+        finally:
+            subprocess.run(
+                [FLOWMOSAIC, "serve", "--stop", "--port", str(port), *common],
+                capture_output=True,
+                cwd=ROOT,
+            )
+        fig.notes["nightly_date"] = str(hi)
 
-    print("== tiny run, cold: ingest then country-flows in new processes", flush=True)
-    tiny = Path(args.data) / "tiny-seed7"
-    if not (tiny / "manifest.json").exists():
-        child([FLOWMOSAIC, "generate", "--scale", "tiny", "--seed", "7", "--out", str(tiny)])
-    for _ in range(reps):
-        twh = Path(args.data) / "tiny-warehouse"
-        shutil.rmtree(twh, ignore_errors=True)
-        a, _ = child([FLOWMOSAIC, "ingest", "--input", str(tiny), "--warehouse", str(twh)])
-        b, _ = child(
-            [
-                FLOWMOSAIC,
-                "country-flows",
-                "--universe",
-                ",".join(UNIVERSES),
-                "--warehouse",
-                str(twh),
-            ]
-        )
-        fig.add("tiny_ingest", a)
-        fig.add("tiny_country_flows", b)
-        fig.add("tiny_total", a + b)
+    if "tiny" not in skip:
+        print("== tiny run, cold: ingest then country-flows in new processes", flush=True)
+        tiny = Path(args.data) / "tiny-seed7"
+        if not (tiny / "manifest.json").exists():
+            child([FLOWMOSAIC, "generate", "--scale", "tiny", "--seed", "7", "--out", str(tiny)])
+        for _ in range(reps):
+            twh = Path(args.data) / "tiny-warehouse"
+            shutil.rmtree(twh, ignore_errors=True)
+            a, _ = child([FLOWMOSAIC, "ingest", "--input", str(tiny), "--warehouse", str(twh)])
+            b, _ = child(
+                [
+                    FLOWMOSAIC,
+                    "country-flows",
+                    "--universe",
+                    ",".join(UNIVERSES),
+                    "--warehouse",
+                    str(twh),
+                ]
+            )
+            fig.add("tiny_ingest", a)
+            fig.add("tiny_country_flows", b)
+            fig.add("tiny_total", a + b)
 
     if args.scale_out:
         try:
-            scale_out(fig, wh)
+            scale_out(fig, wh, cluster=not args.no_cluster)
         except Exception as exc:  # noqa: BLE001 - the figures measured so far are still written
             fig.notes["scale_out_error"] = f"{type(exc).__name__}: {exc}"[:300]
             print(f"  scale-out failed: {fig.notes['scale_out_error']}", flush=True)
@@ -422,20 +474,16 @@ def main() -> int:
     )
     if not args.no_docs:
         update_docs(args.scale, table)
-    ok = all(fig.notes[f"equality_{e}"]["pass"] for e in ("matrix", "join")) and all(
+    ok = all(fig.notes[f"equality_{e}"]["pass"] for e in engines) and all(
         c["equal"] for c in fig.notes["ingest_counts"].values()
     )
     return 0 if ok else 1
 
 
-def scale_out(fig: Figures, wh: Path) -> None:
-    """The full recompute at local[1], local[2] (new processes) and on a standalone cluster of
-    two 1-core workers (spark-submit of jobs/country_flows.py)."""
-    from tests.e2e import standalone
-    from tests.e2e.standalone import build_py_files, standalone_cluster, submit
-
-    standalone.JVM_OPTIONS = ""  # the JVM's defaults, as for the local runs
-
+def scale_out(fig: Figures, wh: Path, cluster: bool = True) -> None:
+    """The full recompute at local[1], local[2] (new processes), profiled at local[2]
+    (profile_run.py: serial part, peak driver memory) and, with `cluster`, on a standalone
+    cluster of two 1-core workers (spark-submit of jobs/country_flows.py)."""
     args = ["--universe", ",".join(UNIVERSES), "--warehouse", str(wh)]
     for master in ("local[1]", "local[2]"):
         conf = wh.parent / f"bench-{master[6]}.yaml"
@@ -446,6 +494,28 @@ def scale_out(fig: Figures, wh: Path) -> None:
         )
         secs, _ = child([FLOWMOSAIC, "country-flows", "--conf", str(conf), *args])
         fig.add(f"scale_{master}", secs)
+    _, stdout = child(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "profile_run.py"),
+            "--country-flows-only",
+            "--warehouse",
+            str(wh),
+            "--json",
+        ]
+    )
+    prof = json.loads(stdout.strip().splitlines()[-1])
+    prof["serial_s"] = (
+        prof["imports_s"] + prof["session_s"] + prof["run_s"] - prof["run_jobs_busy_s"]
+    )
+    fig.notes["profile_local2"] = prof
+    fig.add("scale_profiled_local[2]", prof["total_s"])
+    if not cluster:
+        return
+    from tests.e2e import standalone
+    from tests.e2e.standalone import build_py_files, standalone_cluster, submit
+
+    standalone.JVM_OPTIONS = ""  # the JVM's defaults, as for the local runs
     work = wh.parent / "cluster"
     work.mkdir(parents=True, exist_ok=True)
     py_files = build_py_files(ROOT, work / "flowmosaic.zip")
@@ -463,9 +533,51 @@ def scale_out(fig: Figures, wh: Path) -> None:
         fig.add("scale_standalone_2x1", time.time() - t0)
 
 
+def data_files(settings) -> dict[str, int]:
+    """Data files of each silver table's current version (Delta log, no JVM)."""
+    from deltalake import DeltaTable
+
+    out = {}
+    for name in ("share_class_flows", "fund_days", "fund_allocations"):
+        out[name] = len(DeltaTable(settings.table_path(name)).file_uris())
+    return out
+
+
+def fund_days(settings) -> int:
+    """Rows of silver fund_days (from the Delta log's file statistics): the work's size."""
+    from deltalake import DeltaTable
+
+    actions = DeltaTable(settings.table_path("fund_days")).get_add_actions(flatten=True)
+    return int(sum(actions.column("num_records").to_pylist()))
+
+
+def scale_out_only(fig: Figures, raw: Path, wh: Path, args) -> int:
+    """The scale-out runs alone on the scale's warehouse (ingested first, in a new process,
+    when it is not there): bench/cost_model.py's inputs, in SCALE-scaleout.json."""
+    from deltalake import DeltaTable
+
+    from flowmosaic.config import load_settings
+
+    settings = load_settings(ROOT / "conf" / "local.yaml", warehouse=str(wh))
+    if not DeltaTable.is_deltatable(settings.table_path("fund_days")):
+        print(f"== ingest {raw} -> {wh}", flush=True)
+        shutil.rmtree(wh, ignore_errors=True)
+        secs, _ = child([FLOWMOSAIC, "ingest", "--input", str(raw), "--warehouse", str(wh)])
+        fig.add("ingest_cli", secs)
+    fig.notes["fund_days"] = fund_days(settings)
+    for _ in range(args.reps):
+        scale_out(fig, wh, cluster=False)
+    fig.notes["ended"] = load()
+    out = Path(args.data) / f"{args.scale}-scaleout.json"
+    out.write_text(json.dumps({"runs": fig.runs, "notes": fig.notes}, indent=1, default=str))
+    print(f"wrote {out}", flush=True)
+    return 0
+
+
 ROWS = [
     ("ingest (raw -> silver + fund_days + quarantine)", "ingest"),
     ("DuckDB ingest reference (raw -> accepted + rejects)", "duckdb_ingest"),
+    ("upkeep right after the fresh ingest (maintain: OPTIMIZE, VACUUM)", "upkeep_after_ingest"),
     ("country-flows full recompute, matrix engine", "country_flows_matrix"),
     ("country-flows full recompute, join engine", "country_flows_join"),
     ("DuckDB aggregation from share-class rows", "duckdb_aggregate"),
@@ -479,6 +591,7 @@ ROWS = [
     ("backtest 52 countries (returns), report included", "backtest_52"),
     ("scale-out: full recompute at local[1] (new process)", "scale_local[1]"),
     ("scale-out: full recompute at local[2] (new process)", "scale_local[2]"),
+    ("scale-out: full recompute at local[2], profiled (new process)", "scale_profiled_local[2]"),
     ("scale-out: standalone cluster, 2 workers x 1 core", "scale_standalone_2x1"),
 ]
 
@@ -487,6 +600,10 @@ def _ratio(fig: Figures, a: str, b: str | tuple[str, ...]) -> float | None:
     top = fig.median(a) if isinstance(a, str) else sum(fig.median(k) for k in a)
     bot = fig.median(b) if isinstance(b, str) else sum(fig.median(k) for k in b)
     return None if top is None or not bot else top / bot
+
+
+def _mem(m: dict | None) -> str:
+    return f"{m['heap_peak_gib']} / {m['rss_peak_gib']}" if m else "not measured"
 
 
 def render(fig: Figures) -> str:
@@ -538,8 +655,33 @@ def render(fig: Figures) -> str:
                 f"| speed-up local[1] -> standalone 2 x 1 core | "
                 f"{one / fig.median('scale_standalone_2x1'):.2f} | |"
             )
+    prof = n.get("profile_local2")
+    if prof:
+        lines.append(
+            f"| serial share of a cold local[2] recompute | "
+            f"{100 * prof['serial_s'] / prof['total_s']:.0f} % | <= 20 % |"
+        )
+    if "upkeep_rewritten" in n:
+        lines.append(
+            f"| upkeep right after a fresh ingest: files rewritten | "
+            f"{sum(n['upkeep_rewritten'].values())} | 0 |"
+        )
     lines += [
         "",
+        f"- Files after the fresh ingest: {n.get('ingest_files')}; upkeep rewrote "
+        f"{n.get('upkeep_rewritten')}.",
+        f"- Work: {n.get('fund_days', 0):,} fund-days (silver fund_days rows); allocations over "
+        f"{n['manifest'].get('n_destinations', 52)} destinations.",
+        "- Peak driver memory (heap's peak use / JVM peak resident set, GiB): ingest "
+        + _mem(n.get("driver_memory_ingest"))
+        + "; country-flows full recompute "
+        + _mem(n.get("driver_memory_country_flows_matrix"))
+        + (
+            f"; cold profiled recompute at local[2] {_mem(prof['memory']['country_flows'])}"
+            if prof
+            else ""
+        )
+        + ".",
         f"- Spark jobs: ingest {n.get('ingest_spark_jobs')}, country-flows "
         f"{n.get('country_flows_matrix_jobs')} (matrix), "
         f"{n.get('country_flows_join_jobs')} (join).",
@@ -553,7 +695,17 @@ def render(fig: Figures) -> str:
         f"largest child process {n['children_peak_rss_gib']} GiB.",
         f"- Nightly date: {n.get('nightly_date')}.",
     ]
+    if prof:
+        lines.append(
+            f"- Profiled cold recompute at local[2]: {prof['total_s']:.1f} s = interpreter and "
+            f"imports {prof['imports_s']:.1f} + session start {prof['session_s']:.1f} + "
+            f"country-flows {prof['run_s']:.1f} ({prof['run_jobs']} Spark jobs running "
+            f"{prof['run_jobs_busy_s']:.1f} s, the driver alone "
+            f"{prof['run_s'] - prof['run_jobs_busy_s']:.1f} s); serial {prof['serial_s']:.1f} s."
+        )
     for e in ("matrix", "join"):
+        if f"equality_{e}" not in n:
+            continue
         q = n[f"equality_{e}"]
         lines.append(
             f"- Equality Spark ({e}) vs DuckDB: {q['rows']:,} rows, "

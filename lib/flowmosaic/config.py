@@ -271,6 +271,8 @@ class Countries:
     groups: dict[str, tuple[str, ...]]
     destinations: tuple[str, ...]
     names: dict[str, str]
+    # destination -> its market class in conf/destinations.yaml (DM, EM, frontier, other)
+    markets: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, spec: str | None) -> tuple[str, ...]:
         """'G10' (a group), 'AU,VN,...' (any destination codes), or None (the 52, published
@@ -302,11 +304,12 @@ def _check_iso2(p: Path, codes) -> None:
         raise ConfigError(f"{p}: not ISO2 codes: {bad} (quote NO: bare NO is YAML for false)")
 
 
-def _destinations(p: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+def _destinations(p: Path) -> tuple[tuple[str, ...], dict[str, str], dict[str, str]]:
     data = read_yaml(p).get("countries") or {}
     _check_iso2(p, data)
     names = {c: str((v or {}).get("name") or c) for c, v in data.items()}
-    return tuple(sorted(data)), names
+    markets = {c: str((v or {}).get("market") or "other") for c, v in data.items()}
+    return tuple(sorted(data)), names, markets
 
 
 @cache
@@ -325,8 +328,8 @@ def load_countries(path: str | None = None) -> Countries:
     dest_path = p.parent / "destinations.yaml"
     if not dest_path.exists():  # a countries file of its own: its 52 are the destinations
         return Countries(order, groups, order, {})
-    destinations, names = _destinations(dest_path)
+    destinations, names, markets = _destinations(dest_path)
     missing = [c for c in order if c not in names]
     if missing:
         raise ConfigError(f"{dest_path}: the published countries {missing} are not listed")
-    return Countries(order, groups, destinations, names)
+    return Countries(order, groups, destinations, names, markets)

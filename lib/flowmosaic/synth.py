@@ -216,6 +216,7 @@ class ScaleSpec:
     effect: float  # planted effect on equity returns (and yields, unless below)
     partitions: int
     bond_effect: float | None = None  # planted effect on yields; None: `effect`
+    tail_countries: int = 0  # destinations beyond the 52 that funds may hold (TAIL below)
 
 
 SCALES: dict[str, ScaleSpec] = {
@@ -239,7 +240,39 @@ SCALES: dict[str, ScaleSpec] = {
     ),
     # 26,000 funds x ~2.7 share classes x 1,564 flow dates x ~0.9 (late starts, early stops)
     "medium": ScaleSpec(26_000, dt.date(2017, 1, 1), dt.date(2022, 12, 31), "parquet", 1.0, 52),
+    # 40,000 funds over 10 years: ~2.6x medium's fund-days; allocations also over 140
+    # destinations beyond the 52 (192 in all), held in a long tail
+    "large": ScaleSpec(
+        40_000,
+        dt.date(2013, 1, 1),
+        dt.date(2022, 12, 31),
+        "parquet",
+        1.0,
+        128,
+        tail_countries=140,
+    ),
 }
+
+# Long tail of destinations beyond the 52 (scales with tail_countries > 0). Tail country k (in
+# TAIL order: frontier markets first, then the other ISO codes, each group in a seeded order) is
+# picked with propensity (k + 1) ** -TAIL_ZIPF. An active cross-border fund of a focus below
+# holds Poisson(TAIL_RATE[focus]) of them; they take TAIL_SHARE of the fund's uninvested rest
+# (100 minus its 52-country weights, 0.8-9.7 %), split by a Dirichlet draw, so the 52 weights,
+# the flows and the market are exactly those of the same universe without the tail.
+TAIL_ZIPF = 1.1
+TAIL_RATE = {
+    "Global": 2.0,
+    "Global ex-US": 2.0,
+    "Global Emerging Markets": 5.0,
+    "Frontier Markets": 10.0,
+    "EMEA": 3.0,
+    "Latin America": 1.5,
+    "Asia ex-Japan": 1.0,
+    "Asia Pacific": 1.0,
+}
+TAIL_SHARE = (0.3, 0.8)  # uniform range of the fraction of the uninvested rest
+# codes with no investable market (uninhabited or research stations): never a tail destination
+NO_MARKET = {"AQ", "BV", "HM", "TF", "UM", "GS", "IO", "PN", "SJ", "CX", "CC", "NF", "TK"}
 
 # --------------------------------------------------------------------------------------------
 # Static universe description: rough market-cap shares (percent of world equity) and regions.
@@ -560,6 +593,10 @@ class GenerateSummary:
     mosaic: bool = True
     alloc_effect: float = 0.0  # the planted allocation-change effect
     n_scenario_funds: int = 0  # funds the mosaic scenario adds (included in n_funds)
+    # destinations in the allocation file (held by at least one cross-border fund), and the
+    # long tail's among them
+    n_destinations: int = 0
+    n_tail_destinations: int = 0
     paths: dict[str, str] = field(default_factory=dict)
     bytes_on_disk: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -584,7 +621,8 @@ class GenerateSummary:
             ),
             f"  flows       {self.flow_rows:,} rows ({self.fmt}, {self.partitions} partitions), "
             f"{mb.get('flows', 0):,.1f} MB",
-            f"  allocations {self.allocation_rows:,} fund-months, "
+            f"  allocations {self.allocation_rows:,} fund-months over {self.n_destinations} "
+            f"destinations ({self.n_tail_destinations} beyond the 52), "
             f"{mb.get('allocations', 0):,.1f} MB",
             f"  market      {mb.get('returns', 0) + mb.get('yields', 0):,.1f} MB, external "
             f"series {mb.get('external_series', 0):,.2f} MB; total "
@@ -616,6 +654,7 @@ class _Plan:
     mosaic: _Mosaic | None = None  # None: no scenario
     # (n_months, 52) common log-weight tilt of the allocation-change effect; None: none
     alloc_tilt: np.ndarray | None = None
+    tail: tuple[str, ...] = ()  # destinations beyond the 52 (TAIL_ZIPF), in propensity order
 
 
 @dataclass(frozen=True)
@@ -861,6 +900,7 @@ def _make_plan(
     market: dict | None = None,
     n_base: int | None = None,
     alloc_tilt: np.ndarray | None = None,
+    tail: tuple[str, ...] = (),
 ) -> _Plan:
     """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only.
     With `n_base` (the number of usual funds) it carries the mosaic scenario; alloc_tilt: the
@@ -901,6 +941,7 @@ def _make_plan(
         if n_base is None
         else mosaic_plan(seed, n_base, fdates, month_of_day, n_months),
         alloc_tilt=alloc_tilt,
+        tail=tail,
     )
 
 
@@ -1076,6 +1117,48 @@ def _profile(plan: _Plan, idx: int, scenario: bool = True):
     return rng, prof
 
 
+def tail_destinations(seed: int, n: int) -> tuple[str, ...]:
+    """The first n destinations of the long tail (TAIL_ZIPF): codes of conf/destinations.yaml
+    outside the 52 with a market, frontier markets first, each group in an order drawn from
+    [seed, 4, 0]."""
+    if n <= 0:
+        return ()
+    cs = load_countries()
+    rest = [c for c in cs.destinations if c not in cs.published_order and c not in NO_MARKET]
+    rng = _rng(seed, 4, 0)
+    order: list[str] = []
+    for frontier in (True, False):
+        group = [c for c in rest if (cs.markets.get(c) == "frontier") == frontier]
+        order += [group[i] for i in rng.permutation(len(group))]
+    if n > len(order):
+        raise ValueError(f"tail_countries {n}: only {len(order)} destinations outside the 52")
+    return tuple(order[:n])
+
+
+def _tail_holdings(plan: _Plan, prof: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """The tail destinations a fund holds (indexes into plan.tail), how they split the tail's
+    part, and that part's share of the fund's uninvested rest; stream [seed, 4, 1, fund]."""
+    rate = TAIL_RATE.get(prof["focus"], 0.0) if prof["xb"] and not prof["passive"] else 0.0
+    none = (np.zeros(0, dtype=int), np.zeros(0), 0.0)
+    if not plan.tail or rate == 0.0:
+        return none
+    rng = _rng(plan.seed, 4, 1, prof["idx"])
+    n = min(int(rng.poisson(rate)), len(plan.tail))
+    if n == 0:
+        return none
+    p = (np.arange(len(plan.tail)) + 1.0) ** -TAIL_ZIPF
+    held = np.sort(rng.choice(len(plan.tail), size=n, replace=False, p=p / p.sum()))
+    return held, rng.dirichlet(np.ones(n)), float(rng.uniform(*TAIL_SHARE))
+
+
+def tail_pct(pct: np.ndarray, split: np.ndarray, share: float) -> np.ndarray:
+    """(months, tail held) percent of the tail destinations: `share` of each month's rest
+    (100 minus the row's 52-country percent) split by `split`, 4 decimals rounded down (at
+    least 0.0001), so a row never sums above 100."""
+    rest = 100.0 - pct.sum(axis=1, keepdims=True)
+    return np.maximum(np.floor(rest * share * split[None, :] * 1e4) / 1e4, 0.0001)
+
+
 def _alloc_month_range(plan: _Plan, prof: dict) -> tuple[int, int]:
     """First and last month index (inclusive) of a fund's allocation rows."""
     first = int(plan.month_of_day[prof["start_row"]]) - 2
@@ -1194,7 +1277,7 @@ def _funds_schema(n_countries: int) -> str:
     return (
         "fund int, ac string, focus string, xb boolean, domicile string, ap string, "
         "vehicle string, n_sc int, inst string, size double, flow_rows long, alloc_rows long, "
-        + ", ".join(f"w{i} double" for i in range(n_countries))
+        "tail string, " + ", ".join(f"w{i} double" for i in range(n_countries))
     )
 
 
@@ -1252,6 +1335,7 @@ def _funds_fn(plan: _Plan):
                     p["size"],
                     (p["end_row"] - p["start_row"] + 1) * p["n_sc"],
                     last - first + 1 if p["xb"] else 0,
+                    ",".join(plan.tail[i] for i in _tail_holdings(plan, p)[0]),
                     *w,
                 )
             )
@@ -1268,6 +1352,7 @@ def _funds_fn(plan: _Plan):
             "size",
             "flow_rows",
             "alloc_rows",
+            "tail",
             *[f"w{i}" for i in range(nc)],
         ]
         yield pd.DataFrame.from_records(recs, columns=cols)
@@ -1277,6 +1362,7 @@ def _funds_fn(plan: _Plan):
 
 def _alloc_fn(plan: _Plan, batch_rows: int = 20_000):
     nc = len(plan.countries)
+    columns = [*plan.countries, *plan.tail]
 
     def fn(batches):
         buf, size = [], 0
@@ -1286,9 +1372,12 @@ def _alloc_fn(plan: _Plan, batch_rows: int = 20_000):
                 continue
             first, last = _alloc_month_range(plan, p)
             ms = np.arange(first, last + 1)
-            wide = np.full((len(ms), nc), np.nan)
+            wide = np.full((len(ms), len(columns)), np.nan)
             wide[:, p["held"]] = p["pct"][ms]
-            df = pd.DataFrame(wide, columns=list(plan.countries))
+            tail, split, share = _tail_holdings(plan, p)
+            if len(tail):
+                wide[:, nc + tail] = tail_pct(p["pct"][ms], split, share)
+            df = pd.DataFrame(wide, columns=columns)
             df.insert(0, "fund", np.int32(idx))
             df.insert(0, "day", plan.months_end[ms])
             buf.append(df)
@@ -1625,6 +1714,7 @@ def generate(
     bond_effect: float | None = None,
     mosaic: bool = True,
     alloc_effect: float = 0.0,
+    tail_countries: int | None = None,
 ) -> GenerateSummary:
     """Write a synthetic universe under `out` (layout in the module docstring).
 
@@ -1634,7 +1724,8 @@ def generate(
     effect sets both (as before bond_effect existed). mosaic=False leaves out the mosaic
     scenario: every file but manifest.json and market/external_series.csv is then byte for byte
     what the generator wrote before the scenario existed. alloc_effect: the planted
-    allocation-change effect (module docstring; 0: none).
+    allocation-change effect (module docstring; 0: none). tail_countries: destinations beyond
+    the 52 that funds may hold (TAIL_ZIPF; default the scale's, 0 below 'large').
     """
     t0 = time.time()
     if scale not in SCALES:
@@ -1651,6 +1742,7 @@ def generate(
     start = start or spec.start
     end = end or spec.end
     k = int(partitions or spec.partitions)
+    n_tail = spec.tail_countries if tail_countries is None else int(tail_countries)
     if not cal.flow_dates(start, end):
         raise ValueError(f"no flow dates between {start} and {end}")
 
@@ -1683,7 +1775,8 @@ def generate(
     latent = simulate_latent(seed, len(fdates), len(order))[BURN_IN:]
     n_base = n_funds if mosaic else None
     tilt = alloc_tilt(seed, fdates, len(order)) if alloc_effect else None
-    base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base, alloc_tilt=tilt)
+    tail = tail_destinations(seed, n_tail)
+    base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base, alloc_tilt=tilt, tail=tail)
     n_extra = base_plan.mosaic.n_launch if base_plan.mosaic is not None else 0
     ids = spark.range(0, n_funds + n_extra, 1, k)
 
@@ -1716,6 +1809,8 @@ def generate(
     sc.to_csv(paths["share_classes"], index=False)
     flow_rows = int(fs["flow_rows"].sum())
     alloc_rows = int(fs["alloc_rows"].sum())
+    xb_w = fs.loc[fs["xb"], [f"w{i}" for i in range(len(order))]].to_numpy()
+    tail_held = set(",".join(fs["tail"]).split(",")) - {""}
     stage("funds")
 
     # Market: the planted effect follows the flows the cross-border funds would show.
@@ -1728,7 +1823,9 @@ def generate(
     market = simulate_market(
         seed, order, g10, start, end, effect, mixes["E"], mixes["B"], bond_effect, alloc_effect
     )
-    plan = _make_plan(seed, order, fdates, latent, market, n_base=n_base, alloc_tilt=tilt)
+    plan = _make_plan(
+        seed, order, fdates, latent, market, n_base=n_base, alloc_tilt=tilt, tail=tail
+    )
     wd = [cal.to_yyyymmdd(d) for d in market["weekdays"]]
     ret = pd.DataFrame(np.round(market["returns"], 6), columns=list(order))
     ret.insert(0, "date", wd)
@@ -1758,14 +1855,14 @@ def generate(
     from pyspark.sql import functions as F
 
     # Allocations: Spark writes header-less parts, concatenated in order into one CSV.
-    alloc_cols = ["ReportDate", "FundId", *order]
+    alloc_cols = ["ReportDate", "FundId", *order, *tail]
     adf = ids.mapInPandas(
-        _alloc_fn(plan), "day int, fund int, " + ", ".join(f"{c} double" for c in order)
+        _alloc_fn(plan), "day int, fund int, " + ", ".join(f"{c} double" for c in alloc_cols[2:])
     )
     adf = adf.select(
         F.expr("date_from_unix_date(day)").alias("ReportDate"),
         _fund_id().alias("FundId"),
-        *[F.col(c).cast("decimal(8,4)").alias(c) for c in order],
+        *[F.col(c).cast("decimal(8,4)").alias(c) for c in alloc_cols[2:]],
     )
     tmp = outp / "_allocations_parts"
     adf.write.mode("overwrite").option("header", "false").csv(str(tmp))
@@ -1807,6 +1904,8 @@ def generate(
         mosaic=mosaic,
         alloc_effect=float(alloc_effect),
         n_scenario_funds=n_extra,
+        n_destinations=int((xb_w > 0).any(axis=0).sum()) + len(tail_held),
+        n_tail_destinations=len(tail_held),
         n_cross_border=int(fs["xb"].sum()),
         n_share_classes=len(sc),
         flow_rows=flow_rows,

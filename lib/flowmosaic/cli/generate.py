@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--format",
         choices=["csv", "parquet"],
         default=None,
-        help="flow file format (default: csv, parquet at medium scale)",
+        help="flow file format (default: csv, parquet at medium and large scale)",
     )
     p.add_argument(
         "--effect",

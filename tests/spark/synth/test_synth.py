@@ -247,6 +247,61 @@ def test_allocations(runs):
         assert (fund, am) in have
 
 
+def test_the_long_tail_of_destinations_adds_columns_and_changes_nothing_else(spark, runs, tmp_path):
+    """tail_countries > 0 (the large scale's 140): active cross-border funds also hold
+    destinations beyond the 52, out of their uninvested rest; every other byte is the same."""
+    a = runs["a"]
+    t = synth.generate(
+        spark,
+        tmp_path / "tail",
+        scale="tiny",
+        seed=3,
+        fmt="csv",
+        n_funds=N_FUNDS,
+        start=START,
+        end=END,
+        partitions=1,
+        tail_countries=30,
+    )
+    tail = synth.tail_destinations(3, 30)
+    for name in ("funds", "share_classes", "returns", "yields"):
+        assert Path(t.paths[name]).read_bytes() == Path(a.paths[name]).read_bytes(), name
+    assert _flow_text(t) == _flow_text(a)
+    al, base = _alloc(t), _alloc(a)
+    assert list(al.columns) == ["ReportDate", "FundId", *COUNTRIES, *tail]
+    pd.testing.assert_frame_equal(al[base.columns], base)
+    held = al[list(tail)]
+    assert held.notna().any().sum() == t.n_tail_destinations > 0
+    assert t.n_destinations == (al[list(COUNTRIES) + list(tail)].notna().any()).sum()
+    assert (held.fillna(1) >= 0.0001).all().all()
+    assert (al[list(COUNTRIES) + list(tail)].sum(axis=1) <= 100.0 + 1e-9).all()
+    # only active cross-border funds of a focus with a tail rate hold tail destinations
+    funds = _funds(t).set_index("FundId")
+    holders = funds.loc[sorted(set(al.FundId[held.notna().any(axis=1)]))]
+    assert (holders.ActivePassive == "A").all()
+    assert holders.GeographicFocus.isin(list(synth.TAIL_RATE)).all()
+    # a fund holds the same tail destinations every month
+    assert (held.notna().groupby(al.FundId).nunique() <= 1).all().all()
+
+
+def test_tail_destinations_are_outside_the_52_frontier_first():
+    from flowmosaic.config import load_countries
+
+    cs = load_countries()
+    tail = synth.tail_destinations(7, 140)
+    assert len(set(tail)) == 140 and not set(tail) & set(COUNTRIES)
+    assert set(tail) <= set(cs.destinations) and not set(tail) & synth.NO_MARKET
+    kinds = [cs.markets[c] == "frontier" for c in tail]
+    assert kinds == sorted(kinds, reverse=True) and kinds[0] and not kinds[-1]
+    assert synth.tail_destinations(7, 140) == tail != synth.tail_destinations(8, 140)
+    with pytest.raises(ValueError, match="outside the 52"):
+        synth.tail_destinations(7, len(cs.destinations))
+    pct = np.array([[60.0, 35.0], [50.0, 45.5]])
+    got = synth.tail_pct(pct, np.array([0.25, 0.75]), 0.5)
+    # rest 5 and 4.5, half of it split 1:3, rounded down to 4 decimals
+    np.testing.assert_allclose(got, [[0.625, 1.875], [0.5625, 1.6875]])
+
+
 def test_market_files_cover_all_weekdays(runs):
     a = runs["a"]
     weekdays = [
