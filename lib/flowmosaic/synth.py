@@ -9,6 +9,7 @@
                              ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,
                              PortfolioChange,ForexChange
     allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
+                             [,<the long tail's ISO2 columns (TAIL_ZIPF), at 'large'>]
     market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent,
                              all weekdays
     market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent,
@@ -57,8 +58,12 @@ Flows (money in US$, computed in integer cents so the identity is exact)
 
 Allocations: percent with 4 decimals, fund-level, monthly; concentrated on the held countries,
 drifting month to month (AR(1) log-weights), invested fraction 90-99.5 (sum below 100), blank where
-the fund holds nothing. Months run from 2 months before the fund's first flow date (so the 23rd rule
-has a snapshot from day one) to the month of its last flow date.
+the fund holds nothing. With tail_countries > 0 (the 'large' scale: 140) active cross-border funds
+of a global, emerging or frontier focus also hold a few destinations beyond the 52 (TAIL_ZIPF:
+frontier markets likeliest, a long tail of rarely held ones), out of their uninvested rest, drawn
+from streams [seed, 4, ...]: the 52 columns, the flows and the market are byte for byte those of
+the same universe without the tail. Months run from 2 months before the fund's first flow date
+(so the 23rd rule has a snapshot from day one) to the month of its last flow date.
 
 PLANTED EFFECT (strength `effect` on returns and `bond_effect` on yields, by default the same;
 0 = none): forward returns follow LAGGED country flow %.
