@@ -118,6 +118,14 @@ class Figures:
         return statistics.median(s for s, _ in self.runs[key]) if key in self.runs else None
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: every state but
+    idle and iowait), so that a difference over a run says how many cores it kept busy."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def child(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
     t0 = time.time()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -274,8 +282,19 @@ def main() -> int:
         help="comma-separated steps to leave out: nightly, tiny, backtests",
     )
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the scale's block of docs/benchmarks.md from DATA/SCALE-figures.json",
+    )
     args = ap.parse_args()
     os.environ["PYSPARK_PYTHON"] = sys.executable
+    if args.render_only:
+        saved = json.loads((Path(args.data) / f"{args.scale}-figures.json").read_text())
+        fig = Figures()
+        fig.runs, fig.notes = saved["runs"], saved["notes"]
+        update_docs(args.scale, render(fig))
+        return 0
 
     from bench.profile_run import jvm_memory
     from flowmosaic import country_flows
@@ -494,8 +513,11 @@ def scale_out(fig: Figures, wh: Path, cluster: bool = True) -> None:
             .read_text()
             .replace("master: local[2]", f"master: {master}")
         )
+        cpu0 = machine_cpu_seconds()
         secs, _ = child([FLOWMOSAIC, "country-flows", "--conf", str(conf), *args])
         fig.add(f"scale_{master}", secs)
+        # the machine's busy CPU seconds over the run (nothing else runs): cores actually used
+        fig.notes.setdefault(f"cpu_scale_{master}", []).append(machine_cpu_seconds() - cpu0)
     _, stdout = child(
         [
             sys.executable,
@@ -674,7 +696,8 @@ def render(fig: Figures) -> str:
         f"{n.get('upkeep_rewritten')}.",
         f"- Work: {n.get('fund_days', 0):,} fund-days (silver fund_days rows); allocations over "
         f"{n['manifest'].get('n_destinations', 52)} destinations.",
-        "- Peak driver memory (heap's peak use / JVM peak resident set, GiB): ingest "
+        "- Peak driver memory (GiB; the heap pools' peak use summed, an upper bound as the pools "
+        "peak at different times / the JVM's peak resident set, VmHWM): ingest "
         + _mem(n.get("driver_memory_ingest"))
         + "; country-flows full recompute "
         + _mem(n.get("driver_memory_country_flows_matrix"))
@@ -685,8 +708,12 @@ def render(fig: Figures) -> str:
         )
         + ".",
         f"- Spark jobs: ingest {n.get('ingest_spark_jobs')}, country-flows "
-        f"{n.get('country_flows_matrix_jobs')} (matrix), "
-        f"{n.get('country_flows_join_jobs')} (join).",
+        f"{n.get('country_flows_matrix_jobs')} (matrix)"
+        + (
+            f", {n['country_flows_join_jobs']} (join)."
+            if "country_flows_join_jobs" in n
+            else "; the join engine not run."
+        ),
         "- Ingest counts, Spark vs DuckDB (read, accepted): "
         + "; ".join(
             f"{s} {c['spark']} vs {c['duckdb']} {'equal' if c['equal'] else 'DIFFERENT'}"
@@ -695,8 +722,18 @@ def render(fig: Figures) -> str:
         + ".",
         f"- Peak resident memory: Spark JVM + Python workers {n['spark_peak_rss_gib']} GiB; "
         f"largest child process {n['children_peak_rss_gib']} GiB.",
-        f"- Nightly date: {n.get('nightly_date')}.",
     ]
+    if "nightly_date" in n:
+        lines.append(f"- Nightly date: {n['nightly_date']}.")
+    for master in ("local[1]", "local[2]"):
+        cpu, key = n.get(f"cpu_scale_{master}"), f"scale_{master}"
+        if cpu and key in fig.runs:
+            cores = [c / s for c, (s, _) in zip(cpu, fig.runs[key])]
+            lines.append(
+                f"- Full recompute at {master}: the machine busy "
+                + ", ".join(f"{c:.2f}" for c in cores)
+                + " cores on average over the run (CPU seconds / wall seconds)."
+            )
     if prof:
         lines.append(
             f"- Profiled cold recompute at local[2]: {prof['total_s']:.1f} s = interpreter and "
