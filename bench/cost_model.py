@@ -114,7 +114,7 @@ def render(points: list[dict], missing: list[str]) -> str:
         return "\n".join([*lines, "", "(fewer than three scales: no fit)"]) + "\n"
     a, b, w = fit(points)
     largest = max(points, key=lambda p: p["fund_days"])
-    rows_per_fd = (largest["flow_rows"] or 0) / largest["fund_days"] or 2.73
+    rows_per_fd = largest["flow_rows"] / largest["fund_days"]
     n = FULL_SHARE_CLASS_ROWS / rows_per_fd
     one_core = a + (b + w) * n
     lines += [

@@ -211,11 +211,13 @@ def main() -> int:
                     "imports_s": imported - T0,
                     "session_s": started - imported,
                     "ingest_s": ingested - started,
-                    "ingest_jobs_busy_s": busy_seconds(ingest_jobs) if ingest_jobs else 0.0,
+                    "ingest_jobs_busy_s": busy_seconds(ingest_jobs),
                     "run_s": done - ingested,
                     "run_jobs": len(later),
                     "run_jobs_busy_s": busy_seconds(later),
                     "total_s": done - T0,
+                    # of a --country-flows-only or --nightly run: what no job ran in parallel
+                    "serial_s": started - T0 + done - ingested - busy_seconds(later),
                     "memory": memory,
                     "load": load,
                 }

@@ -274,7 +274,9 @@ def main() -> int:
         "--scale-out-only", action="store_true", help="only the scale-out runs (cost model inputs)"
     )
     ap.add_argument(
-        "--engines", default=None, help="country-flows engines (default matrix,join; large: matrix)"
+        "--engines",
+        default=None,
+        help="country-flows engines (default matrix,join; at medium and large: matrix)",
     )
     ap.add_argument(
         "--skip",
@@ -529,9 +531,6 @@ def scale_out(fig: Figures, wh: Path, cluster: bool = True) -> None:
         ]
     )
     prof = json.loads(stdout.strip().splitlines()[-1])
-    prof["serial_s"] = (
-        prof["imports_s"] + prof["session_s"] + prof["run_s"] - prof["run_jobs_busy_s"]
-    )
     fig.notes["profile_local2"] = prof
     fig.add("scale_profiled_local[2]", prof["total_s"])
     if not cluster:
