@@ -30,3 +30,24 @@ def test_a_run_registers_and_imports_its_command_only():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['flowmosaic.cli.context', 'flowmosaic.cli.country_flows']"
+
+
+def test_the_help_of_the_tool_and_of_every_command_renders(capsys):
+    """`flowmosaic --help` lists every command with its one-line help (some say "flow %":
+    plain text, not a format string), and each command's --help renders."""
+    import pytest
+
+    from flowmosaic.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in COMMANDS)
+    assert "country signals beyond flow % per universe" in listing
+    assert "quintile backtest of country flow % against returns" in listing
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+        assert f"usage: flowmosaic {name}" in capsys.readouterr().out

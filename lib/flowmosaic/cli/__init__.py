@@ -12,25 +12,26 @@ import time
 from flowmosaic.cli.context import Context, add_common
 from flowmosaic.errors import ConcurrentWriteError, FlowmosaicError
 
-# command -> its module, in the order `flowmosaic --help` lists them. A run imports only the
-# module of the command it runs (the plotting ones pull in matplotlib, ~0.5 s of a cold start).
-COMMANDS = {
-    "generate": "generate",
-    "ingest": "ingest",
-    "ingest-series": "ingest_series",
-    "quarantine": "quarantine",
-    "country-flows": "country_flows",
-    "mosaic-flows": "mosaic_flows",
-    "signals": "signals",
-    "mosaic": "mosaic",
-    "nightly": "nightly",
-    "export": "export",
-    "backtest": "backtest",
-    "compare-signals": "compare_signals",
-    "maintain": "maintain",
-    "demo": "demo",
-    "serve": "serve",
-}
+# the commands, in the order `flowmosaic --help` lists them; command a-b lives in module
+# flowmosaic.cli.a_b. A run imports only the module of the command it runs (the plotting ones
+# pull in matplotlib, ~0.5 s of a cold start).
+COMMANDS = (
+    "generate",
+    "ingest",
+    "ingest-series",
+    "quarantine",
+    "country-flows",
+    "mosaic-flows",
+    "signals",
+    "mosaic",
+    "nightly",
+    "export",
+    "backtest",
+    "compare-signals",
+    "maintain",
+    "demo",
+    "serve",
+)
 
 
 def _command_modules(argv: list[str] | None):
@@ -38,19 +39,17 @@ def _command_modules(argv: list[str] | None):
     for errors that list the commands)."""
     args = sys.argv[1:] if argv is None else argv
     first = next((a for a in args if not a.startswith("-")), None)
-    names = [first] if first in COMMANDS else list(COMMANDS)
-    return [importlib.import_module(f"flowmosaic.cli.{COMMANDS[n]}") for n in names]
+    names = [first] if first in COMMANDS else COMMANDS
+    return [importlib.import_module(f"flowmosaic.cli.{n.replace('-', '_')}") for n in names]
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowmosaic", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in _command_modules(argv):
-        if cmd.NAME not in COMMANDS:
-            raise AssertionError(f"{cmd.__name__}: NAME {cmd.NAME!r} is not in COMMANDS")
         p = sub.add_parser(
             cmd.NAME,
-            help=cmd.HELP,
+            help=cmd.HELP.replace("%", "%%"),  # plain text: argparse %-formats help strings
             description=getattr(cmd, "DESCRIPTION", None) or cmd.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

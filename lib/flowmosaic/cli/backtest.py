@@ -27,7 +27,7 @@ from flowmosaic.errors import InputError
 from flowmosaic.signals.names import DAILY, SIGNALS
 
 NAME = "backtest"
-HELP = "quintile backtest of country flow %% against returns"
+HELP = "quintile backtest of country flow % against returns"
 DESCRIPTION = __doc__
 
 
