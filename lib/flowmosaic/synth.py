@@ -59,7 +59,8 @@ Flows (money in US$, computed in integer cents so the identity is exact)
 Allocations: percent with 4 decimals, fund-level, monthly; concentrated on the held countries,
 drifting month to month (AR(1) log-weights), invested fraction 90-99.5 (sum below 100), blank where
 the fund holds nothing. With tail_countries > 0 (the 'large' scale: 140) active cross-border funds
-of a global, emerging or frontier focus also hold a few destinations beyond the 52 (TAIL_ZIPF:
+of a global, emerging, frontier or regional emerging focus (TAIL_RATE) also hold a few
+destinations beyond the 52 (TAIL_ZIPF:
 frontier markets likeliest, a long tail of rarely held ones), out of their uninvested rest, drawn
 from streams [seed, 4, ...]: the 52 columns, the flows and the market are byte for byte those of
 the same universe without the tail. Months run from 2 months before the fund's first flow date
