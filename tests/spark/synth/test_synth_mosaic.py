@@ -5,7 +5,7 @@ the same seed, scenario on and off. With this seed the universe has JP-domiciled
 funds with retail share classes (ETF and mutual-fund ones, one starting late), non-US bond
 funds holding US, and one launched foreign Japan fund (an ETF).
 
-Tolerances, from the construction (module docstring of flowmosaic.synth, MOSAIC SCENARIO):
+Tolerances, from the construction (docstring of flowmosaic.synth.scenario, MOSAIC SCENARIO):
 - planted flows are whole cents added to the scenario-free Flow of the same row, so the
   difference on - off of any group's flows is the planted total EXACTLY (0 cents);
 - the planted money is a stock carried in the assets: AssetsStart(t) - AssetsStart_off(t) =

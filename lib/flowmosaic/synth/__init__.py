@@ -1,0 +1,136 @@
+"""Synthetic fund universe, generated in parallel by Spark and deterministic per seed.
+
+`generate(spark, out, scale=..., seed=..., fmt=..., effect=..., mosaic=True)` writes, under `out`:
+
+    funds.csv                FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,
+                             ActivePassive,Vehicle
+    share_classes.csv        ShareId,FundId,InvestorType
+    flows/                   part files written by Spark (CSV with header, or Parquet):
+                             ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,
+                             PortfolioChange,ForexChange
+    allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
+                             [,<the long tail's ISO2 columns (TAIL_ZIPF), at 'large'>]
+    market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent,
+                             all weekdays
+    market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent,
+                             all weekdays
+    market/external_series.csv  long: date (yyyy-mm-dd),series,country,value,unit,frequency
+    manifest.json            scale, seed, effect, mosaic, date range, counts, paths, sizes, seconds,
+                             the mosaic scenario's window, groups and planted US$ totals, the
+                             external series list
+
+Determinism: every fund draws from its own numpy
+Generator(PCG64(SeedSequence([seed, 1, fund_index]))), in a fixed order (attributes, share
+classes, allocation path, then flows), inside mapInPandas over
+spark.range(n_funds, numPartitions=k). The market (latent flow factors, returns, yields) comes from
+SeedSequence([seed, 0, k]) streams on the driver and is shipped in the closure. spark.range splits
+the ids into contiguous ranges and each task writes its funds in id order, so the part files, read
+in name order, hold byte-identical rows whatever k is (and allocations.csv is one such
+concatenation). The mosaic scenario draws only from new streams ([seed, 2, ...]) and the external
+series from [seed, 3, k], and changes funds only after their draws: with mosaic=False every file
+but manifest.json and external_series.csv is byte for byte what the generator wrote before the
+scenario existed, and with it on, everything outside the scenario's groups stays the same.
+
+Modules, one per generated source after the shared pieces (each module's docstring is the spec
+of what it makes):
+
+    scales.py           ScaleSpec, SCALES
+    universe.py         static tables: market caps, bond tilts, regions, foci, fund mixes
+    draws.py            the random streams and the draws every source shares
+    market.py           latent flow factors, the planted effects, returns and yields
+    scenario.py         the mosaic scenario: window, launched funds, US-weight drift, planting
+    plan.py             the workers' plan (calendar, factors, market, country tables)
+    tail.py             the long tail of destinations beyond the 52
+    funds.py            fund profiles; funds.csv and share_classes.csv
+    allocations.py      allocations.csv
+    flows.py            flows/ (daily)
+    scenario_totals.py  the driver's recount of the scenario's groups and the flows into JP
+    external.py         market/external_series.csv
+    files.py            ids, money columns and part files as the files write them
+    generate.py         generate(): the orchestration and manifest.json
+
+Random streams (SeedSequence keys after the seed): [0, k] the market, [1, fund] a usual fund,
+[2, ...] the mosaic scenario, [3, k] the external series, [4, ...] the long tail.
+"""
+
+from flowmosaic.synth.draws import _ar1, _rng
+from flowmosaic.synth.external import EXTERNAL_COLUMNS, EXTERNAL_SERIES, external_series
+from flowmosaic.synth.flows import FLOW_COLUMNS
+from flowmosaic.synth.funds import FUND_COLUMNS, SHARE_CLASS_COLUMNS
+from flowmosaic.synth.generate import GenerateSummary, generate
+from flowmosaic.synth.market import (
+    ALLOC_TILT_SD,
+    BURN_IN,
+    EFFECT_LAG,
+    K_ALLOC,
+    K_RET,
+    K_YLD,
+    LOOKBACK,
+    alloc_shocks,
+    alloc_tilt,
+    compounded,
+    flow_signal,
+    mixing_matrix,
+    simulate_latent,
+    simulate_market,
+    zscore_rows,
+)
+from flowmosaic.synth.scales import SCALES, ScaleSpec
+from flowmosaic.synth.scenario import (
+    FLOW_DAYS_PER_YEAR,
+    FOREIGN_JP_INFLOW,
+    FUNDS_PER_LAUNCH,
+    JP_RETAIL_OUTFLOW,
+    MOSAIC_MONTHS,
+    OFFSHORE,
+    US_BOND_DRIFT,
+    drift_us,
+    mosaic_window,
+)
+from flowmosaic.synth.tail import NO_MARKET, TAIL_RATE, TAIL_ZIPF, tail_destinations, tail_pct
+from flowmosaic.synth.universe import FOCUS
+
+__all__ = [
+    "ALLOC_TILT_SD",
+    "BURN_IN",
+    "EFFECT_LAG",
+    "EXTERNAL_COLUMNS",
+    "EXTERNAL_SERIES",
+    "FLOW_COLUMNS",
+    "FLOW_DAYS_PER_YEAR",
+    "FOCUS",
+    "FOREIGN_JP_INFLOW",
+    "FUNDS_PER_LAUNCH",
+    "FUND_COLUMNS",
+    "JP_RETAIL_OUTFLOW",
+    "K_ALLOC",
+    "K_RET",
+    "K_YLD",
+    "LOOKBACK",
+    "MOSAIC_MONTHS",
+    "NO_MARKET",
+    "OFFSHORE",
+    "SCALES",
+    "SHARE_CLASS_COLUMNS",
+    "TAIL_RATE",
+    "TAIL_ZIPF",
+    "US_BOND_DRIFT",
+    "GenerateSummary",
+    "ScaleSpec",
+    "_ar1",
+    "_rng",
+    "alloc_shocks",
+    "alloc_tilt",
+    "compounded",
+    "drift_us",
+    "external_series",
+    "flow_signal",
+    "generate",
+    "mixing_matrix",
+    "mosaic_window",
+    "simulate_latent",
+    "simulate_market",
+    "tail_destinations",
+    "tail_pct",
+    "zscore_rows",
+]

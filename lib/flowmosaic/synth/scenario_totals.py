@@ -1,0 +1,164 @@
+"""The driver's recount of a few funds' flows, with the workers' code and streams (so the same
+cents): the mosaic scenario's groups and planted US$ totals for the manifest, and the
+foreign-domiciled equity flows into JP the external series follow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flowmosaic import calendar as cal
+from flowmosaic.synth.flows import _fund_flows
+from flowmosaic.synth.funds import _alloc_month_range, _profile
+from flowmosaic.synth.plan import _Plan
+from flowmosaic.synth.scenario import (
+    FOREIGN_JP_INFLOW,
+    JP_RETAIL_OUTFLOW,
+    MOSAIC_MONTHS,
+    OFFSHORE,
+    US_BOND_DRIFT,
+)
+
+
+def _scenario_pass(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> tuple[dict, dict]:
+    """On the driver, the flows of the few funds the manifest and the external series need,
+    recomputed with the workers' code and streams (so the same cents): the scenario's groups
+    (a) and (b) and every foreign-domiciled equity fund holding JP.
+
+    Returns ({"foreign": US$ a flow date into JP, "foreign_base": the same without the launched
+    funds}, the manifest's "mosaic_scenario" groups (empty without a scenario)).
+    """
+    n, m = len(fdates), plan.mosaic
+    jp = plan.countries.index("JP")
+    foreign = np.zeros(n)
+    foreign_base = np.zeros(n)
+    months = np.array([d.strftime("%Y-%m") for d in fdates])
+    groups: dict = {}
+    retail: dict[str, Any] = {
+        "funds": [],
+        "share_classes": [],
+        "cents": np.zeros(n, dtype=np.int64),
+    }
+    launched: dict[str, Any] = {
+        "funds": {},
+        "flow_cents": np.zeros(n, dtype=np.int64),
+        "planted_cents": np.zeros(n, dtype=np.int64),
+        "seed_cents": 0,
+    }
+    dom = fs["domicile"]
+    is_jp_eq = (fs["ac"] == "E") & (fs[f"w{jp}"] > 0)
+    pick = is_jp_eq & ~dom.isin(list(OFFSHORE) + ["JP"])  # foreign, into JP
+    pick |= is_jp_eq & ~fs["xb"] & (dom == "JP") & fs["inst"].str.contains("R")  # group (a)
+    for idx in fs.loc[pick, "fund"].to_numpy():
+        rng, prof = _profile(plan, int(idx))
+        out = _fund_flows(plan, rng, prof)
+        rows = np.arange(prof["start_row"], prof["end_row"] + 1)
+        k = prof["n_sc"]
+        flow = out["flow"].reshape(k, len(rows))
+        w_jp = prof["pct"][plan.month_of_day[rows], int(np.flatnonzero(prof["held"] == jp)[0])]
+        fid = f"F{int(idx):06d}"
+        if prof["domicile"] not in OFFSHORE and prof["domicile"] != "JP":
+            into = flow.sum(axis=0) * w_jp / 100.0 / 100.0  # cents x percent -> US$
+            foreign[rows] += into
+            if m is None or idx < m.n_base:
+                foreign_base[rows] += into
+        if "planted" not in out:
+            continue
+        planted = out["planted"].reshape(k, len(rows))
+        if prof["domicile"] == "JP":
+            retail["funds"].append(fid)
+            retail["share_classes"] += [
+                f"S{int(idx) * 10 + j + 1:07d}" for j in range(k) if not prof["sc_inst"][j]
+            ]
+            retail["cents"][rows] += planted.sum(axis=0)
+        else:
+            launched["funds"][fid] = prof["domicile"]
+            launched["flow_cents"][rows] += flow.sum(axis=0)
+            launched["planted_cents"][rows] += planted.sum(axis=0)
+            launched["seed_cents"] += int(out["assets_start"].reshape(k, -1)[:, 0].sum())
+    if m is None:
+        return {"foreign": foreign, "foreign_base": foreign_base}, groups
+
+    def usd(cents: np.ndarray) -> dict:
+        by_month = pd.Series(cents[m.ws :]).groupby(months[m.ws :]).sum()
+        return {
+            "usd": int(cents.sum()) / 100,
+            "cents": int(cents.sum()),
+            "usd_by_month": {k: int(v) / 100 for k, v in by_month.items()},
+        }
+
+    groups["jp_retail_outflow"] = {
+        "definition": "Retail share classes of JP-domiciled JP single-country equity funds "
+        "(CrossBorder false, GeographicFocus JP, AssetClass E): a steady planted "
+        "outflow of JP_RETAIL_OUTFLOW a year of each share class's AssetsStart on "
+        "the window's first flow date (or its first row in the window), in whole "
+        "cents a flow day (ETF share classes: on their dealing days, /0.6)",
+        "rate_per_year": JP_RETAIL_OUTFLOW,
+        "n_funds": len(retail["funds"]),
+        "funds": retail["funds"],
+        "share_classes": retail["share_classes"],
+        "planted_flow": usd(retail["cents"]),
+    }
+    groups["foreign_into_jp"] = {
+        "definition": "Equity money from foreign-domiciled investors into JP: foreign-domiciled "
+        "(not JP, not offshore) JP single-country equity funds launched on the "
+        "window's first flow date, which exist only in the scenario. "
+        "planted_inflow = the steady planted US$ a flow day (FOREIGN_JP_INFLOW x "
+        "the base fund count, split over the funds); all_flows = every flow of "
+        "these funds (planted + their own day-to-day flows), i.e. what the "
+        "scenario adds to foreign flows into JP",
+        "usd_per_flow_day_per_base_fund": FOREIGN_JP_INFLOW,
+        "n_funds": len(launched["funds"]),
+        "funds": launched["funds"],
+        "seed_capital_usd": launched["seed_cents"] / 100,
+        "planted_inflow": usd(launched["planted_cents"]),
+        "all_flows": usd(launched["flow_cents"]),
+    }
+    us = plan.countries.index("US")
+    n_drift = 0
+    w0 = int(plan.month_of_day[m.ws])
+    cand = (fs["ac"] == "B") & fs["xb"] & (dom != "US") & (fs[f"w{us}"] > 0)
+    for idx in fs.loc[cand & (fs["fund"] < m.n_base), "fund"].to_numpy():
+        n_drift += _alloc_month_range(plan, _profile(plan, int(idx), scenario=False)[1])[1] >= w0
+    first_month = cal.add_months(cal.month_start(fdates[0]), -2)
+    groups["us_bond_weight_drift"] = {
+        "definition": "Cross-border bond funds domiciled outside the US that hold US: the US "
+        "allocation (allocations.csv, and the true weights behind their flows and "
+        "returns) is scaled by factor(month), linear to US_BOND_DRIFT in the "
+        "window's last month; the freed weight goes to the fund's other holdings "
+        "in proportion, so each row's total is unchanged",
+        "final_factor": US_BOND_DRIFT,
+        "n_funds": int(n_drift),
+        "factor_by_month": {
+            cal.add_months(first_month, i).strftime("%Y-%m"): float(f)
+            for i, f in enumerate(m.drift)
+            if f < 1.0
+        },
+    }
+    return {"foreign": foreign, "foreign_base": foreign_base}, groups
+
+
+def _scenario_manifest(plan: _Plan, fdates: list[dt.date], groups: dict) -> dict:
+    m = plan.mosaic
+    if m is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "window": {
+            "start": fdates[m.ws].isoformat(),
+            "end": fdates[-1].isoformat(),
+            "flow_dates": len(fdates) - m.ws,
+            "months": MOSAIC_MONTHS,
+        },
+        "investor_domicile": f"the fund's Domicile: JP domestic, offshore ({', '.join(OFFSHORE)}) "
+        "a group of its own, any other foreign",
+        "flows_into_country": "sum of Flow x weight(c): allocation/100, or 1 for a "
+        "single-country fund in its country",
+        "n_base_funds": m.n_base,
+        "n_launched_funds": m.n_launch,
+        "groups": groups,
+    }
