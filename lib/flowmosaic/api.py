@@ -292,6 +292,8 @@ class Warehouse:
         funds: str | Path | None = None,
         share_classes: str | Path | None = None,
         allocations: str | Path | None = None,
+        weekly_flows: str | Path | None = None,
+        monthly_flows: str | Path | None = None,
         force_replace: bool = False,
     ) -> IngestReport:
         """Raw files -> silver tables, as `flowmosaic ingest` (docs/ingest.md): a directory
@@ -300,7 +302,8 @@ class Warehouse:
         def text(path: str | Path | None) -> str | None:
             return None if path is None else str(path)
 
-        if all(v is None for v in (input, flows, funds, share_classes, allocations)):
+        given = (input, flows, funds, share_classes, allocations, weekly_flows, monthly_flows)
+        if all(v is None for v in given):
             raise InputError("ingest needs a directory (input=) or at least one file")
         return ingest_paths(
             self.spark,
@@ -310,6 +313,8 @@ class Warehouse:
             share_classes=text(share_classes),
             funds=text(funds),
             allocations=text(allocations),
+            weekly_flows=text(weekly_flows),
+            monthly_flows=text(monthly_flows),
             force_replace=force_replace,
             progress=self.progress,
         )

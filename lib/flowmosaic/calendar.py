@@ -76,6 +76,53 @@ def shift_flow_dates(d: dt.date, n: int) -> dt.date:
     return d
 
 
+# --- reporting periods of weekly and monthly reporters (docs/methodology.md, "10. Weekly and
+# monthly reporters"). A weekly row is dated at its week's end: a Wednesday, the week running
+# Thursday to Wednesday; before WEDNESDAY_WEEKS_FROM the vendor's weeks ended on a Friday
+# (Saturday to Friday). The change-over week runs Saturday 2001-09-15 to Wednesday 2001-09-19.
+# A monthly row is dated at the last calendar day of its month.
+WEDNESDAY_WEEKS_FROM = dt.date(2001, 9, 19)
+FREQUENCIES = ("weekly", "monthly")
+
+
+def is_period_end(d: dt.date, frequency: str) -> bool:
+    if frequency == "weekly":
+        return d.weekday() == (2 if d >= WEDNESDAY_WEEKS_FROM else 4)
+    if frequency == "monthly":
+        return d == month_end(d)
+    raise ValueError(f"frequency must be weekly or monthly, not {frequency!r}")
+
+
+def period_end(d: dt.date, frequency: str) -> dt.date:
+    """The end of the week or month that calendar day d belongs to."""
+    if frequency == "monthly":
+        return month_end(d)
+    if frequency != "weekly":
+        raise ValueError(f"frequency must be weekly or monthly, not {frequency!r}")
+    # Wednesday weeks from the change-over week's first day (the Saturday after the last
+    # Friday week), Friday weeks before it
+    weekday = 2 if d > WEDNESDAY_WEEKS_FROM - dt.timedelta(days=5) else 4
+    return d + dt.timedelta(days=(weekday - d.weekday()) % 7)
+
+
+def period_ends(start: dt.date, end: dt.date, frequency: str) -> list[dt.date]:
+    """The period ends from start to end inclusive, ascending."""
+    out, d = [], period_end(start, frequency)
+    while d <= end:
+        out.append(d)
+        d = period_end(d + dt.timedelta(days=1), frequency)
+    return out
+
+
+def period_alloc_month(d: dt.date, frequency: str) -> dt.date:
+    """The allocation month whose snapshot weights a period ending on d: for a week, the 23rd
+    rule on its end date; for a month, the start-of-month weights (the previous month's
+    snapshot)."""
+    if frequency == "weekly":
+        return alloc_month(d)
+    return add_months(month_start(d), -1)
+
+
 def to_yyyymmdd(d: dt.date) -> str:
     return d.strftime("%Y%m%d")
 

@@ -333,3 +333,16 @@ def load_countries(path: str | None = None) -> Countries:
     if missing:
         raise ConfigError(f"{dest_path}: the published countries {missing} are not listed")
     return Countries(order, groups, destinations, names, markets)
+
+
+@cache
+def load_currencies(path: str | None = None) -> tuple[str, ...]:
+    """The ISO 4217 codes of conf/currencies.yaml: what a share class's Currency may be."""
+    p = Path(path) if path else conf_dir() / "currencies.yaml"
+    data = read_yaml(p).get("currencies") or {}
+    bad = [
+        c for c in data if not (isinstance(c, str) and len(c) == 3 and c.isalpha() and c.isupper())
+    ]
+    if bad:
+        raise ConfigError(f"{p}: not ISO 4217 codes: {bad}")
+    return tuple(sorted(data))

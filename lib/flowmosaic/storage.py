@@ -557,11 +557,14 @@ def overwrite(
     metadata: dict[str, Any] | None = None,
     retry: bool = True,
     sized: bool = False,
+    evolve: bool = False,
 ) -> None:
-    """Replace the whole table's content (its schema and properties stay). retry=False for a
-    df computed from a read of the table: retrying it would write a stale result. sized: as
-    for replace_where."""
-    _write(df, path, "overwrite", metadata, retry=retry, options=SIZED_FILES if sized else None)
+    """Replace the whole table's content (its properties stay). retry=False for a df computed
+    from a read of the table: retrying it would write a stale result. sized: as for
+    replace_where. evolve: columns df has and the table lacks are added to the table (a table
+    created by an older release), none removed."""
+    options = {**(SIZED_FILES if sized else {}), **({"mergeSchema": "true"} if evolve else {})}
+    _write(df, path, "overwrite", metadata, retry=retry, options=options)
 
 
 @contextmanager

@@ -110,6 +110,44 @@ FLOW_CALENDAR_SQL = (
     "AND NOT (month({c}) = 12 AND day({c}) = 25)"
 )
 
+# The date rules of weekly and monthly rows (flowmosaic/calendar.py), as SQL for constraints.
+PERIOD_END_SQL = {
+    "weekly": "CASE WHEN {c} >= DATE'2001-09-19' THEN dayofweek({c}) = 4 "
+    "ELSE dayofweek({c}) = 6 END",
+    "monthly": "{c} = last_day({c})",
+}
+PERIOD_END_TEXT = {
+    "weekly": "the week's last day, a Wednesday (a Friday before 2001-09-19)",
+    "monthly": "the month's last calendar day",
+}
+
+
+def _period_country_flows(freq: str) -> Table:
+    return Table(
+        f"{freq}_country_flows",
+        f"gold/{freq}_country_flows",
+        _schema(
+            ("universe", StringType(), False),
+            ("period_end", DateType(), False),
+            ("country", StringType(), False),
+            ("flow_usd", DoubleType(), True),
+            ("assets_start_usd", DoubleType(), True),
+            ("flow_pct", DoubleType(), True),
+            ("portfolio_change_usd", DoubleType(), True),
+            ("pseudo_return_pct", DoubleType(), True),
+            ("fund_count", LongType(), False),
+            # of fund_count: funds counted through their daily rows summed (no own row)
+            ("funds_from_days", LongType(), False),
+        ),
+        f"{freq} country flows per universe over every fund able to report {freq}: a fund's "
+        f"own {freq} row, else its days summed into the period (never both)",
+        partition_by=("universe", "period_year"),
+        generated=(Generated("period_year", IntegerType(), "year(period_end)"),),
+        constraints={"fund_count_positive": "fund_count > 0"},
+        properties=dict(GOLD_PROPERTIES),
+    )
+
+
 _TABLES = [
     Table(
         "funds",
@@ -139,8 +177,12 @@ _TABLES = [
             ("fund_key", IntegerType(), False),
             ("fund_id", StringType(), False),
             ("investor_type", StringType(), True),
+            # optional in the input: NULL when the delivery does not say
+            ("currency", StringType(), True),  # ISO 4217 (conf/currencies.yaml)
+            ("hedged", BooleanType(), True),  # hedged to its currency
         ),
-        "share-class attributes, one row per share class, with its fund's key",
+        "share-class attributes, one row per share class, with its fund's key; currency and "
+        "hedge flag when delivered",
         constraints={
             "ids_not_blank": "length(trim(share_id)) > 0 AND length(trim(fund_id)) > 0",
             "share_key_non_negative": "share_key >= 0",
@@ -170,6 +212,33 @@ _TABLES = [
             "flow_date_on_flow_calendar": FLOW_CALENDAR_SQL.format(c="flow_date"),
         },
     ),
+    *[
+        Table(
+            f"share_class_flows_{freq}",
+            f"silver/share_class_flows_{freq}",
+            _schema(
+                ("period_end", DateType(), False),
+                ("share_key", IntegerType(), False),
+                ("fund_key", IntegerType(), False),
+                ("flow", DoubleType(), False),
+                ("assets_start", DoubleType(), False),
+                ("assets_end", DoubleType(), True),
+                ("portfolio_change", DoubleType(), True),
+                ("forex_change", DoubleType(), True),
+                ("identity_break", BooleanType(), False),
+                ("period_year", IntegerType(), False),
+            ),
+            f"{freq} share-class flows and assets in US$ of the funds that report {freq} "
+            f"(period_end: {PERIOD_END_TEXT[freq]})",
+            partition_by=("period_year",),
+            constraints={
+                "assets_start_non_negative": "assets_start >= 0",
+                "period_year_is_year_of_period_end": "period_year = year(period_end)",
+                "period_end_is_a_period_end": PERIOD_END_SQL[freq].format(c="period_end"),
+            },
+        )
+        for freq in ("weekly", "monthly")
+    ],
     Table(
         "fund_days",
         "silver/fund_days",
@@ -285,6 +354,52 @@ _TABLES = [
         partition_by=("universe", "flow_month"),
         generated=(FLOW_MONTH,),
         constraints={"fund_count_positive": "fund_count > 0"},
+        properties=dict(GOLD_PROPERTIES),
+    ),
+    _period_country_flows("weekly"),
+    _period_country_flows("monthly"),
+    Table(
+        "coverage",
+        "gold/coverage",
+        _schema(
+            ("universe", StringType(), False),
+            ("period", StringType(), False),  # year | month
+            ("period_start", DateType(), False),
+            ("as_of", DateType(), False),  # the month end whose assets are counted
+            ("all_funds", LongType(), False),
+            ("all_assets_usd", DoubleType(), True),
+            ("universe_funds", LongType(), False),
+            ("universe_assets_usd", DoubleType(), True),
+            ("daily_funds", LongType(), False),
+            ("daily_assets_usd", DoubleType(), True),
+            ("daily_alloc_funds", LongType(), False),
+            ("daily_alloc_assets_usd", DoubleType(), True),
+        ),
+        "coverage per universe, year and month: funds and month-end assets of all funds, the "
+        "universe's funds, its daily reporters and its daily reporters with allocations",
+        partition_by=("universe",),
+        properties=dict(GOLD_PROPERTIES),
+    ),
+    Table(
+        "investor_hedge_flows",
+        "gold/investor_hedge_flows",
+        _schema(
+            ("universe", StringType(), False),
+            ("flow_date", DateType(), False),
+            ("investor_domicile", StringType(), False),
+            ("hedge_status", StringType(), False),  # hedged | unhedged | unknown
+            ("country", StringType(), False),
+            ("flow_usd", DoubleType(), True),
+            ("assets_start_usd", DoubleType(), True),
+            ("fund_count", LongType(), False),
+        ),
+        "country flows kept by investor domicile and the share classes' hedge status",
+        partition_by=("universe", "flow_month"),
+        generated=(FLOW_MONTH,),
+        constraints={
+            "fund_count_positive": "fund_count > 0",
+            "hedge_status_known": "hedge_status IN ('hedged', 'unhedged', 'unknown')",
+        },
         properties=dict(GOLD_PROPERTIES),
     ),
     Table(

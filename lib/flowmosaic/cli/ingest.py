@@ -14,10 +14,13 @@ HELP = "validate raw files into silver Delta tables (bad rows to the quarantine)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
-        help="a directory holding funds, share_classes, allocations and "
-        "flows (.csv, .csv.gz, .tsv, .zip, .parquet, or a directory of such files)",
+        help="a directory holding funds, share_classes, allocations, flows and, when there are "
+        "weekly or monthly reporters, weekly_flows and monthly_flows (.csv, .csv.gz, .tsv, "
+        ".zip, .parquet, or a directory of such files)",
     )
     p.add_argument("--flows", help="share-class daily flows (CSV/Parquet file or directory)")
+    p.add_argument("--weekly-flows", help="share-class weekly flows, dated at week ends")
+    p.add_argument("--monthly-flows", help="share-class monthly flows, dated at month ends")
     p.add_argument("--share-classes", help="share-class attributes")
     p.add_argument("--funds", help="fund attributes")
     p.add_argument("--allocations", help="country allocations, wide or long")
@@ -34,6 +37,8 @@ def run(ctx: Context) -> int:
         share_classes=a.share_classes,
         funds=a.funds,
         allocations=a.allocations,
+        weekly_flows=a.weekly_flows,
+        monthly_flows=a.monthly_flows,
         force_replace=a.force_replace,
         progress=ctx.say,
     )

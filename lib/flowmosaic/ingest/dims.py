@@ -17,6 +17,8 @@ class Merged:
     table: pd.DataFrame  # the whole dimension after the merge, by key
     new: list[str] = field(default_factory=list)  # ids not in the table before
     updated: list[str] = field(default_factory=list)  # ids whose attributes changed
+    # id -> the attributes of it that changed (for the updated ids)
+    changes: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> int:
@@ -37,8 +39,11 @@ def merge(
     columns: list[str],
 ) -> Merged:
     """existing: the table (key_col, id_col, attributes) or None; batch: unique ids with their
-    attributes. Returns the merged table with columns `columns` (key first)."""
-    attrs = [c for c in columns if c not in (id_col, key_col)]
+    attributes. Returns the merged table with columns `columns` (key first). An attribute the
+    batch does not have (an optional column the delivery left out) keeps its stored value;
+    new ids get NULL there."""
+    attrs = [c for c in columns if c not in (id_col, key_col) and c in batch.columns]
+    absent = [c for c in columns if c not in (id_col, key_col) and c not in batch.columns]
     if existing is None or existing.empty:
         existing = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     old = existing.set_index(id_col)
@@ -46,12 +51,16 @@ def merge(
     known = b.index.isin(old.index)
     new_ids = sorted(b.index[~known])
     updated: list[str] = []
+    changes: dict[str, set[str]] = {}
     if known.any():
         ids = b.index[known]
         before = _norm(old.loc[ids].reset_index(), attrs).to_numpy()
         after = _norm(b.loc[ids].reset_index(), attrs).to_numpy()
-        diff = [(x != y) for x, y in zip(before.tolist(), after.tolist())]
-        updated = sorted(i for i, d in zip(ids, diff) if d)
+        for i, x, y in zip(ids, before.tolist(), after.tolist()):
+            cols = {a for a, u, v in zip(attrs, x, y) if u != v}
+            if cols:
+                changes[i] = cols
+        updated = sorted(changes)
     start = int(existing[key_col].max()) + 1 if len(existing) else 0
     keys = dict(zip(new_ids, range(start, start + len(new_ids))))
     merged = old.copy()
@@ -61,11 +70,13 @@ def merge(
     if new_ids:
         add = b.loc[new_ids, attrs].copy()
         add[key_col] = [keys[i] for i in new_ids]
+        for c in absent:
+            add[c] = None
         merged = pd.concat([merged, add]) if len(merged) else add
     merged = merged.reset_index().rename(columns={"index": id_col})
     merged[key_col] = merged[key_col].astype(np.int32)
     merged = merged.sort_values(key_col, kind="stable").reset_index(drop=True)
-    return Merged(merged[columns], new=new_ids, updated=updated)
+    return Merged(merged[columns], new=new_ids, updated=updated, changes=changes)
 
 
 def local_index(share_classes: pd.DataFrame) -> np.ndarray:

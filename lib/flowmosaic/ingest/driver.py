@@ -2,7 +2,8 @@
 before anything is written; then check every source (read, parse, apply the rules, count)
 without writing; then the guard (ingest/guard.py): a batch that would empty or shrink what it
 replaces, or rejects too many rows, stops the run here with every table as it was; then write
-each source in dependency order (funds, share classes, allocations, external series, flows);
+each source in dependency order (funds, share classes, allocations, external series, flows,
+weekly and monthly flows);
 last, one quarantine commit for every source's rejected rows.
 
 Write modes (Source.write_mode):
@@ -13,6 +14,8 @@ Write modes (Source.write_mode):
 - series (external series): the batch's series are replaced.
 - window (flows): the window from the batch's first to last valid flow date is replaced in
   share_class_flows and fund_days (ingest/flows.py).
+- periods (weekly and monthly flows): the periods from the batch's first to last valid period
+  end are replaced in share_class_flows_weekly / _monthly (ingest/periodic.py).
 
 A source's checks see the earlier sources as this run will leave them (share classes are
 checked against the funds merged in memory, flows against the merged share classes); its
@@ -36,9 +39,9 @@ from pyspark.sql.window import Window
 
 from flowmosaic import storage
 from flowmosaic.calendar import flow_dates
-from flowmosaic.config import IngestGuard, Settings, load_countries
+from flowmosaic.config import IngestGuard, Settings, load_countries, load_currencies
 from flowmosaic.errors import InputError
-from flowmosaic.ingest import dims, guard, inputs
+from flowmosaic.ingest import dims, guard, inputs, periodic
 from flowmosaic.ingest import flows as flow_passes
 from flowmosaic.ingest import fund_days as fd
 from flowmosaic.ingest import reasons as R
@@ -52,6 +55,7 @@ from flowmosaic.ingest.sources import (
     external_series,
     flows,
     funds,
+    periodic_flows,
     share_classes,
 )
 from flowmosaic.ingest.sources import allocations as alloc_spec
@@ -61,11 +65,35 @@ from flowmosaic.tables import table
 JOB = "ingest"
 SPECS: dict[str, Source] = {
     s.name: s
-    for s in (funds.SPEC, share_classes.SPEC, alloc_spec.SPEC, external_series.SPEC, flows.SPEC)
+    for s in (
+        funds.SPEC,
+        share_classes.SPEC,
+        alloc_spec.SPEC,
+        external_series.SPEC,
+        flows.SPEC,
+        *periodic_flows.SPECS.values(),
+    )
 }
-ORDER = ("funds", "share_classes", "allocations", "external_series", "flows")
+ORDER = (
+    "funds",
+    "share_classes",
+    "allocations",
+    "external_series",
+    "flows",
+    "weekly_flows",
+    "monthly_flows",
+)
+# share-class attributes fund_days is summed by: a change of one rebuilds fund_days
+FUND_DAY_ATTRIBUTES = {"investor_type", "fund_key", "fund_id"}
 # the sources an --input DIR is searched for (external series are ingested on their own)
-DIRECTORY_SOURCES = ("funds", "share_classes", "allocations", "flows")
+DIRECTORY_SOURCES = (
+    "funds",
+    "share_classes",
+    "allocations",
+    "flows",
+    "weekly_flows",
+    "monthly_flows",
+)
 
 
 def _silver(df: DataFrame, name: str) -> DataFrame:
@@ -160,7 +188,9 @@ class Run:
         stored: pd.DataFrame = storage.read(
             self.spark, self.settings.table_path(name), version
         ).toPandas()
-        return stored[table(name).columns]
+        # a table written before a column was added (share classes' currency and hedge
+        # flag): the column is unknown for its rows until a delivery says
+        return stored.reindex(columns=table(name).columns)
 
     def fund_ref(self) -> DataFrame:
         """fund_id -> _fund_key of every known fund (this batch's and the table's)."""
@@ -190,6 +220,8 @@ class Run:
             return self._small(spec, inp, rep, parsed)
         if spec.write_mode == "months":
             return self._allocations(spec, inp, rep, parsed)
+        if spec.write_mode == "periods":
+            return self._periods(spec, inp, rep, parsed)
         return self._flows(spec, inp, rep, raw, parsed)
 
     @staticmethod
@@ -223,6 +255,8 @@ class Run:
         ok = rows[rows["_reason"].isna()].drop(
             columns=["_reason", "_detail", "_content", "_source_file"]
         )
+        # an optional column the delivery does not have keeps the stored values (dims.merge)
+        ok = ok.drop(columns=[c for c in self._absent_optional(spec, inp) if c in ok.columns])
         rep.accepted = len(ok)
         rep.set_reasons(bad["_reason"].value_counts().to_dict())
         if len(bad):
@@ -246,6 +280,12 @@ class Run:
             return Pending(check, lambda: self._write_dimension(spec, rep, ok))
         check.drops = self._series_drops(spec, ok)
         return Pending(check, lambda: self._write_series(spec, rep, ok))
+
+    @staticmethod
+    def _absent_optional(spec: Source, inp: RawInput) -> list[str]:
+        if spec.name != "share_classes":
+            return []
+        return [s for v, s in share_classes.OPTIONAL.items() if v not in inp.required]
 
     def _dimension_ids(self, spec: Source, ok: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
         if spec.name == "funds":
@@ -293,19 +333,25 @@ class Run:
                     raise storage.TableMoved(f"{path} moved on from version {version}")
                 df = self.spark.createDataFrame(merged.table, table(spec.table).schema)
                 meta = self.meta(table=spec.table, new=len(merged.new), updated=len(merged.updated))
-                storage.overwrite(df, path, meta, retry=False, sized=True)
+                storage.overwrite(df, path, meta, retry=False, sized=True, evolve=True)
             return merged
 
         merged = storage.retrying(self.spark, path, read_merge_write, self.meta(table=spec.table))
         # a changed share class (investor type or fund): fund_days is rebuilt on its dates,
         # where a new investor type takes effect (docs/ingest.md, "11. Share classes that
         # change type or fund": a move to another fund does not change past fund-days)
-        if spec.name == "share_classes" and merged.updated:
+        if spec.name == "share_classes" and self._moved(merged):
             self.refresh_dates = set()
             self._dates_of_share_classes(merged)
         rep.written = merged.changed
         self._dims[spec.table] = merged.table
         self.report.tables[spec.table] = storage.current_version(self.spark, path)
+
+    @staticmethod
+    def _moved(merged: dims.Merged) -> list[str]:
+        """Share classes whose investor type or fund changed (what fund_days depends on; a new
+        currency or hedge flag changes no fund-day)."""
+        return [i for i, cols in merged.changes.items() if cols & FUND_DAY_ATTRIBUTES]
 
     def _dates_of_share_classes(self, merged: dims.Merged) -> None:
         """The flow dates on which share classes that changed type or fund have rows."""
@@ -313,7 +359,7 @@ class Run:
         if not storage.exists(self.spark, path):
             return
         t = merged.table
-        keys = t.loc[t["share_id"].isin(merged.updated), "share_key"].astype(int).tolist()
+        keys = t.loc[t["share_id"].isin(self._moved(merged)), "share_key"].astype(int).tolist()
         rows = (
             storage.read(self.spark, path)
             .where(F.col("share_key").isin(keys))
@@ -479,6 +525,63 @@ class Run:
         if months and rep.written != expected:
             self.report.warnings.append(
                 f"{spec.table}: wrote {rep.written} rows, expected {expected}"
+            )
+
+    def _periods(
+        self, spec: Source, inp: RawInput, rep: SourceReport, parsed: DataFrame
+    ) -> Pending:
+        """Weekly or monthly flows (ingest/periodic.py): every rule counted per period end
+        before the guard; the write replaces the batch's periods."""
+        freq = periodic.frequency_of(spec)
+        self.say(f"{spec.name}: check pass")
+        checked = flow_passes.with_reference(parsed, self.share_ref())
+        pc = periodic.check(periodic.classify(checked, spec, inp, self.ctx), freq)
+        check = guard.Check(
+            spec.name, inp.path, "rows", pc.rows, sum(pc.rejects.values()), dict(pc.rejects)
+        )
+        if pc.window is not None:
+            lo, hi = pc.window
+            before = periodic.rows_by_period(
+                self.spark, self.settings.table_path(spec.table), lo, hi
+            )
+            unit = "week ending" if freq == "weekly" else "month ending"
+            check.drops = guard.drops(before, pc.accepted_by_period, lambda d: f"{unit} {d}")
+        return Pending(check, lambda: self._write_periods(spec, inp, rep, parsed, pc))
+
+    def _write_periods(
+        self,
+        spec: Source,
+        inp: RawInput,
+        rep: SourceReport,
+        parsed: DataFrame,
+        pc: periodic.PeriodCheck,
+    ) -> None:
+        # the share classes as written (their keys), as for daily flows
+        checked = flow_passes.with_reference(parsed, self.share_ref())
+        cls = periodic.classify(checked, spec, inp, self.ctx)
+        rep.read = pc.rows
+        rep.set_reasons(pc.rejects)
+        if pc.window is None:
+            rep.accepted, rep.written = rep.read - rep.quarantined, 0
+        else:
+            lo, hi = rep.window = pc.window
+            path = storage.ensure(self.spark, self.settings, spec.table)
+            meta = self.meta(window=[str(lo), str(hi)])
+            wrote = periodic.write(self.spark, cls, spec.table, path, lo, hi, meta)
+            rep.accepted = wrote.accepted
+            rep.written, rep.copied = wrote.written.written, wrote.written.copied
+            rep.identity_breaks = wrote.identity_breaks
+            rep.identity_unchecked = wrote.identity_unchecked
+            self.report.tables[spec.table] = wrote.written.version
+        if rep.quarantined:
+            self.quarantine.append(
+                _quarantine_columns(
+                    flow_passes.rejected_rows(cls),
+                    spec.table,
+                    self._content(spec, inp),
+                    self.run_id,
+                    self.started,
+                )
             )
 
     def _flows(
@@ -706,6 +809,8 @@ def ingest_paths(
     funds: str | None = None,
     allocations: str | None = None,
     external_series: str | None = None,
+    weekly_flows: str | None = None,
+    monthly_flows: str | None = None,
     *,
     run_id: str | None = None,
     tolerance: IdentityTolerance = IdentityTolerance(),
@@ -728,6 +833,8 @@ def ingest_paths(
         "allocations": allocations,
         "flows": flows,
         "external_series": external_series,
+        "weekly_flows": weekly_flows,
+        "monthly_flows": monthly_flows,
     }
     paths = inputs.resolve(
         directory, given, spark, {s: SPECS[s].candidates for s in DIRECTORY_SOURCES}
@@ -738,7 +845,11 @@ def ingest_paths(
         for s in ORDER:
             if s in paths:
                 probed[s] = inputs.probe(spark, s, paths[s], SPECS[s].required_for)
-        ctx = Context(tuple(known_countries or load_countries().destinations), tolerance)
+        ctx = Context(
+            tuple(known_countries or load_countries().destinations),
+            tolerance,
+            load_currencies(),
+        )
         run = Run(spark, settings, probed, ctx, run_id or uuid.uuid4().hex, say)
         with JobCounter(spark, f"ingest-{run.run_id}") as jobs:
             current = None

@@ -16,6 +16,8 @@ UNPARSEABLE_DATE = "unparseable_date"
 NOT_FLOW_DATE = "not_flow_date"
 UNKNOWN_COUNTRY = "unknown_country"
 UNKNOWN_FREQUENCY = "unknown_frequency"
+UNKNOWN_CURRENCY = "unknown_currency"
+NOT_PERIOD_END = "not_period_end"
 MISSING_VALUE = "missing_value"
 UNPARSEABLE_NUMBER = "unparseable_number"
 UNPARSEABLE_BOOLEAN = "unparseable_boolean"
@@ -33,8 +35,10 @@ REASONS = (
     MISSING_KEY,
     UNPARSEABLE_DATE,
     NOT_FLOW_DATE,
+    NOT_PERIOD_END,
     UNKNOWN_COUNTRY,
     UNKNOWN_FREQUENCY,
+    UNKNOWN_CURRENCY,
     MISSING_VALUE,
     UNPARSEABLE_NUMBER,
     UNPARSEABLE_BOOLEAN,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from flowmosaic.calendar import RELEASE_DAY
+from flowmosaic.calendar import RELEASE_DAY, WEDNESDAY_WEEKS_FROM
 
 
 def is_flow_date(d: Column) -> Column:
@@ -26,3 +26,28 @@ def alloc_month(flow_date: Column) -> Column:
 
 def month_start(d: Column) -> Column:
     return F.trunc(d, "MM")
+
+
+def is_period_end(d: Column, frequency: str) -> Column:
+    """A weekly row's date is a Wednesday (a Friday before 2001-09-19); a monthly row's is the
+    last day of its month."""
+    if frequency == "monthly":
+        return d == F.last_day(d)
+    wednesday = d >= F.lit(WEDNESDAY_WEEKS_FROM)
+    return F.when(wednesday, F.dayofweek(d) == 4).otherwise(F.dayofweek(d) == 6)
+
+
+def period_end(d: Column, frequency: str) -> Column:
+    """The end of the week or month calendar day d belongs to (flowmosaic/calendar.py)."""
+    if frequency == "monthly":
+        return F.last_day(d)
+    before = F.date_sub(d, 1)  # next_day is strictly after: from the day before, on or after d
+    changeover = F.date_sub(F.lit(WEDNESDAY_WEEKS_FROM), 5)
+    return F.when(d > changeover, F.next_day(before, "Wed")).otherwise(F.next_day(before, "Fri"))
+
+
+def period_alloc_month(d: Column, frequency: str) -> Column:
+    """The allocation month weighting a period that ends on d (flowmosaic/calendar.py)."""
+    if frequency == "weekly":
+        return alloc_month(d)
+    return F.add_months(F.trunc(d, "month"), -1)

@@ -37,6 +37,7 @@ class Context:
 
     known_countries: tuple[str, ...]
     tolerance: IdentityTolerance = IdentityTolerance()
+    known_currencies: tuple[str, ...] = ()  # ISO 4217 codes a share class's Currency may be
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Source:
     rules: Callable[[RawInput, Context], list[Rule]]
     dup_key: tuple[str, ...]  # silver columns whose repetition is a duplicate_key
     content: Callable[[RawInput], Column]  # the record as read, as JSON
-    write_mode: str  # dimension | months | series | window (see driver)
+    write_mode: str  # dimension | months | series | window | periods (see driver)
 
 
 def fixed_columns(columns: tuple[str, ...]) -> Callable[[list[str]], tuple[tuple[str, ...], str]]:
