@@ -387,13 +387,16 @@ _TABLES = [
             ("universe", StringType(), False),
             ("flow_date", DateType(), False),
             ("investor_domicile", StringType(), False),
+            # the share classes' hedged flag: true, false, NULL (not delivered)
             ("hedge_status", StringType(), False),  # hedged | unhedged | unknown
             ("country", StringType(), False),
             ("flow_usd", DoubleType(), True),
             ("assets_start_usd", DoubleType(), True),
+            ("portfolio_change_usd", DoubleType(), True),  # holds a hedged class's hedge result
             ("fund_count", LongType(), False),
         ),
-        "country flows kept by investor domicile and the share classes' hedge status",
+        "investor_country_flows kept by the share classes' hedge status instead of investor "
+        "type (the fund's domicile as investor domicile; from share_class_flows)",
         partition_by=("universe", "flow_month"),
         generated=(FLOW_MONTH,),
         constraints={
