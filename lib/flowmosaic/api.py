@@ -37,6 +37,7 @@ from flowmosaic.backtest.engine import BacktestParams, BacktestResult
 from flowmosaic.backtest.factor import parse_periods
 from flowmosaic.backtest.signal import SignalFrames, signal_frames
 from flowmosaic.config import Settings, load_countries, load_settings
+from flowmosaic.country_flows import periods
 from flowmosaic.errors import InputError
 from flowmosaic.export.country_matrix import read_wide_csv
 from flowmosaic.ingest import ingest_paths
@@ -201,20 +202,24 @@ class Warehouse:
         *,
         countries: str | Sequence[str] | None = None,
         wide: str | None = None,
+        frequency: str = "daily",
         version: int | None = None,
         to: str = "pandas",
     ):
         """gold country_flows of one universe, long (one row per flow date and country), or
         wide=COLUMN (e.g. "flow_pct"): flow dates x countries in published order. countries:
-        a group ("G10", "DM") or codes."""
+        a group ("G10", "DM") or codes. frequency="weekly" or "monthly": the periodic tables
+        (weekly_country_flows / monthly_country_flows, dated at period_end) over every fund
+        able to report at that grain."""
         codes = self._countries(countries)
         extra = [("country", "in", list(codes))] if codes else []
-        rows = self._gold("country_flows", universe, start, end, version, extra, to)
+        name, column = _country_table(frequency)
+        rows = self._gold(name, universe, start, end, version, extra, to, column)
         if wide is None:
             return rows
         if to != "pandas":
             raise InputError("wide= returns pandas; leave to= at its default")
-        return self._wide(rows, wide, codes)
+        return self._wide(rows, wide, codes, column)
 
     def investor_flows(
         self,
@@ -324,7 +329,26 @@ class Warehouse:
     ) -> cf_job.CountryFlowsRun:
         """silver -> gold country_flows over a window, as `flowmosaic country-flows`;
         options: alloc_month (recompute what that month's snapshot serves), max_age_months
-        (carry-forward), engine ("matrix" or "join"), universes_path (a universes YAML)."""
+        (carry-forward), engine ("matrix" or "join"), universes_path (a universes YAML);
+        frequency="weekly" or "monthly" computes weekly_country_flows / monthly_country_flows
+        instead (periods ending in the window; universes_path is the one option they take)."""
+        frequency = options.pop("frequency", "daily")
+        if frequency != "daily":
+            if set(options) - {"universes_path"}:
+                raise InputError(
+                    f"{frequency} country flows take no {', '.join(sorted(options))} option"
+                )
+            names = universe if isinstance(universe, str) else ",".join(universe)
+            return periods.run(
+                self.spark,
+                self.settings,
+                names,
+                frequency,
+                _day(start),
+                _day(end),
+                options.get("universes_path"),
+                progress=self.progress,
+            )
         return self._compute("country", universe, start, end, **options)
 
     def compute_investor_flows(
@@ -489,10 +513,12 @@ class Warehouse:
         return load_countries().resolve(text)
 
     @staticmethod
-    def _wide(rows: pd.DataFrame, value: str, codes: tuple[str, ...] | None) -> pd.DataFrame:
+    def _wide(
+        rows: pd.DataFrame, value: str, codes: tuple[str, ...] | None, index: str = "flow_date"
+    ) -> pd.DataFrame:
         if value not in rows.columns:
             raise InputError(f"wide={value!r} is not a column of country_flows")
-        wide = rows.pivot(index="flow_date", columns="country", values=value)
+        wide = rows.pivot(index=index, columns="country", values=value)
         order = list(codes or load_countries().published_order)
         cols = [c for c in order if c in wide.columns] + sorted(
             c for c in wide.columns if c not in order
@@ -502,6 +528,15 @@ class Warehouse:
         wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
         wide.columns.name = None
         return wide.sort_index().astype(float)
+
+
+def _country_table(frequency: str) -> tuple[str, str]:
+    """The country-flows table of a frequency and its date column."""
+    if frequency == "daily":
+        return "country_flows", "flow_date"
+    if frequency in ("weekly", "monthly"):
+        return f"{frequency}_country_flows", "period_end"
+    raise InputError(f"frequency must be daily, weekly or monthly, not {frequency!r}")
 
 
 def open(

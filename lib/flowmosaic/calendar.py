@@ -105,6 +105,15 @@ def period_end(d: dt.date, frequency: str) -> dt.date:
     return d + dt.timedelta(days=(weekday - d.weekday()) % 7)
 
 
+def period_start(end: dt.date, frequency: str) -> dt.date:
+    """The first day of the period ending on `end` (a period end): the day after the
+    previous period's end."""
+    d = end - dt.timedelta(days=1)
+    while not is_period_end(d, frequency):
+        d -= dt.timedelta(days=1)
+    return d + dt.timedelta(days=1)
+
+
 def period_ends(start: dt.date, end: dt.date, frequency: str) -> list[dt.date]:
     """The period ends from start to end inclusive, ascending."""
     out, d = [], period_end(start, frequency)
@@ -112,15 +121,6 @@ def period_ends(start: dt.date, end: dt.date, frequency: str) -> list[dt.date]:
         out.append(d)
         d = period_end(d + dt.timedelta(days=1), frequency)
     return out
-
-
-def period_alloc_month(d: dt.date, frequency: str) -> dt.date:
-    """The allocation month whose snapshot weights a period ending on d: for a week, the 23rd
-    rule on its end date; for a month, the start-of-month weights (the previous month's
-    snapshot)."""
-    if frequency == "weekly":
-        return alloc_month(d)
-    return add_months(month_start(d), -1)
 
 
 def to_yyyymmdd(d: dt.date) -> str:

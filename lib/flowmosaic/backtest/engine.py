@@ -38,6 +38,9 @@ class BacktestParams:
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
     spreads: bool = False  # returns file holds yields: R = Y(F+h) - Y(F)
     returns_kind: str = "level"  # index mode: 'level' (index levels) or 'pct' (daily % returns)
+    # the flow rows: 'daily' (the flow calendar) or 'weekly' (week ends, weekly_country_flows);
+    # lookback and lag count rows of that frequency, delay counts flow dates
+    frequency: str = "daily"
 
     def __post_init__(self):
         object.__setattr__(self, "horizons", tuple(int(h) for h in self.horizons))
@@ -54,6 +57,10 @@ class BacktestParams:
             problems.append(f"horizons must be positive weekday counts (got {self.horizons})")
         if len(set(self.horizons)) != len(self.horizons):
             problems.append(f"horizons repeat (got {self.horizons})")
+        if self.frequency not in ("daily", "weekly"):
+            problems.append(f"frequency must be 'daily' or 'weekly' (got {self.frequency!r})")
+        elif self.frequency == "weekly" and self.trade_day != "fri":
+            problems.append("a weekly series trades weekly: trade_day must be 'fri'")
         if self.returns_kind not in ("level", "pct"):
             problems.append(f"returns_kind must be 'level' or 'pct' (got {self.returns_kind!r})")
         if problems:
@@ -189,10 +196,11 @@ def run_backtest(
         p.trade_day,
         denominator=None if denominator is None else _prepare(denominator, "denominators"),
         calendar_rows=signal_input is not None,
+        frequency=p.frequency,
     )
     if signal.empty:
         raise InputError(
-            f"flows: {len(flows)} daily rows give no signal; the compounding window needs "
+            f"flows: {len(flows)} {p.frequency} rows give no signal; the compounding window needs "
             f"{p.lookback} rows and a complete trade week"
         )
     # Every trade date is kept, those before the first bin and those after the last included

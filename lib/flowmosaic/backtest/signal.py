@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from flowmosaic.calendar import add_months, flow_dates, is_flow_date, shift_flow_dates
+from flowmosaic.calendar import (
+    add_months,
+    flow_dates,
+    is_flow_date,
+    period_ends,
+    shift_flow_dates,
+)
 from flowmosaic.errors import InputError
 from flowmosaic.signals.names import DAILY, RELEASE_DAY, SIGNALS
 
@@ -219,6 +225,7 @@ def build_signal(
     trade_day: str = "fri",
     denominator: pd.DataFrame | None = None,
     calendar_rows: bool = False,
+    frequency: str = "daily",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 1-4: (compounded daily matrix after dropping empty rows, trade-date signal).
 
@@ -227,7 +234,12 @@ def build_signal(
     (on_flow_calendar), where an empty row is a day without a value, not a gap.
     denominator: `flows` are a signal's numerators (calendar_rows) and step 1 pools them over
     this frame (pooled_window) instead of compounding or summing.
+    frequency 'weekly': the rows are week ends (weekly_signal).
     """
+    if frequency == "weekly":
+        if calendar_rows or denominator is not None:
+            raise InputError("a weekly series backtests flow %, not a daily signal")
+        return weekly_signal(flows, lookback, compound, lag, delay)
     if calendar_rows or denominator is not None:
         raw = flows.sort_index(kind="stable")
         check_flow_calendar(raw.index, what="daily signal rows")
@@ -249,6 +261,55 @@ def build_signal(
     else:
         raise InputError(f"trade_day must be 'fri' or 'none', got {trade_day!r}")
     return comp, sig
+
+
+def check_week_calendar(index: pd.DatetimeIndex) -> None:
+    """Weekly rows must be every week's end (a Wednesday; a Friday before 2001-09-19) from
+    the first row to the last, once each."""
+    if len(index) == 0:
+        return
+    want = pd.DatetimeIndex(
+        pd.to_datetime(period_ends(index[0].date(), index[-1].date(), "weekly"))
+    )
+    if len(index) != len(want) or not (index == want).all():
+        extra = sorted(set(index) - set(want))
+        missing = sorted(set(want) - set(index))
+        what = (
+            f"{extra[0].date()} is not a week's end"
+            if extra
+            else f"week ending {missing[0].date()} is missing"
+            if missing
+            else "a week end repeats"
+        )
+        raise CalendarGapError(f"weekly flow rows are not consecutive week ends: {what}")
+
+
+def weekly_signal(
+    flows: pd.DataFrame, lookback: int, compound: bool, lag: int, delay: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Steps 1-4 on weekly rows: compounded over `lookback` weeks; each row moved `lag` weeks
+    later, then `delay` flow dates after its week's end (the day its figures are known); the
+    trade date is the Friday of the Saturday-to-Friday week that day falls in."""
+    raw = drop_empty_rows(flows.sort_index(kind="stable"))
+    check_week_calendar(raw.index)
+    comp = drop_empty_rows(compound_flows(raw, lookback, compound))
+    if lag < 0 or delay < 0:
+        raise InputError(f"lag and delay must be >= 0, got {lag}, {delay}")
+    if len(comp) == 0:
+        return comp, comp.copy()
+    first = comp.index[0].date()
+    horizon = first + dt.timedelta(weeks=len(comp) + lag + 1)
+    ends = period_ends(first, horizon, "weekly")[: len(comp) + lag]
+    known = [shift_flow_dates(_flow_date_on_or_after(e), delay) for e in ends[lag:]]
+    sig = comp.copy()
+    sig.index = week_friday(pd.DatetimeIndex(pd.to_datetime(known), name="date"))
+    return comp, sig
+
+
+def _flow_date_on_or_after(d: dt.date) -> dt.date:
+    while not is_flow_date(d):
+        d += dt.timedelta(days=1)
+    return d
 
 
 # --- a country signal (docs/signals.md) as the backtest's input --------------------------------

@@ -27,6 +27,7 @@ from flowmosaic.errors import InputError
 from flowmosaic.signals.names import DAILY, SIGNALS
 
 NAME = "backtest"
+DEFAULT_LOOKBACK = {"daily": 20, "weekly": 4}
 HELP = "quintile backtest of country flow % against returns"
 DESCRIPTION = __doc__
 
@@ -79,7 +80,20 @@ def add_backtest_options(p: argparse.ArgumentParser) -> None:
         "dates): a return dated on one of them counts, a weekday without a "
         "return counts 0%%, a weekend return counts on the next weekday",
     )
-    p.add_argument("--lookback", type=int, default=20, help="compounding window in flow-date rows")
+    p.add_argument(
+        "--lookback",
+        type=int,
+        default=None,
+        help="compounding window in rows: flow dates (default 20), or weeks for a weekly "
+        "series (default 4)",
+    )
+    p.add_argument(
+        "--frequency",
+        choices=["daily", "weekly"],
+        default=None,
+        help="the flow rows: daily (the flow calendar) or weekly (week ends); default: "
+        "weekly for weekly_country_flows, else daily",
+    )
     p.add_argument(
         "--sum",
         action="store_true",
@@ -105,11 +119,28 @@ def add_backtest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--periods", help="sub-periods for the report, e.g. 2007-2014,2015-2022")
 
 
+def frequency_of(args: argparse.Namespace) -> str:
+    """--frequency, else weekly when --flows reads weekly_country_flows; a monthly series is
+    refused (its rows are too few to rank weekly)."""
+    flows = getattr(args, "flows", None)
+    table = bio.parse_flow_spec(flows).table if flows and bio.is_table_spec(flows) else ""
+    if table.rstrip("/").endswith("monthly_country_flows"):
+        raise InputError(
+            f"--flows {flows}: the backtest runs on daily or weekly series, not monthly ones"
+        )
+    if args.frequency:
+        return str(args.frequency)
+    return "weekly" if table.rstrip("/").endswith("weekly_country_flows") else "daily"
+
+
 def params_from_args(args: argparse.Namespace, signal: str | None = None) -> BacktestParams:
     """The backtest's parameters; signal: the country signal backtested (None: flow %), with
     the look-back it needs (BacktestParams.for_signal; --sum sums a daily signal's values)."""
+    frequency = frequency_of(args) if signal is None else "daily"
+    lookback = args.lookback if args.lookback is not None else DEFAULT_LOOKBACK[frequency]
     return BacktestParams(
-        lookback=args.lookback,
+        lookback=lookback,
+        frequency=frequency,
         compound=not args.sum,
         lag=args.lag,
         delay=args.delay,

@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 
 from flowmosaic import country_flows
+from flowmosaic.calendar import FREQUENCIES
 from flowmosaic.cli.context import Context, day, month
+from flowmosaic.country_flows import periods
+from flowmosaic.errors import InputError
 
 NAME = "country-flows"
-HELP = "aggregate fund-days to daily country flows per universe (gold country_flows)"
+HELP = (
+    "aggregate fund-days to daily country flows per universe (gold country_flows); weekly or "
+    "monthly with --frequency"
+)
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +48,15 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_window_arguments(p)
+    p.add_argument(
+        "--frequency",
+        choices=["daily", *FREQUENCIES],
+        default="daily",
+        help="daily (default): country_flows from daily reporters; weekly / monthly: "
+        "weekly_country_flows / monthly_country_flows over every fund able to report at that "
+        "grain (own weekly or monthly rows, else daily rows summed), for the periods ending "
+        "between --start and --end",
+    )
 
 
 def run_grain(ctx: Context, grain: str) -> int:
@@ -64,4 +79,22 @@ def run_grain(ctx: Context, grain: str) -> int:
 
 
 def run(ctx: Context) -> int:
-    return run_grain(ctx, "country")
+    a = ctx.args
+    if a.frequency == "daily":
+        return run_grain(ctx, "country")
+    if a.alloc_month or a.allocation_max_age_months or a.engine != "matrix":
+        raise InputError(
+            f"--frequency {a.frequency} takes --universe, --start, --end and --universes only"
+        )
+    result = periods.run(
+        ctx.spark,
+        ctx.settings,
+        a.universe,
+        a.frequency,
+        day(a.start),
+        day(a.end),
+        a.universes,
+        progress=ctx.say,
+    )
+    ctx.say(result.describe())
+    return 0

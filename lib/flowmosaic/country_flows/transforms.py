@@ -124,11 +124,16 @@ def weights(allocations: DataFrame, max_age_months: int = 0) -> DataFrame:
 
 
 def aggregate(
-    udays: DataFrame, w: DataFrame, countries: tuple[str, ...], investor_grain: bool = False
+    udays: DataFrame,
+    w: DataFrame,
+    countries: tuple[str, ...],
+    investor_grain: bool = False,
+    extra: tuple[Column, ...] = (),
 ) -> DataFrame:
     """Per (universe, flow_date[, investor domicile, type], country): the weighted sums and
-    the count of funds contributing. Snapshot weights join on (fund_key, alloc_month); a
-    single-country fund without snapshots counts 1.0 in its country."""
+    the count of funds contributing (and the `extra` aggregates). Snapshot weights join on
+    (fund_key, alloc_month); a single-country fund without snapshots counts 1.0 in its
+    country."""
     snap = udays.where(F.col("single").isNull()).join(F.broadcast(w), ["fund_key", "alloc_month"])
     code = F.array(*[F.lit(c) for c in countries])
     one = udays.where(F.col("single").isNotNull()).withColumns(
@@ -146,6 +151,7 @@ def aggregate(
         .agg(
             *[F.sum(F.col(m) * F.col("weight")).alias(f"{m}_usd") for m in MEASURES],
             F.count(F.lit(1)).alias("fund_count"),
+            *extra,
         )
     )
     return out.withColumnRenamed("domicile", "investor_domicile") if investor_grain else out

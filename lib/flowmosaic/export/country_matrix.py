@@ -108,7 +108,9 @@ def matrix_from_table(
             f"{what}: version {version} does not exist at {path} (current version {current})"
         )
     df = storage.read(spark, path, version)
-    need = {"universe", "flow_date", "country", value}
+    # weekly / monthly country flows are dated at period_end
+    date = "period_end" if "period_end" in df.columns else "flow_date"
+    need = {"universe", date, "country", value}
     if not need <= set(df.columns):
         raise InputError(
             f"{path}: not a country_flows table; lacks {sorted(need - set(df.columns))}"
@@ -116,7 +118,7 @@ def matrix_from_table(
     sel = df.filter(F.col("universe") == universe)
     if countries:
         sel = sel.filter(F.col("country").isin(list(countries)))
-    pdf: pd.DataFrame = sel.select("flow_date", "country", value).toPandas()
+    pdf: pd.DataFrame = sel.select(F.col(date).alias("flow_date"), "country", value).toPandas()
     if pdf.empty:
         present = sorted(r[0] for r in df.select("universe").distinct().collect())
         if universe not in present:

@@ -71,8 +71,9 @@ def check(classified: DataFrame, frequency: str) -> PeriodCheck:
 
 
 def window_predicate(lo: dt.date, hi: dt.date) -> str:
-    # no BETWEEN: Spark 4 rewrites it into an expression Delta's replaceWhere check cannot
-    # resolve (INTERNAL_ERROR "nullable on unresolved object")
+    """Periods ending in [lo, hi] with their year partitions. No BETWEEN: Spark 4 rewrites it
+    into an expression Delta's replaceWhere check cannot resolve (INTERNAL_ERROR "nullable on
+    unresolved object")."""
     return (
         f"period_end >= DATE'{lo}' AND period_end <= DATE'{hi}' "
         f"AND period_year >= {lo.year} AND period_year <= {hi.year}"

@@ -44,10 +44,3 @@ def period_end(d: Column, frequency: str) -> Column:
     before = F.date_sub(d, 1)  # next_day is strictly after: from the day before, on or after d
     changeover = F.date_sub(F.lit(WEDNESDAY_WEEKS_FROM), 5)
     return F.when(d > changeover, F.next_day(before, "Wed")).otherwise(F.next_day(before, "Fri"))
-
-
-def period_alloc_month(d: Column, frequency: str) -> Column:
-    """The allocation month weighting a period that ends on d (flowmosaic/calendar.py)."""
-    if frequency == "weekly":
-        return alloc_month(d)
-    return F.add_months(F.trunc(d, "month"), -1)
