@@ -2,9 +2,10 @@
 
 Input `icf`: one row per (universe, flow_date, investor_domicile, investor_type, country) with
 flow_usd (US$ flow into `country` by the group's funds) and assets_start_usd (the group's
-holdings in `country` at the start of the day, US$). Every function returns a tidy DataFrame
-fit for CSV. The definitions (domestic, foreign, offshore, home bias, persistence) are in
-docs/mosaic.md.
+holdings in `country` at the start of the day, US$); `ihf` (investor_hedge_flows, for
+hedge_split) is the same with hedge_status in place of investor_type. Every function returns
+a tidy DataFrame fit for CSV. The definitions (domestic, foreign, offshore, home bias,
+persistence, the hedge split) are in docs/mosaic.md.
 """
 
 from __future__ import annotations
@@ -584,3 +585,176 @@ def persistence_summary(p: pd.DataFrame, unit: str = "week", money: bool = True)
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+# --- e) hedged and unhedged share classes ------------------------------------------------------
+
+IHF_COLUMNS = (
+    "universe",
+    "flow_date",
+    "investor_domicile",
+    "hedge_status",
+    "country",
+    "flow_usd",
+    "assets_start_usd",
+)
+HEDGE_STATUSES = ("hedged", "unhedged", "unknown")
+HEDGE_COLUMNS = [
+    "universe",
+    "country",
+    "group",
+    "freq",
+    "date",
+    *[f"{s}_flow_usd" for s in HEDGE_STATUSES],
+    *[f"{s}_assets_usd" for s in HEDGE_STATUSES],
+    *[f"cum_{s}_flow_usd" for s in HEDGE_STATUSES],
+    "implied_fx_flow_usd",
+    "cum_implied_fx_flow_usd",
+    "hedge_ratio_pct",
+    "flagged_pct",
+]
+
+
+def hedge_flags_delivered(ihf: pd.DataFrame, universe: str) -> bool:
+    """Whether any share class of the universe carries a hedge flag (a row not 'unknown')."""
+    require_columns(ihf, IHF_COLUMNS, "investor_hedge_flows")
+    rows = ihf[ihf["universe"] == universe]
+    return bool((rows["hedge_status"] != "unknown").any())
+
+
+def hedge_split(
+    ihf: pd.DataFrame,
+    country: str,
+    universe: str,
+    freq: str = "D",
+    *,
+    group: str = "foreign",
+    start=None,
+    end=None,
+    offshore: Iterable[str] = OFFSHORE_DOMICILES,
+    offshore_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One investor group's flows into `country` through hedged, unhedged and unknown share
+    classes (investor_hedge_flows), and the currency flow they imply, per day (D), week (W)
+    or month (M), one row per period of the universe's flow dates in [start, end].
+
+    Columns, for s in hedged, unhedged, unknown (docs/mosaic.md, "Hedged and unhedged share
+    classes"):
+      s_flow_usd            the period's flows through classes of status s (0 without any)
+      s_assets_usd          the group's holdings in `country` through them, on the period's
+                            first day with holdings (missing when none)
+      cum_s_flow_usd        flows summed from the first flow date >= start
+      implied_fx_flow_usd   the purchase of `country`'s currency the flows imply: the
+                            unhedged flow (a hedged class sells the currency forward again);
+                            the unknown classes' flow is left out (cum_implied_fx_flow_usd:
+                            summed from the start)
+      hedge_ratio_pct       100 x hedged / (hedged + unhedged) holdings (missing when both
+                            are 0)
+      flagged_pct           100 x (hedged + unhedged) / all holdings: how much of the group
+                            the ratio describes
+    The group is as in domestic_foreign_flows (seen from `country`).
+    """
+    if freq not in FREQS:
+        raise ValueError(f"freq must be one of {FREQS}, not {freq!r}")
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}, not {group!r}")
+    require_columns(ihf, IHF_COLUMNS, "investor_hedge_flows")
+    rows = ihf[ihf["universe"] == universe]
+    if rows.empty:
+        known = sorted(map(str, ihf["universe"].unique()))
+        raise InputError(f"universe {universe!r} not in investor_hedge_flows; has {known}")
+    rows = rows.assign(flow_date=pd.to_datetime(rows["flow_date"]))
+    if start is not None:
+        rows = rows[rows["flow_date"] >= pd.Timestamp(start)]
+    if end is not None:
+        rows = rows[rows["flow_date"] <= pd.Timestamp(end)]
+    dates = pd.DatetimeIndex(sorted(rows["flow_date"].unique()), name="date")
+    rows = rows[rows["country"] == country]
+    rows = rows[
+        investor_groups(rows["investor_domicile"], country, offshore, offshore_map) == group
+    ]
+    if rows.empty:
+        return pd.DataFrame(columns=HEDGE_COLUMNS)
+    g = rows.groupby(["flow_date", "hedge_status"])
+    flows = g["flow_usd"].sum().unstack("hedge_status")
+    assets = g["assets_start_usd"].sum(min_count=1).unstack("hedge_status")
+    flows = flows.reindex(index=dates, columns=list(HEDGE_STATUSES)).fillna(0.0)
+    assets = assets.reindex(index=dates, columns=list(HEDGE_STATUSES))
+    day = pd.DataFrame(index=dates)
+    for s in HEDGE_STATUSES:
+        day[f"{s}_flow_usd"] = flows[s].to_numpy()
+    for s in HEDGE_STATUSES:
+        day[f"{s}_assets_usd"] = assets[s].to_numpy()
+    for s in HEDGE_STATUSES:
+        day[f"cum_{s}_flow_usd"] = day[f"{s}_flow_usd"].cumsum()
+    day = day.reset_index()
+    if freq != "D":
+        held = assets.fillna(0.0).sum(axis=1).to_numpy() > 0
+        day["period"] = period_end(day["date"], freq).to_numpy()
+        # the holdings of each period's first day that has any (of any status)
+        first = day[held].groupby("period", sort=False).head(1).set_index("period")
+        sums = day.groupby("period", sort=True)
+        out = pd.DataFrame(
+            {
+                **{f"{s}_flow_usd": sums[f"{s}_flow_usd"].sum() for s in HEDGE_STATUSES},
+                **{f"cum_{s}_flow_usd": sums[f"cum_{s}_flow_usd"].last() for s in HEDGE_STATUSES},
+            }
+        )
+        for s in HEDGE_STATUSES:
+            out[f"{s}_assets_usd"] = first[f"{s}_assets_usd"].reindex(out.index)
+        day = out.rename_axis("date").reset_index()
+    day["implied_fx_flow_usd"] = day["unhedged_flow_usd"]
+    day["cum_implied_fx_flow_usd"] = day["cum_unhedged_flow_usd"]
+    h, u, k = (day[f"{s}_assets_usd"].fillna(0.0) for s in HEDGE_STATUSES)
+    day["hedge_ratio_pct"] = _pct(h, h + u)
+    day["flagged_pct"] = _pct(h + u, h + u + k)
+    day.insert(0, "universe", universe)
+    day.insert(1, "country", country)
+    day.insert(2, "group", group)
+    day.insert(3, "freq", freq)
+    return day[HEDGE_COLUMNS].reset_index(drop=True)
+
+
+def hedge_summary(split: pd.DataFrame) -> dict:
+    """The window of a hedge_split table in figures: first and last date, the flows summed
+    by status, the implied currency flow, and the hedge ratio (and flagged share) of the
+    holdings on the first and last period that has any (NaN when none)."""
+    if split.empty:
+        return {}
+    last = split.iloc[-1]
+    ratio = split["hedge_ratio_pct"].dropna()
+    flagged = split["flagged_pct"].dropna()
+    return {
+        "start": split["date"].iloc[0],
+        "end": last["date"],
+        **{s: float(last[f"cum_{s}_flow_usd"]) for s in HEDGE_STATUSES},
+        "implied_fx": float(last["cum_implied_fx_flow_usd"]),
+        "hedge_ratio_start": float(ratio.iloc[0]) if len(ratio) else np.nan,
+        "hedge_ratio_end": float(ratio.iloc[-1]) if len(ratio) else np.nan,
+        "flagged_end": float(flagged.iloc[-1]) if len(flagged) else np.nan,
+    }
+
+
+def hedge_text(split: pd.DataFrame) -> str:
+    """One line from a hedge_split table, e.g. 'foreign investors into US, 2020-07-01 to
+    2020-12-31: +$1.2bn through hedged share classes, -$0.8bn through unhedged ones;
+    implied purchase of US's currency -$0.8bn; hedge ratio of their holdings 40.1% ->
+    52.3%'."""
+    if split.empty:
+        return "no data"
+    s = hedge_summary(split)
+    who, country = split["group"].iloc[0], split["country"].iloc[0]
+    text = (
+        f"{who} investors into {country}, {s['start']:%Y-%m-%d} to {s['end']:%Y-%m-%d}: "
+        f"{format_usd(s['hedged'])} through hedged share classes, "
+        f"{format_usd(s['unhedged'])} through unhedged ones"
+    )
+    if s["unknown"] != 0 or split["unknown_assets_usd"].notna().any():
+        text += f", {format_usd(s['unknown'])} through classes without a hedge flag"
+    text += f"; implied purchase of {country}'s currency {format_usd(s['implied_fx'])}"
+    if np.isfinite(s["hedge_ratio_start"]):
+        text += (
+            f"; hedge ratio of their holdings {s['hedge_ratio_start']:.1f}% -> "
+            f"{s['hedge_ratio_end']:.1f}%"
+        )
+    return text
