@@ -9,10 +9,11 @@
     bt = wh.backtest("FloPctCtry", returns="market/equity_index_levels.csv")
     bt.report("out/bt")                           # the HTML report and its CSVs
 
-Reads (tables, history, read, country_flows, investor_flows, signals, quarantine, mosaic,
-backtest without `record=True`) go through delta-rs (reader.py) and never start a JVM.
-Computations (ingest, compute_country_flows, compute_investor_flows, compute_signals,
-maintain, backtest with `record=True`) start one Spark session on first need, local or on
+Reads (tables, history, read, country_flows, investor_flows, hedge_flows, signals,
+quarantine, mosaic, hedge_split, backtest without `record=True`) go through delta-rs
+(reader.py) and never start a JVM. Computations (ingest, compute_country_flows,
+compute_investor_flows, compute_hedge_flows, compute_signals, maintain, backtest with
+`record=True`) start one Spark session on first need, local or on
 the Spark Connect server the settings name (`remote:`, or `remote=` here), and reuse it;
 `wh.close()` stops it. The CLI commands call the same functions (docs/api.md lists which).
 """
@@ -37,8 +38,11 @@ from flowmosaic.backtest.engine import BacktestParams, BacktestResult
 from flowmosaic.backtest.factor import parse_periods
 from flowmosaic.backtest.signal import SignalFrames, signal_frames
 from flowmosaic.config import Settings, load_countries, load_settings
+from flowmosaic.country_flows import hedge as hedge_job
 from flowmosaic.country_flows import periods
+from flowmosaic.coverage import job as coverage_job
 from flowmosaic.errors import InputError
+from flowmosaic.export import groups as export_groups
 from flowmosaic.export.country_matrix import read_wide_csv
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.ingest.report import IngestReport
@@ -221,6 +225,25 @@ class Warehouse:
             raise InputError("wide= returns pandas; leave to= at its default")
         return self._wide(rows, wide, codes, column)
 
+    def group_flows(
+        self,
+        universe: str,
+        start: Day = None,
+        end: Day = None,
+        *,
+        groups: str | None = None,
+        frequency: str = "daily",
+        version: int | None = None,
+    ) -> pd.DataFrame:
+        """Country groups' flows of one universe (long: date, group, flow_usd,
+        assets_start_usd, flow_pct, countries): a group's flow % is 100 x the sum of its
+        members' flow_usd / the sum of their assets_start_usd. groups: 'regions', 'markets',
+        names such as "G10,EM", or None (every group of conf/countries.yaml)."""
+        chosen = export_groups.resolve_groups(groups)
+        _, column = _country_table(frequency)
+        rows = self.country_flows(universe, start, end, frequency=frequency, version=version)
+        return export_groups.group_flows(rows, chosen, column)
+
     def investor_flows(
         self,
         universe: str,
@@ -235,6 +258,21 @@ class Warehouse:
         universe, optionally one destination country."""
         extra = [("country", "=", country.upper())] if country else []
         return self._gold("investor_country_flows", universe, start, end, version, extra, to)
+
+    def hedge_flows(
+        self,
+        universe: str,
+        start: Day = None,
+        end: Day = None,
+        *,
+        country: str | None = None,
+        version: int | None = None,
+        to: str = "pandas",
+    ):
+        """gold investor_hedge_flows (by investor domicile and the share classes' hedge
+        status: hedged, unhedged, unknown) of one universe, optionally one destination."""
+        extra = [("country", "=", country.upper())] if country else []
+        return self._gold("investor_hedge_flows", universe, start, end, version, extra, to)
 
     def signals(
         self,
@@ -281,11 +319,51 @@ class Warehouse:
             icf, country.upper(), universe, freq, offshore=tuple(offshore)
         )
 
+    def hedge_split(
+        self,
+        country: str,
+        universe: str,
+        start: Day = None,
+        end: Day = None,
+        *,
+        freq: str = "D",
+        group: str = "foreign",
+        offshore: Sequence[str] = analyses.OFFSHORE_DOMICILES,
+    ) -> pd.DataFrame:
+        """One investor group's (default: foreign) flows into `country` through hedged,
+        unhedged and unknown share classes, the currency flow they imply and the hedge ratio
+        of its holdings, per day (D, default), week or month (docs/mosaic.md)."""
+        ihf = self.hedge_flows(universe, start, end)
+        return analyses.hedge_split(
+            ihf, country.upper(), universe, freq, group=group, offshore=tuple(offshore)
+        )
+
     def home_bias(self, universe: str, start: Day = None, end: Day = None) -> pd.DataFrame:
         """Monthly home bias of each fund domicile (docs/mosaic.md)."""
         icf = self.investor_flows(universe, start, end)
         icf["flow_date"] = pd.to_datetime(icf["flow_date"])
         return analyses.home_bias(icf, universe)
+
+    def coverage(
+        self,
+        universe: str,
+        *,
+        period: str | None = None,
+        version: int | None = None,
+        to: str = "pandas",
+    ):
+        """gold coverage of one universe (docs/coverage.md): per year and month, the funds and
+        month-end assets of all funds, of the universe's funds, of its daily reporters and of
+        those with allocations; period="year" or "month" keeps one kind. pandas rows come
+        years first, then months, in date order."""
+        if period not in (None, "year", "month"):
+            raise InputError(f"period must be 'year' or 'month', not {period!r}")
+        extra = [("period", "=", period)] if period else []
+        rows = self._gold("coverage", universe, None, None, version, extra, to, "period_start")
+        if to != "pandas":
+            return rows
+        order = rows.sort_values(["period", "period_start"], ascending=[False, True])
+        return order.reset_index(drop=True)
 
     # -- computations (one Spark session) -------------------------------------------------
 
@@ -354,9 +432,36 @@ class Warehouse:
     def compute_investor_flows(
         self, universe: str | Sequence[str], start: Day = None, end: Day = None, **options: Any
     ) -> cf_job.CountryFlowsRun:
-        """silver -> gold investor_country_flows, as `flowmosaic mosaic-flows`; the options
-        of compute_country_flows."""
+        """silver -> gold investor_country_flows, as `flowmosaic mosaic-flows --no-hedge`
+        (compute_hedge_flows writes the hedge split); the options of compute_country_flows."""
         return self._compute("investor", universe, start, end, **options)
+
+    def compute_hedge_flows(
+        self,
+        universe: str | Sequence[str],
+        start: Day = None,
+        end: Day = None,
+        *,
+        alloc_month: Day = None,
+        max_age_months: int = 0,
+        universes_path: str | None = None,
+    ) -> cf_job.CountryFlowsRun:
+        """silver share_class_flows + share_classes -> gold investor_hedge_flows over a
+        window, as the second step of `flowmosaic mosaic-flows` (the first is
+        compute_investor_flows); Spark joins only, so no engine option."""
+        names = universe if isinstance(universe, str) else ",".join(universe)
+        month = _day(alloc_month)
+        return hedge_job.run(
+            self.spark,
+            self.settings,
+            names,
+            start=_day(start),
+            end=_day(end),
+            alloc_month=month.replace(day=1) if month else None,
+            max_age_months=max_age_months,
+            universes_path=universes_path,
+            progress=self.progress,
+        )
 
     def _compute(
         self,
@@ -408,6 +513,25 @@ class Warehouse:
             universes_path=universes_path,
             progress=self.progress,
         )
+
+    def compute_coverage(
+        self,
+        universe: str | Sequence[str],
+        *,
+        out: str | Path | None = None,
+        synthetic: bool = False,
+        universes_path: str | None = None,
+    ) -> coverage_job.CoverageRun:
+        """silver -> gold coverage of the universes, as `flowmosaic coverage`: the run, with
+        the rows written (`.rows`, `.of(universe)`); out= also writes coverage-<U>.csv and
+        coverage-<U>.html per universe into that directory."""
+        names = universe if isinstance(universe, str) else ",".join(universe)
+        run = coverage_job.run(
+            self.spark, self.settings, names, universes_path=universes_path, progress=self.progress
+        )
+        if out is not None:
+            run.write(out, {"synthetic": synthetic, **run.meta(self.settings)})
+        return run
 
     def maintain(self, tables: Sequence[str] | None = None) -> maintain_mod.MaintainReport:
         """Compact and clean the tables, keeping every version a backtest pinned, as

@@ -273,6 +273,8 @@ class Countries:
     names: dict[str, str]
     # destination -> its market class in conf/destinations.yaml (DM, EM, frontier, other)
     markets: dict[str, str] = field(default_factory=dict)
+    # destination -> its region in conf/destinations.yaml
+    regions: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, spec: str | None) -> tuple[str, ...]:
         """'G10' (a group), 'AU,VN,...' (any destination codes), or None (the 52, published
@@ -304,12 +306,38 @@ def _check_iso2(p: Path, codes) -> None:
         raise ConfigError(f"{p}: not ISO2 codes: {bad} (quote NO: bare NO is YAML for false)")
 
 
-def _destinations(p: Path) -> tuple[tuple[str, ...], dict[str, str], dict[str, str]]:
+def _destinations(
+    p: Path,
+) -> tuple[tuple[str, ...], dict[str, str], dict[str, str], dict[str, str]]:
     data = read_yaml(p).get("countries") or {}
     _check_iso2(p, data)
     names = {c: str((v or {}).get("name") or c) for c, v in data.items()}
     markets = {c: str((v or {}).get("market") or "other") for c, v in data.items()}
-    return tuple(sorted(data)), names, markets
+    regions = {c: str((v or {}).get("region") or "") for c, v in data.items()}
+    return tuple(sorted(data)), names, markets, regions
+
+
+def _derived_groups(
+    p: Path, data: dict, markets: dict[str, str], regions: dict[str, str], explicit: dict
+) -> dict[str, tuple[str, ...]]:
+    """The groups over every destination: one per market class of `market_groups` and, with
+    `region_groups: true`, one per region. A market group also listed explicitly must have
+    the same members."""
+    out: dict[str, tuple[str, ...]] = {}
+    for m in data.get("market_groups") or ():
+        members = tuple(sorted(c for c, v in markets.items() if v == m))
+        if not members:
+            raise ConfigError(f"{p}: market_groups: no destination has market {m!r}")
+        if m in explicit and sorted(explicit[m]) != list(members):
+            raise ConfigError(
+                f"{p}: group {m} differs from the destinations whose market is {m}: "
+                f"{sorted(set(explicit[m]) ^ set(members))}"
+            )
+        out[m] = members
+    if data.get("region_groups"):
+        for r in sorted({v for v in regions.values() if v}):
+            out[r] = tuple(sorted(c for c, v in regions.items() if v == r))
+    return out
 
 
 @cache
@@ -328,11 +356,13 @@ def load_countries(path: str | None = None) -> Countries:
     dest_path = p.parent / "destinations.yaml"
     if not dest_path.exists():  # a countries file of its own: its 52 are the destinations
         return Countries(order, groups, order, {})
-    destinations, names, markets = _destinations(dest_path)
+    destinations, names, markets, regions = _destinations(dest_path)
     missing = [c for c in order if c not in names]
     if missing:
         raise ConfigError(f"{dest_path}: the published countries {missing} are not listed")
-    return Countries(order, groups, destinations, names, markets)
+    derived = _derived_groups(p, data, markets, regions, groups)
+    groups = {**derived, **groups}  # explicit order of members wins (G10, DM)
+    return Countries(order, groups, destinations, names, markets, regions)
 
 
 @cache

@@ -293,3 +293,26 @@ def test_period_country_flows_match_the_reference(spark, raw, warehouse_with_per
     else:
         jan = e[(e["period_end"] == dt.date(2024, 1, 10)) & (e["country"] == "JP")]
         assert jan["funds_from_days"].tolist() == [3]  # D1, D2 and W2's January days
+
+
+def test_api_reads_period_flows_and_group_ratios_without_spark(raw, warehouse_with_periods):
+    """The notebook API reads the weekly table (delta-rs, no JVM) and a group's flow % is the
+    ratio of the reference's sums over its members."""
+    import flowmosaic as fm
+
+    wh = fm.Warehouse(warehouse_with_periods)
+    weekly = wh.country_flows("FloPctCtry", frequency="weekly")
+    assert set(weekly.columns) >= {"period_end", "country", "flow_pct", "funds_from_days"}
+    groups = wh.group_flows("FloPctCtry", groups="EM,frontier", frequency="weekly")
+    assert not wh.spark_started
+    ref = reference(raw, "weekly", "FloPctCtry")
+    em = ("CN", "BR", "IN")  # the EM destinations this universe holds (CN, BR)
+    frontier = ("VN", "NG")
+    for name, members in (("EM", em), ("frontier", frontier)):
+        r = ref[ref["country"].isin(members)].groupby("period_end")[
+            ["flow_usd", "assets_start_usd"]
+        ]
+        want = (100 * r.sum()["flow_usd"] / r.sum()["assets_start_usd"]).sort_index()
+        got = groups[groups["group"] == name].set_index("period_end")["flow_pct"].sort_index()
+        assert list(got.index) == list(want.index)
+        assert np.allclose(got.to_numpy(), want.to_numpy(), rtol=1e-9, atol=1e-12)
