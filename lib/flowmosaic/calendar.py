@@ -76,7 +76,7 @@ def shift_flow_dates(d: dt.date, n: int) -> dt.date:
     return d
 
 
-# --- reporting periods of weekly and monthly reporters (docs/methodology.md, "10. Weekly and
+# --- reporting periods of weekly and monthly reporters (docs/methodology.md, "12. Weekly and
 # monthly reporters"). A weekly row is dated at its week's end: a Wednesday, the week running
 # Thursday to Wednesday; before WEDNESDAY_WEEKS_FROM the vendor's weeks ended on a Friday
 # (Saturday to Friday). The change-over week runs Saturday 2001-09-15 to Wednesday 2001-09-19.

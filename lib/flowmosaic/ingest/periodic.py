@@ -1,4 +1,4 @@
-"""The weekly and monthly flows' passes (docs/ingest.md, "Weekly and monthly flows"). These
+"""The weekly and monthly flows' passes (docs/ingest.md, "16. Weekly and monthly flows"). These
 files are a fraction of the daily ones (a row per share class and week or month), so one
 simpler arrangement serves both: every row checked with every rule (duplicates found by a
 window over the key), counted per period end before anything is written (the guard's input),
