@@ -48,3 +48,31 @@ def test_null_date_gives_null(spark):
         .first()
     )
     assert row.flow is None and row.alloc is None
+
+
+def test_period_ends_match_calendar_every_day_across_the_2001_change_over(spark):
+    """Weeks end on Fridays until 2001-09-14, then on Wednesdays (the change-over week runs
+    Saturday 15 to Wednesday 19 September 2001); months on their last day."""
+    lo, hi = dt.date(2001, 8, 1), dt.date(2002, 3, 31)
+    df = spark.sql(f"SELECT explode(sequence(DATE'{lo}', DATE'{hi}', INTERVAL 1 DAY)) AS d").select(
+        "d",
+        *[scal.period_end(F.col("d"), f).alias(f"end_{f}") for f in cal.FREQUENCIES],
+        *[scal.is_period_end(F.col("d"), f).alias(f"is_{f}") for f in cal.FREQUENCIES],
+    )
+    rows = df.collect()
+    bad = [
+        r.d
+        for r in rows
+        for f in cal.FREQUENCIES
+        if r[f"end_{f}"] != cal.period_end(r.d, f) or r[f"is_{f}"] is not cal.is_period_end(r.d, f)
+    ]
+    assert not bad, bad[:5]
+    ends = {r.d: r.end_weekly for r in rows}
+    assert ends[dt.date(2001, 9, 8)] == dt.date(2001, 9, 14)  # Saturday -> Friday
+    assert ends[dt.date(2001, 9, 15)] == dt.date(2001, 9, 19)  # change-over week
+    assert ends[dt.date(2001, 9, 20)] == dt.date(2001, 9, 26)  # Thursday -> Wednesday
+    assert cal.period_start(dt.date(2001, 9, 19), "weekly") == dt.date(2001, 9, 15)
+    assert cal.period_start(dt.date(2024, 3, 31), "monthly") == dt.date(2024, 3, 1)
+    weekly = [d for d in cal.period_ends(lo, hi, "weekly")]
+    assert all(cal.is_period_end(d, "weekly") for d in weekly)
+    assert weekly[weekly.index(dt.date(2001, 9, 14)) + 1] == dt.date(2001, 9, 19)
