@@ -1,4 +1,4 @@
-"""Weekly and monthly country flows (docs/methodology.md, "10. Weekly and monthly reporters"):
+"""Weekly and monthly country flows (docs/methodology.md, "12. Weekly and monthly reporters"):
 silver weekly / monthly share-class rows and daily fund-days -> gold weekly_country_flows /
 monthly_country_flows, over every fund able to report at that grain.
 

@@ -1,5 +1,5 @@
 """Weekly and monthly country flows against an independent implementation, on a raw universe
-written here (docs/methodology.md, "10. Weekly and monthly reporters").
+written here (docs/methodology.md, "12. Weekly and monthly reporters").
 
 The raw files (funds, share classes with investor types, daily flows, weekly_flows,
 monthly_flows, a long allocation file) are written by this test from a seeded generator and
