@@ -10,10 +10,13 @@ from flowmosaic.cli.context import Context, day
 from flowmosaic.errors import ConfigError
 from flowmosaic.mosaic import analyses
 from flowmosaic.mosaic.page import write_country_page
-from flowmosaic.mosaic.tables import external, gold
+from flowmosaic.mosaic.tables import external, gold, gold_or_none
 
 NAME = "mosaic"
-HELP = "write the mosaic country page (mosaic-<CC>.html and CSVs) from investor_country_flows"
+HELP = (
+    "write the mosaic country page (mosaic-<CC>.html and CSVs) from investor_country_flows "
+    "(and investor_hedge_flows when computed)"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,6 +55,8 @@ def run(ctx: Context) -> int:
     start, end = day(a.start), day(a.end)
     icf = gold(ctx.spark, ctx.settings, "investor_country_flows", a.universe, start, end)
     cf = gold(ctx.spark, ctx.settings, "country_flows", a.universe, start, end)
+    # optional: without it the page's hedge panel says the split was not computed
+    ihf = gold_or_none(ctx.spark, ctx.settings, "investor_hedge_flows", a.universe, start, end)
     path = write_country_page(
         country,
         a.universe,
@@ -64,6 +69,7 @@ def run(ctx: Context) -> int:
         offshore_map=_mapping(a.offshore_map),
         start=start,
         end=end,
+        hedge=ihf,
     )
     ctx.say(f"mosaic page: {path}")
     return 0

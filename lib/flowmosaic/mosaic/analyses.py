@@ -738,7 +738,7 @@ def hedge_summary(split: pd.DataFrame) -> dict:
 def hedge_text(split: pd.DataFrame) -> str:
     """One line from a hedge_split table, e.g. 'foreign investors into US, 2020-07-01 to
     2020-12-31: +$1.2bn through hedged share classes, -$0.8bn through unhedged ones;
-    implied purchase of US's currency -$0.8bn; hedge ratio of their holdings 40.1% ->
+    implied net purchase of US's currency -$0.8bn; hedge ratio of their holdings 40.1% ->
     52.3%'."""
     if split.empty:
         return "no data"
@@ -751,7 +751,7 @@ def hedge_text(split: pd.DataFrame) -> str:
     )
     if s["unknown"] != 0 or split["unknown_assets_usd"].notna().any():
         text += f", {format_usd(s['unknown'])} through classes without a hedge flag"
-    text += f"; implied purchase of {country}'s currency {format_usd(s['implied_fx'])}"
+    text += f"; implied net purchase of {country}'s currency {format_usd(s['implied_fx'])}"
     if np.isfinite(s["hedge_ratio_start"]):
         text += (
             f"; hedge ratio of their holdings {s['hedge_ratio_start']:.1f}% -> "

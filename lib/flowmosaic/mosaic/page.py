@@ -38,6 +38,7 @@ from flowmosaic.mosaic import analyses as an  # noqa: E402
 from flowmosaic.mosaic import external as ex  # noqa: E402
 
 GROUP_COLORS = {"domestic": "#c8553d", "foreign": "#1b6ca8", "offshore": "#2a9d8f"}
+HEDGE_COLORS = {"hedged": "#7b3294", "unhedged": "#f2a154", "unknown": "#a3a3a3"}
 TOTAL_COLOR = "#111827"
 NEG, POS = "#c8553d", "#1b6ca8"
 BN = 1e9
@@ -336,6 +337,54 @@ def fig_persistence(p: pd.DataFrame, title: str) -> str:
     )
 
 
+def fig_hedge(split: pd.DataFrame, country: str) -> str:
+    """Foreign flows into the country through hedged, unhedged and unknown share classes,
+    cumulative ($bn), and the hedge ratio of the foreign holdings (%)."""
+    fig, axes = plt.subplots(
+        1, 2, figsize=(11.5, 3.5), gridspec_kw={"width_ratios": [1.6, 1]}, squeeze=False
+    )
+    ax = axes[0][0]
+    d = pd.to_datetime(split["date"])
+    labels = {
+        "hedged": "hedged classes",
+        "unhedged": f"unhedged classes = implied purchase of {country}'s currency",
+        "unknown": "classes without a hedge flag",
+    }
+    for status in an.HEDGE_STATUSES:
+        cum = split[f"cum_{status}_flow_usd"]
+        if status == "unknown" and not (
+            cum.abs().gt(0).any() or split["unknown_assets_usd"].notna().any()
+        ):
+            continue
+        ax.plot(
+            d,
+            cum / BN,
+            color=HEDGE_COLORS[status],
+            lw=1.4 if status == "unknown" else 1.8,
+            ls="--" if status == "unknown" else "-",
+            label=labels[status],
+        )
+    ax.axhline(0, color="#6b7280", lw=0.8)
+    ax.set_ylabel("cumulative flow ($bn)", fontsize=9)
+    ax.set_title(f"foreign flows into {country} by hedge status", fontsize=10.5, loc="left")
+    ax.legend(fontsize=8.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax = axes[0][1]
+    ax.plot(d, split["hedge_ratio_pct"], color=HEDGE_COLORS["hedged"], lw=1.6)
+    ax.set_ylim(-2, 102)
+    ax.set_ylabel("hedged / flagged holdings (%)", fontsize=9)
+    ax.set_title("hedge ratio of foreign holdings", fontsize=10.5, loc="left")
+    for a in axes[0]:
+        style_axes(a)
+        _date_axis(a)
+    margins(fig, left=0.06, top=0.9, bottom=1.0 / 3.5, wspace=0.22)
+    return figure(
+        fig,
+        f"Left: flows into {country} by funds domiciled outside {country} (not offshore "
+        "hubs), summed from the first date, by their share classes' hedge flag. Right: the "
+        "hedged share of those funds' holdings in the classes that carry a flag.",
+    )
+
+
 def fig_external(
     flows: dict[str, pd.Series], ext: pd.DataFrame, summary: pd.DataFrame, country: str
 ) -> str:
@@ -465,6 +514,78 @@ def _home_table(hb: pd.DataFrame, country: str, top: int) -> str:
         ],
         rows,
         classes,
+    )
+
+
+def _hedge_table(monthly: pd.DataFrame) -> str:
+    rows, classes = [], []
+    for r in monthly.itertuples(index=False):
+        vals = [r.hedged_flow_usd, r.unhedged_flow_usd, r.unknown_flow_usd, r.implied_fx_flow_usd]
+        rows.append(
+            [f"{r.date:%Y-%m}"]
+            + [_fmt(v / BN, 2) for v in vals]
+            + [_fmt(r.hedge_ratio_pct, 1), _fmt(r.flagged_pct, 1)]
+        )
+        classes.append([' class="lbl"'] + [_neg(v / BN, 2) for v in vals] + ["", ""])
+    return table(
+        [
+            "month",
+            "hedged ($bn)",
+            "unhedged ($bn)",
+            "no flag ($bn)",
+            "implied currency purchase ($bn)",
+            "hedge ratio (%)",
+            "flagged (%)",
+        ],
+        rows,
+        classes,
+    )
+
+
+def _hedge_section(
+    hedge: pd.DataFrame | None,
+    country: str,
+    universe: str,
+    kw: Mapping,
+    out: Path,
+    stem: str,
+    files: dict[str, Path],
+) -> str:
+    """The hedge panel's HTML (CSVs added to `files`), or a note saying why there is none."""
+    esc = html.escape(country)
+    if hedge is None or not (hedge["universe"] == universe).any():
+        return (
+            '<p class="note">The hedge split was not computed for this universe '
+            "(gold investor_hedge_flows: <code>flowmosaic mosaic-flows</code> writes it "
+            "unless run with <code>--no-hedge</code>).</p>"
+        )
+    if not an.hedge_flags_delivered(hedge, universe):
+        return (
+            '<p class="note">No share class of this universe carries a hedge flag (the '
+            "share-class file has no <code>Hedged</code> column, or leaves it blank): flows "
+            "through hedged and unhedged classes cannot be told apart.</p>"
+        )
+    daily = an.hedge_split(hedge, country, universe, "D", **kw)
+    if daily.empty:
+        return f'<p class="note">No foreign fund of this universe invests in {esc}.</p>'
+    if daily["hedged_assets_usd"].isna().all() and daily["unhedged_assets_usd"].isna().all():
+        return (
+            f'<p class="note">None of the foreign share classes investing in {esc} carries a '
+            "hedge flag.</p>"
+        )
+    monthly = an.hedge_split(hedge, country, universe, "M", **kw)
+    files["hedge-daily"] = _csv(daily, out / f"{stem}-hedge-daily.csv")
+    files["hedge-monthly"] = _csv(monthly, out / f"{stem}-hedge-monthly.csv")
+    return (
+        f'<p class="answer">{html.escape(an.hedge_text(daily))}</p>'
+        f'<div class="panel">{fig_hedge(daily, country)}</div>'
+        f'<div class="panel"><h3>By month</h3>{_hedge_table(monthly)}'
+        '<p class="note">A foreign investor who buys through an unhedged share class buys '
+        f"{esc}'s currency with the assets; one who buys through a hedged class sells it "
+        "forward again, so only the unhedged flow implies a currency flow. It is inferred "
+        "from the flags, not observed; classes without a flag are left out of it. Hedge "
+        "ratio: hedged / (hedged + unhedged) holdings on the month's first day with any; "
+        "flagged: the share of the holdings in classes with a flag.</p></div>"
     )
 
 
@@ -599,12 +720,15 @@ def write_country_page(
     max_lag: int = 8,
     rules: Mapping[str, str] | None = None,
     top: int = 12,
+    hedge: pd.DataFrame | None = None,
 ) -> Path:
     """Write out_dir/mosaic-<country>.html and its CSVs; return the page's path.
 
     icf: investor_country_flows rows; cf: country_flows rows (optional: the all-funds line
     and a reconciliation); external: long external series (optional: the rows for `country`
-    are shown, aggregated per `rules`, see external.py). meta: shown on the page;
+    are shown, aggregated per `rules`, see external.py); hedge: investor_hedge_flows rows
+    (optional: the foreign flows by hedge status; without them the panel says so). meta: shown
+    on the page;
     meta['synthetic'] true adds a visible note, meta['title'] replaces the title. The other
     options are those of the analyses. Flows are in US$, shown in $bn.
     """
@@ -681,6 +805,9 @@ def write_country_page(
     pf = pers[(pers["group"] == p_group) & (pers["investor_type"] == an.ALL)].reset_index(drop=True)
     p_text = an.persistence_summary(pf)
     p_title = f"{p_group} investors, all types: flows into {country}"
+
+    # foreign flows through hedged and unhedged share classes
+    hedge_html = _hedge_section(hedge, country, universe, kw, out, stem, files)
 
     # external series for this country
     ext_html = '<p class="note">No external series for this country.</p>'
@@ -840,6 +967,9 @@ for them the {html.escape(country)} share is of all their holdings.</p></div>
 <p class="note">Runs counted within the calendar year; z: the week's flow against the previous
 {window} weeks.</p></div>
 <div class="panel"><h3>Longest selling runs</h3>{_runs_table(pf)}</div>
+
+<h2>Hedged and unhedged foreign flows</h2>
+{hedge_html}
 
 <h2>Other sources of the mosaic</h2>
 {ext_html}

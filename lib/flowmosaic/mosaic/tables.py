@@ -1,5 +1,6 @@
-"""The mosaic's inputs read from the warehouse into pandas: investor_country_flows and
-country_flows of a universe (optionally a window), and external_series of a country."""
+"""The mosaic's inputs read from the warehouse into pandas: investor_country_flows,
+investor_hedge_flows and country_flows of a universe (optionally a window), and
+external_series of a country."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def gold(
     """A gold table's rows of one universe (pandas), with a clear error when there are none."""
     path = settings.table_path(name)
     if not storage.exists(spark, path):
-        job = "mosaic-flows" if name == "investor_country_flows" else "country-flows"
+        job = "country-flows" if name == "country_flows" else "mosaic-flows"
         raise InputError(f"{name}: no table at {path} (run `flowmosaic {job}` first)")
     rows = _window(
         storage.read(spark, path).where(F.col("universe") == universe), start, end
@@ -45,6 +46,22 @@ def gold(
         )
     rows["flow_date"] = pd.to_datetime(rows["flow_date"])
     return rows
+
+
+def gold_or_none(
+    spark: SparkSession,
+    settings: Settings,
+    name: str,
+    universe: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pd.DataFrame | None:
+    """gold(), or None when the table is missing or has no rows of the universe (an optional
+    input, such as investor_hedge_flows after `mosaic-flows --no-hedge`)."""
+    try:
+        return gold(spark, settings, name, universe, start, end)
+    except InputError:
+        return None
 
 
 def external(spark: SparkSession, settings: Settings, country: str) -> pd.DataFrame | None:

@@ -41,10 +41,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pandas as pd
 import pytest
 
 from flowmosaic import calendar as cal
 from flowmosaic import storage
+from flowmosaic.cli import main
 from flowmosaic.country_flows import hedge
 from flowmosaic.country_flows import run as country_flows_run
 from flowmosaic.ingest.fund_days import from_share_class_flows
@@ -279,3 +281,68 @@ def test_commit_is_a_window_replacement_with_its_sources(spark, wh):
     after = _rows(spark, settings).sort_values(list(before.columns[:5]))
     cols = list(before.columns)
     assert before.reset_index(drop=True)[cols].equals(after.reset_index(drop=True)[cols])
+
+
+def _cli(spark, args: list[str]) -> int:
+    """`flowmosaic ARGS` in this process (as tests/spark/mosaic/test_scenario.py): the
+    command reuses this session and sets the settings file's Spark options on it; the
+    session's runtime options are put back after."""
+
+    def current() -> dict[str, str]:
+        conf = spark.conf.getAll
+        return dict(conf() if callable(conf) else conf)
+
+    before = current()
+    try:
+        return main(args)
+    finally:
+        for key, value in current().items():
+            if before.get(key) != value and spark.conf.isModifiable(key):
+                if key in before:
+                    spark.conf.set(key, before[key])
+                else:
+                    spark.conf.unset(key)
+
+
+def test_mosaic_flows_command_and_the_page(spark, wh, repo, tmp_path):
+    """`flowmosaic mosaic-flows` writes investor_country_flows, then investor_hedge_flows over
+    the window it resolved (--start alone: to the last date); --no-hedge only the first.
+    `flowmosaic mosaic` then shows the split of the foreign flows into US: DE funds (A, F)
+    and the JP fund C are foreign, LU (B) offshore, US (D) domestic."""
+    settings, universes, _runs = wh
+    common = ["--conf", str(repo / "conf" / "local.yaml"), "--warehouse", settings.warehouse]
+    names = ("investor_country_flows", "investor_hedge_flows")
+
+    def versions():
+        return {n: storage.current_version(spark, settings.table_path(n)) for n in names}
+
+    v0 = versions()
+    flows = ["mosaic-flows", "--universe", "ALL", "--universes", universes, *common]
+    assert _cli(spark, [*flows, "--start", str(THU)]) == 0
+    assert versions() == {n: v + 1 for n, v in v0.items()}
+    for n in names:
+        meta = json.loads(storage.commit_info(spark, settings.table_path(n))["userMetadata"])
+        assert (meta["job"], meta["window"]) == ("mosaic-flows", [str(THU), str(THU)]), n
+    assert _cli(spark, [*flows, "--no-hedge"]) == 0
+    v2 = versions()
+    assert v2 == {
+        "investor_country_flows": v0["investor_country_flows"] + 2,
+        "investor_hedge_flows": v0["investor_hedge_flows"] + 1,
+    }
+
+    country_flows_run(spark, settings, "ALL", universes_path=universes, progress=_quiet)
+    page = ["mosaic", "--country", "US", "--universe", "ALL", "--out", str(tmp_path), *common]
+    assert _cli(spark, page) == 0
+    text = (tmp_path / "mosaic-US.html").read_text(encoding="utf-8")
+    assert "Hedged and unhedged foreign flows" in text
+    daily = pd.read_csv(tmp_path / "mosaic-US-hedge-daily.csv").set_index("date")
+    # hedged: A1 5 + C2 7 on Monday, A1 6.4 + F1 6 + C2 -2 on Thursday;
+    # unhedged: A2 -2 + C1 -3, then A2 1.6 + C1 1; no flag: A3 3 on Monday
+    assert list(daily.cum_hedged_flow_usd) == pytest.approx([12.0, 22.4])
+    assert list(daily.cum_unhedged_flow_usd) == pytest.approx([-5.0, -2.4])
+    assert list(daily.cum_implied_fx_flow_usd) == pytest.approx([-5.0, -2.4])
+    assert list(daily.cum_unknown_flow_usd) == pytest.approx([3.0, 3.0])
+    # holdings: hedged 500 + 700 | unhedged 250 + 300; then 1108 + 707 | 398.4 + 297
+    assert list(daily.hedge_ratio_pct) == pytest.approx(
+        [100 * 1200 / 1750, 100 * 1815 / (1815 + 695.4)]
+    )

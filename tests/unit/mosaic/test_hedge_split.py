@@ -86,7 +86,7 @@ def test_summary_and_text():
     assert s["hedge_ratio_end"] == pytest.approx(100 * 115 / 405)
     assert an.hedge_text(t) == (
         "foreign investors into US, 2024-07-29 to 2024-08-01: +$14 through hedged share "
-        "classes, -$7 through unhedged ones, +$2 through classes without a hedge flag; implied "
+        "classes, -$7 through unhedged ones, +$2 through classes without a hedge flag; implied net "
         "purchase of US's currency -$7; hedge ratio of their holdings 25.0% -> 28.4%"
     )
 
