@@ -247,6 +247,18 @@ def current_version(spark: SparkSession, path: str) -> int:
     return max(versions)
 
 
+def commit_stamp(path: str, version: int) -> int | None:
+    """When the commit file of `version` was written (ns), for a local table; None elsewhere.
+    With the version it tells a table apart from another one later created at the same path."""
+    local = local_path(path)
+    if local is None:
+        return None
+    try:
+        return os.stat(os.path.join(local, "_delta_log", f"{version:020d}.json")).st_mtime_ns
+    except OSError:
+        return None
+
+
 def commit_info(spark: SparkSession, path: str, version: int | None = None) -> dict[str, Any]:
     """commitInfo of a version (default: the latest): operation, operationMetrics (as
     strings), userMetadata. Read from the commit file (locally or through Hadoop: one GET on

@@ -189,6 +189,13 @@ def clustered_by_month(df: DataFrame) -> DataFrame:
     )
 
 
+def _span(silver: sources.Silver) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last flow date of fund_days (None, None when it is empty)."""
+    row = silver.frames["fund_days"].agg(F.min("flow_date"), F.max("flow_date")).first()
+    assert row is not None  # a global aggregate has one row
+    return row[0], row[1]
+
+
 def run(
     spark: SparkSession,
     settings: Settings,
@@ -215,9 +222,7 @@ def run(
         if alloc_month is not None:
             start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
         if start is None or end is None:
-            span = silver.frames["fund_days"].agg(F.min("flow_date"), F.max("flow_date")).first()
-            assert span is not None  # a global aggregate has one row
-            lo, hi = span
+            lo, hi = sources.memo(("span", silver.at("fund_days")), lambda: _span(silver))
             if lo is None:
                 raise InputError(
                     "fund_days is empty: nothing to aggregate (run `flowmosaic "

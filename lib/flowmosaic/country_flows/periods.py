@@ -165,6 +165,7 @@ def read_silver(spark: SparkSession, settings: Settings, own_name: str) -> sourc
         path = settings.table_path(name)
         if storage.exists(spark, path):
             silver.versions[name] = storage.current_version(spark, path)
+            silver.paths[name] = path
             silver.frames[name] = storage.read(spark, path, silver.versions[name])
     return silver
 

@@ -7,7 +7,10 @@ a window needs (docs/methodology.md, "3. Point-in-time allocations (the 23rd rul
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,22 +38,55 @@ def day_number(d: dt.date) -> int:
 class Silver:
     frames: dict[str, DataFrame]
     versions: dict[str, int]
+    paths: dict[str, str] = field(default_factory=dict)
+
+    def at(self, *names: str) -> tuple:
+        """The tables `names` as (path, version, commit time) triples: a key for what is
+        computed from them. A table whose commit time is unknown (not local, or read without
+        its path) gets a key that matches nothing: what is computed from it is never reused."""
+
+        def one(n: str) -> tuple:
+            stamp = (
+                storage.commit_stamp(self.paths[n], self.versions[n]) if n in self.paths else None
+            )
+            return (self.paths[n], self.versions[n], stamp) if stamp else (object(), n)
+
+        return tuple(one(n) for n in names)
+
+
+# What a run computes from small silver tables (the universes' members, the destinations of a
+# window, the span of the data), by the table versions it was read at: a Delta version never
+# changes, so a warm session's next run over the same versions reuses it instead of running
+# its small Spark jobs again. A few entries per warehouse; the oldest go first.
+_MEMO: OrderedDict[tuple, Any] = OrderedDict()
+MEMO_ENTRIES = 64
+
+
+def memo(key: tuple, compute: Callable[[], Any]) -> Any:
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    value = compute()
+    _MEMO[key] = value
+    while len(_MEMO) > MEMO_ENTRIES:
+        _MEMO.popitem(last=False)
+    return value
 
 
 def read_silver(
     spark: SparkSession, settings: Settings, names: tuple[str, ...] = SOURCES
 ) -> Silver:
     """The silver tables `names` at their current versions (recorded in every commit)."""
-    frames, versions = {}, {}
+    frames, versions, paths = {}, {}, {}
     for name in names:
-        path = settings.table_path(name)
+        path = paths[name] = settings.table_path(name)
         if not storage.exists(spark, path):
             raise InputError(
                 f"silver table {name} not found at {path}: run `flowmosaic ingest` first"
             )
         versions[name] = storage.current_version(spark, path)
         frames[name] = storage.read(spark, path, versions[name])
-    return Silver(frames, versions)
+    return Silver(frames, versions, paths)
 
 
 def key_frame(spark: SparkSession, keys) -> DataFrame:
@@ -69,6 +105,13 @@ def destinations_in(
     single-country fund is focused on; published order first, then the others
     alphabetically."""
     lo, hi = snapshot_span(alloc_months(start, end), max_age_months)
+    key = ("destinations", silver.at("fund_allocations", "funds"), lo, hi, countries.destinations)
+    return memo(key, lambda: _destinations_in(silver, countries, lo, hi))
+
+
+def _destinations_in(
+    silver: Silver, countries: Countries, lo: dt.date, hi: dt.date
+) -> tuple[str, ...]:
     allocated = (
         silver.frames["fund_allocations"]
         .where(F.col("alloc_month").between(lo, hi))
@@ -89,6 +132,18 @@ def members(
 ) -> dict[str, pd.DataFrame]:
     """Per universe: fund_key, domicile, and `single` = the index of the fund's country when it
     is a single-country fund that never reported an allocation (-1 otherwise)."""
+    key = (
+        "members",
+        silver.at("funds", "fund_allocations"),
+        tuple(repr(u) for u in universes),
+        countries,
+    )
+    return memo(key, lambda: _members(spark, silver, universes, countries))
+
+
+def _members(
+    spark: SparkSession, silver: Silver, universes: list[Universe], countries: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
     funds = silver.frames["funds"]
     sel = funds.select(
         "fund_key",
