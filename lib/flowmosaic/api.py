@@ -10,10 +10,10 @@
     bt.report("out/bt")                           # the HTML report and its CSVs
 
 Reads (tables, history, read, country_flows, investor_flows, hedge_flows, signals,
-quarantine, mosaic, hedge_split, backtest without `record=True`) go through delta-rs
-(reader.py) and never start a JVM. Computations (ingest, compute_country_flows,
-compute_investor_flows, compute_hedge_flows, compute_signals, maintain, backtest with
-`record=True`) start one Spark session on first need, local or on
+quarantine, mosaic, hedge_split, coverage, backtest without `record=True`) go through
+delta-rs (reader.py) and never start a JVM. Computations (ingest, compute_country_flows,
+compute_investor_flows, compute_hedge_flows, compute_signals, compute_coverage, maintain,
+backtest with `record=True`) start one Spark session on first need, local or on
 the Spark Connect server the settings name (`remote:`, or `remote=` here), and reuse it;
 `wh.close()` stops it. The CLI commands call the same functions (docs/api.md lists which).
 """

@@ -376,8 +376,15 @@ _TABLES = [
             ("daily_alloc_assets_usd", DoubleType(), True),
         ),
         "coverage per universe, year and month: funds and month-end assets of all funds, the "
-        "universe's funds, its daily reporters and its daily reporters with allocations",
+        "universe's funds, its daily reporters and its daily reporters with allocations "
+        "(docs/coverage.md)",
         partition_by=("universe",),
+        constraints={
+            "period_known": "period IN ('year', 'month')",
+            # each group is a subset of the one before
+            "fund_counts_nested": "daily_alloc_funds <= daily_funds AND daily_funds <= "
+            "universe_funds AND universe_funds <= all_funds",
+        },
         properties=dict(GOLD_PROPERTIES),
     ),
     Table(

@@ -23,6 +23,7 @@ COMMANDS = (
     "country-flows",
     "mosaic-flows",
     "signals",
+    "coverage",
     "mosaic",
     "nightly",
     "export",
