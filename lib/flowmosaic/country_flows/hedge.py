@@ -118,6 +118,13 @@ def hedge_rows(
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in table(TABLE).schema.fields])
 
 
+def _span(flows: DataFrame) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last flow date of share_class_flows (None, None when it is empty)."""
+    row = flows.agg(F.min("flow_date"), F.max("flow_date")).first()
+    assert row is not None  # a global aggregate has one row
+    return row[0], row[1]
+
+
 def run(
     spark: SparkSession,
     settings: Settings,
@@ -143,9 +150,7 @@ def run(
         if alloc_month is not None:
             start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
         if start is None or end is None:
-            span = flows.agg(F.min("flow_date"), F.max("flow_date")).first()
-            assert span is not None  # a global aggregate has one row
-            lo, hi = span
+            lo, hi = sources.memo(("span", silver.at("share_class_flows")), lambda: _span(flows))
             if lo is None:
                 raise InputError(
                     "share_class_flows is empty: nothing to aggregate (run `flowmosaic "
