@@ -5,8 +5,9 @@ synthetic universe -> silver Delta tables (+ the synthetic external series) -> c
 -> country signals (docs/signals.md) of the two standard universes -> strategy files -> two
 backtests (G10 rates on bond flows with yields; 52 countries on equity flows with total
 returns) with their reports, each with a comparison of flow % and the signals on the same
-backtest -> two mosaic country pages (JP equity, US bonds). The data is synthetic and every
-page and report says so.
+backtest -> two mosaic country pages (JP equity, US bonds) -> the coverage of the two
+standard universes (docs/coverage.md). The data is synthetic and every page and report says
+so.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from flowmosaic import country_flows, synth
+from flowmosaic import country_flows, coverage, synth
 from flowmosaic.backtest import api as bt
 from flowmosaic.backtest import compare
 from flowmosaic.backtest.engine import BacktestParams
@@ -38,7 +39,7 @@ from flowmosaic.signals import job as signals_job
 
 UNIVERSES = ["FloPctCtry", "FloPctCtry-B"]
 MOSAIC = [("E-ALL", "JP"), ("B-ALL", "US")]  # (universe, country page)
-STAGES = 8
+STAGES = 9
 
 
 def reusable(raw: Path, scale: str, seed: int) -> bool:
@@ -161,7 +162,15 @@ def run_demo(
         say(f"  {universe} into {country}: {page}")
         reports.append(page.resolve())
 
-    stage(8, "table upkeep (compaction, checkpoints, vacuum keeping what backtests pinned)")
+    stage(8, f"coverage of {', '.join(UNIVERSES)} -> gold coverage, {outp / 'coverage'}")
+    cov = coverage.run(spark, settings, UNIVERSES, progress=say)
+    say(cov.describe())
+    meta = {"synthetic": True, "source": f"synthetic universe {raw.name}", **cov.meta(settings)}
+    for universe, paths in cov.write(outp / "coverage", meta).items():
+        say(f"  {universe}: {paths['html']}")
+        reports.append(paths["html"].resolve())
+
+    stage(9, "table upkeep (compaction, checkpoints, vacuum keeping what backtests pinned)")
     say(maintain(spark, settings, progress=say).describe())
 
     say(f"\ndemo finished in {time.time() - t0:.0f}s. Reports:")

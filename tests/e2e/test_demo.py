@@ -1,9 +1,9 @@
 """`flowmosaic demo` on the tiny scale and a local warehouse: the orchestration `make demo`
-runs (eight stages: signals, two backtests with their signal comparisons, two mosaic pages,
-upkeep) finishes and leaves what it says. Every stage is proven on its own elsewhere; this
-proves they run in this order on one warehouse (the demo on object storage was dropped:
-test_object_storage.py runs every stage there). The example notebook then runs on the demo's
-warehouse."""
+runs (nine stages: signals, two backtests with their signal comparisons, two mosaic pages,
+the coverage of the two standard universes, upkeep) finishes and leaves what it says. Every
+stage is proven on its own elsewhere; this proves they run in this order on one warehouse
+(the demo on object storage was dropped: test_object_storage.py runs every stage there). The
+example notebook then runs on the demo's warehouse."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys, monkey
     argv = ["demo", "--scale", "tiny", "--data", str(tmp_path / "data"), "--out", str(out)]
     assert cli_main([*argv, "--warehouse", str(wh)]) == 0
     said = capsys.readouterr().out
-    assert "== 8/8 table upkeep" in said and "demo finished" in said, said[-3000:]
+    assert "== 9/9 table upkeep" in said and "demo finished" in said, said[-3000:]
     for page in ("g10-rates/report.html", "country-52/report.html"):
         assert (out / "backtests" / page).exists(), page
     # the signal comparisons: flow % first, then the signals the tiny data gives
@@ -30,6 +30,10 @@ def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys, monkey
         assert "Synthetic data" in (out / "compare" / name / "compare.html").read_text()
     for page in ("mosaic-JP.html", "mosaic-US.html"):
         assert (out / "mosaic" / page).exists(), page
+    for universe in ("FloPctCtry", "FloPctCtry-B"):
+        assert "Synthetic data" in (out / "coverage" / f"coverage-{universe}.html").read_text()
+        years = pd.read_csv(out / "coverage" / f"coverage-{universe}.csv").query("period == 'year'")
+        assert len(years) > 0 and (years.daily_alloc_funds > 0).all(), universe
     s = settings(wh)
     gold = frame(spark, s, "country_flows")
     assert {"FloPctCtry", "FloPctCtry-B", "E-ALL", "B-ALL"} <= set(gold["universe"])

@@ -3,8 +3,9 @@
 write_outputs(rows, universe, out_dir, meta) writes out_dir/coverage-<U>.csv (the universe's
 rows of gold `coverage`, years then months, with each group's share of all funds' assets)
 and out_dir/coverage-<U>.html: the four groups' month-end assets per year as grouped bars,
-the vendor-style table of counts, assets and shares below it, the monthly assets as lines and
-the monthly table (inline CSS, the figures as base64 PNGs, no scripts, no network).
+the vendor-style table of counts, assets and shares below it, the nested groups' shares of all
+funds' assets per month as lines and the monthly table (inline CSS, the figures as base64
+PNGs, no scripts, no network).
 """
 
 from __future__ import annotations
@@ -74,23 +75,22 @@ def _unit(rows: pd.DataFrame) -> tuple[float, str]:
 
 
 def fig_years(years: pd.DataFrame, universe: str, unit: tuple[float, str]) -> str:
-    """Grouped bars: the four groups' month-end assets per year."""
+    """Grouped bars: the four groups' month-end assets per year, labelled with their values
+    (the nested groups can be small beside all funds)."""
     scale, name = unit
     names = labels(universe)
-    n = len(years)
     fig, ax = plt.subplots(figsize=(11.5, 3.8))
-    x = np.arange(n)
+    x = np.arange(len(years))
     width = 0.8 / len(GROUPS)
     for i, (g, (_, assets)) in enumerate(GROUPS.items()):
-        ax.bar(
-            x + (i - 1.5) * width,
-            years[assets] / scale,
-            width,
-            color=COLORS[g],
-            label=names[g],
+        bars = ax.bar(
+            x + (i - 1.5) * width, years[assets] / scale, width, color=COLORS[g], label=names[g]
         )
+        if len(years) <= 12:
+            ax.bar_label(bars, fmt="{:,.1f}", fontsize=7.5, color="#374151", padding=1.5)
     ax.set_xticks(x, [str(d.year) for d in years["period_start"]])
     ax.set_ylabel(f"month-end assets ({name})", fontsize=9)
+    ax.margins(y=0.08)
     ax.legend(fontsize=9, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=4)
     style_axes(ax)
     margins(fig, left=0.07, top=1 - 0.45 / 3.8)
@@ -101,24 +101,28 @@ def fig_years(years: pd.DataFrame, universe: str, unit: tuple[float, str]) -> st
     )
 
 
-def fig_months(months: pd.DataFrame, universe: str, unit: tuple[float, str]) -> str:
-    """The four groups' month-end assets per month, as lines."""
-    scale, name = unit
+def fig_months(months: pd.DataFrame, universe: str) -> str:
+    """The nested groups' share of all funds' month-end assets per month, as lines."""
     names = labels(universe)
+    shares = share_columns(months)
     fig, ax = plt.subplots(figsize=(11.5, 3.2))
     when = pd.to_datetime(months["as_of"])
-    for g, (_, assets) in GROUPS.items():
-        ax.plot(when, months[assets] / scale, color=COLORS[g], lw=1.6, marker="o", ms=2.5)
+    for g in list(GROUPS)[1:]:
+        ax.plot(when, shares[f"{g}_assets_pct"], color=COLORS[g], lw=1.6, marker="o", ms=2.5)
         ax.plot([], [], color=COLORS[g], lw=1.6, label=names[g])
-    ax.set_ylabel(f"month-end assets ({name})", fontsize=9)
+    ax.set_ylabel("% of all funds' assets", fontsize=9)
     ax.set_ylim(bottom=0)
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.legend(fontsize=9, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=4)
+    ax.legend(fontsize=9, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
     style_axes(ax)
     margins(fig, left=0.07, top=1 - 0.45 / 3.2)
-    return figure(fig, f"Month-end assets of the four groups, {name}, per month.")
+    return figure(
+        fig,
+        f"Month-end assets of the {universe} funds, their daily reporters and the daily "
+        "reporters with allocations, in % of all funds' month-end assets, per month.",
+    )
 
 
 def coverage_table(rows: pd.DataFrame, universe: str, unit: tuple[float, str], year: bool) -> str:
@@ -219,7 +223,7 @@ fund's latest report in the month), the shares are of all funds' assets.</p>
 <ul class="defs">{defs}</ul></div>
 
 <h2>By month</h2>
-<div class="panel">{fig_months(months, universe, unit)}</div>
+<div class="panel">{fig_months(months, universe)}</div>
 <details class="panel"><summary>Monthly table</summary>
 {coverage_table(months, universe, unit, year=False)}</details>
 
