@@ -29,6 +29,7 @@ CHOICES = {
     "source_table": ("share_class_flows",),
     "reason": ("bad_date", "duplicate"),
     "investor_domicile": ("LU", "IE"),
+    "hedge_status": ("hedged", "unhedged", "unknown"),
 }
 MONTH_OF = {"flow_month": "flow_date", "alloc_month": "report_date"}
 
