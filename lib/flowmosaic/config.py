@@ -275,6 +275,9 @@ class Countries:
     markets: dict[str, str] = field(default_factory=dict)
     # destination -> its region in conf/destinations.yaml
     regions: dict[str, str] = field(default_factory=dict)
+    # allocation lines that are not countries: normalised spelling -> kind (cash, other,
+    # unallocated, supranational), from conf/destinations.yaml's non_country
+    non_country: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, spec: str | None) -> tuple[str, ...]:
         """'G10' (a group), 'AU,VN,...' (any destination codes), or None (the 52, published
@@ -315,6 +318,24 @@ def _destinations(
     markets = {c: str((v or {}).get("market") or "other") for c, v in data.items()}
     regions = {c: str((v or {}).get("region") or "") for c, v in data.items()}
     return tuple(sorted(data)), names, markets, regions
+
+
+def line_label(text: str) -> str:
+    """An allocation line's label as compared with the non-country spellings: upper case,
+    without spaces, underscores and hyphens ("Cash & equivalents" -> "CASH&EQUIVALENTS")."""
+    return re.sub(r"[\s_-]", "", text.strip().upper())
+
+
+def _non_country(p: Path, destinations: tuple[str, ...]) -> dict[str, str]:
+    data = read_yaml(p).get("non_country") or {}
+    out: dict[str, str] = {}
+    for kind, spellings in data.items():
+        for text in spellings or ():
+            label = line_label(str(text))
+            if label in destinations:
+                raise ConfigError(f"{p}: non_country {kind}: {text!r} is a country code")
+            out[label] = str(kind)
+    return out
 
 
 def _derived_groups(
@@ -362,7 +383,8 @@ def load_countries(path: str | None = None) -> Countries:
         raise ConfigError(f"{dest_path}: the published countries {missing} are not listed")
     derived = _derived_groups(p, data, markets, regions, groups)
     groups = {**derived, **groups}  # explicit order of members wins (G10, DM)
-    return Countries(order, groups, destinations, names, markets, regions)
+    non_country = _non_country(dest_path, destinations)
+    return Countries(order, groups, destinations, names, markets, regions, non_country)
 
 
 @cache

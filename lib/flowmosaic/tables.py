@@ -267,6 +267,25 @@ _TABLES = [
         },
     ),
     Table(
+        "fund_allocations_other",
+        "silver/fund_allocations_other",
+        _schema(
+            ("alloc_month", DateType(), False),
+            ("report_date", DateType(), False),
+            ("fund_key", IntegerType(), False),
+            ("line_kind", StringType(), False),  # cash | other | unallocated | supranational
+            ("label", StringType(), False),  # the line's label as delivered
+            ("allocation_pct", DoubleType(), False),
+        ),
+        "allocation lines that are not countries (cash, other, unallocated, supranational), in "
+        "percent of the fund's assets: kept as what they are, never counted in a country",
+        partition_by=("alloc_month",),
+        constraints={
+            "allocation_pct_0_100": "allocation_pct > 0 AND allocation_pct <= 100",
+            "alloc_month_is_month_of_report_date": "alloc_month = trunc(report_date, 'MM')",
+        },
+    ),
+    Table(
         "external_series",
         "silver/external_series",
         _schema(

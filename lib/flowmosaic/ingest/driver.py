@@ -39,7 +39,13 @@ from pyspark.sql.window import Window
 
 from flowmosaic import storage
 from flowmosaic.calendar import flow_dates
-from flowmosaic.config import IngestGuard, Settings, load_countries, load_currencies
+from flowmosaic.config import (
+    IngestGuard,
+    Settings,
+    line_label,
+    load_countries,
+    load_currencies,
+)
 from flowmosaic.errors import InputError
 from flowmosaic.ingest import dims, guard, inputs, periodic
 from flowmosaic.ingest import flows as flow_passes
@@ -391,7 +397,10 @@ class Run:
         counts the batch (guard); the write later classifies, counts (observed) and writes
         the accepted values."""
         unknown_cols = [
-            h for h in alloc_spec.headers(inp) if h.upper() not in self.ctx.known_countries
+            h
+            for h in alloc_spec.headers(inp)
+            if h.upper() not in self.ctx.known_countries
+            and line_label(h) not in self.ctx.non_country
         ]
         if unknown_cols:
             rep.notes.append(
@@ -427,8 +436,10 @@ class Run:
             after = {m: summary[m]["funds"] for m in months}
             check.drops = guard.drops(before, after, lambda m: f"month {m:%Y-%m}")
         rep.months = months
+        other = sum(c.get("other_lines") or 0 for c in summary.values())
         return Pending(
-            check, lambda: self._write_allocations(spec, inp, rep, records, problem_rows, months)
+            check,
+            lambda: self._write_allocations(spec, inp, rep, records, problem_rows, months, other),
         )
 
     def _write_allocations(
@@ -439,6 +450,7 @@ class Run:
         records: DataFrame,
         problem_rows: list,
         months: list[dt.date],
+        other_lines: int = 0,
     ) -> None:
         long = inp.layout == "long"
         with_ref = records.join(self.fund_ref(), "fund_id", "left")
@@ -472,7 +484,8 @@ class Run:
                 for code in REASONS
             ],
         )
-        out = counted.where(F.col("_reason").isNull() & F.col("_stored")).select(
+        accepted = F.col("_reason").isNull() & F.col("_stored")
+        out = counted.where(accepted & F.col("line_kind").isNull()).select(
             "alloc_month",
             "report_date",
             F.col("_fund_key").alias("fund_key"),
@@ -493,6 +506,7 @@ class Run:
             w = storage.Written.from_commit(storage.commit_info(self.spark, path))
             rep.written, rep.copied = w.written, w.copied
             self.report.tables[spec.table] = w.version
+            rep.written += self._write_other_lines(cls.where(accepted), pred, other_lines)
         else:  # nothing accepted: count without writing
             counts = cls.agg(
                 F.count(F.lit(1)).alias("read"),
@@ -583,6 +597,32 @@ class Run:
                     self.started,
                 )
             )
+
+    def _write_other_lines(self, accepted: DataFrame, pred: str, expected: int) -> int:
+        """The batch's non-country lines replace its months in fund_allocations_other (read
+        again only when the check counted some; with none, the months' old lines are removed
+        when the table exists). Returns the rows written."""
+        name = "fund_allocations_other"
+        path = self.settings.table_path(name)
+        if not expected and not storage.exists(self.spark, path):
+            return 0
+        rows = accepted.where(F.col("line_kind").isNotNull()).select(
+            "alloc_month",
+            "report_date",
+            F.col("_fund_key").alias("fund_key"),
+            "line_kind",
+            F.trim(F.col("_header")).alias("label"),
+            "allocation_pct",
+        )
+        if not expected:
+            rows = rows.limit(0)
+        path = storage.ensure(self.spark, self.settings, name)
+        storage.replace_where(
+            _silver(rows, name), path, pred, self.meta(table=name, replace_where=pred), sized=True
+        )
+        w = storage.Written.from_commit(storage.commit_info(self.spark, path))
+        self.report.tables[name] = w.version
+        return w.written
 
     def _flows(
         self, spec: Source, inp: RawInput, rep: SourceReport, raw: DataFrame, parsed: DataFrame
@@ -845,10 +885,12 @@ def ingest_paths(
         for s in ORDER:
             if s in paths:
                 probed[s] = inputs.probe(spark, s, paths[s], SPECS[s].required_for)
+        countries = load_countries()
         ctx = Context(
-            tuple(known_countries or load_countries().destinations),
+            tuple(known_countries or countries.destinations),
             tolerance,
             load_currencies(),
+            countries.non_country,
         )
         run = Run(spark, settings, probed, ctx, run_id or uuid.uuid4().hex, say)
         with JobCounter(spark, f"ingest-{run.run_id}") as jobs:

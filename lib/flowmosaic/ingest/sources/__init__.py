@@ -6,7 +6,7 @@ the same way; flows add the fund-day pass (ingest/flows.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame
 
@@ -38,6 +38,8 @@ class Context:
     known_countries: tuple[str, ...]
     tolerance: IdentityTolerance = IdentityTolerance()
     known_currencies: tuple[str, ...] = ()  # ISO 4217 codes a share class's Currency may be
+    # allocation lines that are not countries: normalised label -> kind (config.line_label)
+    non_country: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

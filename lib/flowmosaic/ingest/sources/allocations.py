@@ -1,6 +1,9 @@
 """Monthly country allocations, wide (ReportDate, FundId, one column per ISO2 country) or long
 (ReportDate, FundId, Country, Allocation), in percent -> silver fund_allocations, one row per
-(fund, month, country) with a non-zero value. A batch replaces the months it holds.
+(fund, month, country) with a non-zero value. Lines that are not countries (cash, other,
+unallocated, supranational: the spellings of conf/destinations.yaml's non_country) go to
+silver fund_allocations_other as what they are, never to a country. A batch replaces the
+months it holds in both.
 
 The unit counted is a record: a long row, or a non-blank non-zero cell of a wide line (a wide
 line with no such cell is one empty record, so its key is still checked and counted; blank and
@@ -165,11 +168,28 @@ def parse(raw: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         "_header",
         "_value",
         F.upper(F.trim(F.col("_header"))).alias("country"),
+        line_kind(ctx).alias("line_kind"),
         "fund_id",
         "report_date",
         F.trunc(F.col("report_date"), "MM").alias("alloc_month"),
         F.when(F.col("_x") - F.col("_x") == F.lit(0.0), F.col("_x")).alias("allocation_pct"),
     )
+
+
+def line_kind(ctx: Context) -> Column:
+    """The kind of a line that is not a country (cash, other, unallocated, supranational),
+    NULL for a country code or an unknown label. A country code always wins."""
+    if not ctx.non_country:
+        return F.lit(None).cast("string")
+    # the label as config.line_label normalises it (a Column: a regex in SQL text would lose
+    # its backslash to the SQL parser)
+    label = F.regexp_replace(F.upper(F.trim(F.col("_header"))), r"[\s_-]", "")
+    kind: Column | None = None
+    for text, k in sorted(ctx.non_country.items()):
+        kind = F.when(label == text, k) if kind is None else kind.when(label == text, k)
+    known = ", ".join(map(sql_string, ctx.known_countries))
+    assert kind is not None
+    return F.when(F.expr(f"upper(trim(_header)) IN ({known})"), F.lit(None)).otherwise(kind)
 
 
 def valid_value() -> Column:
@@ -205,6 +225,7 @@ def key_checks(records: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         rr.alias("_rr"),
         F.col("_fund_key").isNull().alias("_unk"),
         stored().alias("_st"),
+        F.col("line_kind").alias("_kind"),
     )
     clean = F.col("_rr").isNull()
 
@@ -220,6 +241,7 @@ def key_checks(records: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         n(clean & F.col("_unk")).alias("_uf"),
         n(clean & ~F.col("_unk")).alias("_ok"),
         n(clean & ~F.col("_unk") & F.col("_st")).alias("_stored"),
+        n(clean & ~F.col("_unk") & F.col("_st") & F.col("_kind").isNotNull()).alias("_other"),
     )
     if long:
         groups = groups.withColumn(
@@ -245,6 +267,7 @@ def key_checks(records: DataFrame, inp: RawInput, ctx: Context) -> DataFrame:
         R.UNKNOWN_FUND: F.sum(F.when(~problem, F.col("_uf")).otherwise(0)),
         "accepted": F.sum(F.when(~problem, F.col("_ok")).otherwise(0)),
         "funds": F.count_distinct(F.when(~problem & (F.col("_stored") > 0), F.col("fund_id"))),
+        "other_lines": F.sum(F.when(~problem, F.col("_other")).otherwise(0)),
     }
     summary = groups.groupBy("alloc_month").agg(
         F.struct(*[v.cast("long").alias(k) for k, v in counts.items()]).alias("_summary")
@@ -289,6 +312,7 @@ def rules(inp: RawInput, ctx: Context) -> list[Rule]:
         Rule(
             # SQL text: one py4j call for the list of every known country
             has_cell
+            & F.col("line_kind").isNull()
             & F.expr(f"NOT country IN ({', '.join(map(sql_string, ctx.known_countries))})"),
             R.UNKNOWN_COUNTRY,
             F.concat(F.lit("country "), F.col("_header"), F.lit(" not among the known codes")),
