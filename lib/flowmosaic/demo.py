@@ -1,8 +1,9 @@
 """The demo: the whole journey on the embedded default.
 
 synthetic universe -> silver Delta tables (+ the synthetic external series) -> country_flows
-(the two standard universes and the all-funds views) and investor_country_flows (the mosaic)
--> country signals (docs/signals.md) of the two standard universes -> strategy files -> two
+(the two standard universes and the all-funds views), their weekly and monthly country flows
+over every reporter, and investor_country_flows (the mosaic) -> country signals
+(docs/signals.md) of the two standard universes -> strategy files (and country groups) -> two
 backtests (G10 rates on bond flows with yields; 52 countries on equity flows with total
 returns) with their reports, each with a comparison of flow % and the signals on the same
 backtest -> two mosaic country pages (JP equity, US bonds) -> the coverage of the two
@@ -30,6 +31,8 @@ from flowmosaic.backtest.io import (
     read_market_file,
 )
 from flowmosaic.config import Settings, load_countries
+from flowmosaic.country_flows import periods
+from flowmosaic.export.groups import export_groups
 from flowmosaic.export.strategy_files import export_universe
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.maintain import maintain
@@ -88,10 +91,13 @@ def run_demo(
     views = [u for u, _ in MOSAIC]
     stage(
         3,
-        f"country flows for {', '.join(UNIVERSES + views)} -> gold country_flows; by "
-        f"investor domicile and type for {', '.join(views)} -> investor_country_flows",
+        f"country flows for {', '.join(UNIVERSES + views)} -> gold country_flows; weekly and "
+        f"monthly over every reporter for {', '.join(UNIVERSES)}; by investor domicile and "
+        f"type for {', '.join(views)} -> investor_country_flows",
     )
     say(country_flows.run(spark, settings, UNIVERSES + views, progress=say).describe())
+    for frequency in ("weekly", "monthly"):
+        say(periods.run(spark, settings, UNIVERSES, frequency, progress=say).describe())
     say(country_flows.run(spark, settings, views, grain="investor", progress=say).describe())
 
     stage(4, f"country signals for {', '.join(UNIVERSES)} -> gold country_signals")
@@ -101,6 +107,8 @@ def run_demo(
     for universe, group in (("FloPctCtry", None), ("FloPctCtry-B", None), ("FloPctCtry-B", "G10")):
         path, rows, _ = export_universe(spark, settings, universe, outp, group)
         say(f"  {universe}{' ' + group if group else ''}: {rows} flow dates -> {path}")
+    path, rows, _ = export_groups(spark, settings, "FloPctCtry", outp, "regions,markets")
+    say(f"  FloPctCtry regions and markets (ratio of sums): {rows} flow dates -> {path}")
 
     stage(6, "backtests, and flow % against the country signals on the same backtest")
     g10 = load_countries().groups["G10"]

@@ -1,9 +1,10 @@
 """`flowmosaic demo` on the tiny scale and a local warehouse: the orchestration `make demo`
-runs (nine stages: signals, two backtests with their signal comparisons, two mosaic pages,
-the coverage of the two standard universes, upkeep) finishes and leaves what it says. Every
-stage is proven on its own elsewhere; this proves they run in this order on one warehouse
-(the demo on object storage was dropped: test_object_storage.py runs every stage there). The
-example notebook then runs on the demo's warehouse."""
+runs (nine stages: weekly and monthly country flows, signals, two backtests with their signal
+comparisons, country groups, two mosaic pages, the coverage of the two standard universes,
+upkeep) finishes and leaves what it says. Every stage is proven on its own elsewhere; this
+proves they run in this order on one warehouse (the demo on object storage was dropped:
+test_object_storage.py runs every stage there). The example notebook then runs on the demo's
+warehouse."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys, monkey
     s = settings(wh)
     gold = frame(spark, s, "country_flows")
     assert {"FloPctCtry", "FloPctCtry-B", "E-ALL", "B-ALL"} <= set(gold["universe"])
+    # weekly and monthly country flows over every reporter, and the country groups' file
+    for freq in ("weekly", "monthly"):
+        periodic = frame(spark, s, f"{freq}_country_flows")
+        assert set(periodic["universe"]) == {"FloPctCtry", "FloPctCtry-B"}, freq
+    groups = pd.read_csv(out / "Strategies" / "daily" / "FloPctCtry-groups.csv")
+    assert {"DM", "EM", "frontier", "Europe", "Asia Pacific"} <= set(groups.columns)
     runs = storage.read(spark, s.table_path("backtest_runs"))
     assert runs.select("run_id").distinct().count() == 2  # the G10 and the 52-country runs
     # upkeep ran last: a checkpoint in the gold table's log
