@@ -316,3 +316,23 @@ def test_api_reads_period_flows_and_group_ratios_without_spark(raw, warehouse_wi
         got = groups[groups["group"] == name].set_index("period_end")["flow_pct"].sort_index()
         assert list(got.index) == list(want.index)
         assert np.allclose(got.to_numpy(), want.to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_a_window_rerun_replaces_exactly_its_periods(spark, warehouse_with_periods):
+    """Idempotent like the daily job: recomputing February's weeks of one universe leaves every
+    row as it was (the other universes' and the other weeks' rows untouched)."""
+    s = warehouse_with_periods
+    path = s.table_path("weekly_country_flows")
+
+    def rows():
+        df = spark.read.format("delta").load(path).toPandas()
+        return df.sort_values(["universe", "period_end", "country"]).reset_index(drop=True)
+
+    before = rows()
+    run = periods_run(
+        spark, s, "FloPctCtry", "weekly", dt.date(2024, 2, 1), dt.date(2024, 2, 29), progress=print
+    )
+    assert (run.start, run.end) == (dt.date(2024, 2, 7), dt.date(2024, 2, 28))
+    feb = before[(before.universe == "FloPctCtry") & before.period_end.between(run.start, run.end)]
+    assert run.rows_written == len(feb) > 0
+    pd.testing.assert_frame_equal(rows(), before)
