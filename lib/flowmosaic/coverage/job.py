@@ -75,16 +75,16 @@ class CoverageRun:
     path: str = ""
 
     def describe(self) -> str:
-        months = self.rows[self.rows["period"] == "month"] if len(self.rows) else self.rows
+        starts = self.rows[self.rows["period"] == "month"]["period_start"] if len(self.rows) else []
         span = (
-            f"{months['period_start'].min():%Y-%m} .. {months['period_start'].max():%Y-%m}"
-            if len(months)
-            else "no month with data"
+            f"{min(starts):%Y-%m} .. {max(starts):%Y-%m} ({len(set(starts))} with data)"
+            if len(starts)
+            else "none with data"
         )
         return "\n".join(
             [
                 f"{TARGET}: {', '.join(self.universes)}",
-                f"  months        {span} ({months['period_start'].nunique()} with data)",
+                f"  months        {span}",
                 f"  rows written  {len(self.rows):,}",
                 f"  table         {self.path} (version {self.table_version})",
                 "  read silver   " + ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
