@@ -1,13 +1,19 @@
 """Synthetic fund universe, generated in parallel by Spark and deterministic per seed.
 
-`generate(spark, out, scale=..., seed=..., fmt=..., effect=..., mosaic=True)` writes, under `out`:
+`generate(spark, out, scale=..., seed=..., fmt=..., effect=..., mosaic=True, vendor_model=True)`
+writes, under `out`:
 
     funds.csv                FundId,AssetClass,GeographicFocus,CrossBorder,Domicile,
                              ActivePassive,Vehicle
-    share_classes.csv        ShareId,FundId,InvestorType
-    flows/                   part files written by Spark (CSV with header, or Parquet):
-                             ReportDate,ShareId,FundId,Flow,AssetsStart,AssetsEnd,
-                             PortfolioChange,ForexChange
+    share_classes.csv        ShareId,FundId,InvestorType,Currency,Hedged (the last two: the
+                             vendor model's; ISO 4217 code, true/false)
+    flows/                   part files written by Spark (CSV with header, or Parquet), the
+                             daily reporters: ReportDate,ShareId,FundId,Flow,AssetsStart,
+                             AssetsEnd,PortfolioChange,ForexChange
+    weekly_flows.<csv|parquet>   the vendor model's: one file, the flows' columns, the
+                             weekly-only reporters' full weeks, dated on Wednesdays
+    monthly_flows.<csv|parquet>  the vendor model's: one file, the flows' columns, every fund's
+                             full calendar months, dated at month ends
     allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
                              [,<the long tail's ISO2 columns (TAIL_ZIPF), at 'large'>]
     market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent,
@@ -17,7 +23,7 @@
     market/external_series.csv  long: date (yyyy-mm-dd),series,country,value,unit,frequency
     manifest.json            scale, seed, effect, mosaic, date range, counts, paths, sizes, seconds,
                              the mosaic scenario's window, groups and planted US$ totals, the
-                             external series list
+                             external series list, the reporter mix by year
 
 Determinism: every fund draws from its own numpy
 Generator(PCG64(SeedSequence([seed, 1, fund_index]))), in a fixed order (attributes, share
@@ -30,6 +36,12 @@ concatenation). The mosaic scenario draws only from new streams ([seed, 2, ...])
 series from [seed, 3, k], and changes funds only after their draws: with mosaic=False every file
 but manifest.json and external_series.csv is byte for byte what the generator wrote before the
 scenario existed, and with it on, everything outside the scenario's groups stays the same.
+The vendor model (reporters.py, currencies.py, periodic.py, hedging.py) adds funds with ids
+after those and draws only from new streams: with vendor_model=False every file but
+manifest.json is what the generator wrote before it existed, and with it on, those files'
+rows come first and unchanged (the daily flows' part files are the same files, the new daily
+reporters' in parts of their own after them; the market and the external series do not see the
+new funds).
 
 Modules, one per generated source after the shared pieces (each module's docstring is the spec
 of what it makes):
@@ -39,25 +51,34 @@ of what it makes):
     draws.py            the random streams and the draws every source shares
     market.py           latent flow factors, the planted effects, returns and yields
     scenario.py         the mosaic scenario: window, launched funds, US-weight drift, planting
-    plan.py             the workers' plan (calendar, factors, market, country tables)
+    hedging.py          the scenario's hedging plant: foreign money into hedged US bond classes
+    reporters.py        the vendor's reporter mix: the roster of funds by id, sizes, the mix
+    plan.py             the workers' plan (calendar, reporting periods, factors, market, ...)
     tail.py             the long tail of destinations beyond the 52
+    currencies.py       share classes' Currency and Hedged
     funds.py            fund profiles; funds.csv and share_classes.csv
     allocations.py      allocations.csv
     flows.py            flows/ (daily)
-    scenario_totals.py  the driver's recount of the scenario's groups and the flows into JP
+    periodic.py         weekly_flows and monthly_flows
+    scenario_totals.py  the driver's recount of the scenario's groups, the flows into JP and
+                        the hedging plant's flows into US bonds
     external.py         market/external_series.csv
     files.py            ids, money columns and part files as the files write them
     generate.py         generate(): the orchestration and manifest.json
 
 Random streams (SeedSequence keys after the seed): [0, k] the market, [1, fund] a usual fund,
-[2, ...] the mosaic scenario, [3, k] the external series, [4, ...] the long tail.
+[2, ...] the mosaic scenario ([2, 2, j] and [2, 3] its hedging plant), [3, k] the external
+series, [4, ...] the long tail, [5, fund] share-class currencies, [6, group, j] the vendor
+model's new reporters.
 """
 
+from flowmosaic.synth.currencies import CURRENCY, HEDGE_P
 from flowmosaic.synth.draws import _ar1, _rng
 from flowmosaic.synth.external import EXTERNAL_COLUMNS, EXTERNAL_SERIES, external_series
 from flowmosaic.synth.flows import FLOW_COLUMNS
 from flowmosaic.synth.funds import FUND_COLUMNS, SHARE_CLASS_COLUMNS
 from flowmosaic.synth.generate import GenerateSummary, generate
+from flowmosaic.synth.hedging import HEDGE_DOMICILES, HEDGED_US_INFLOW, UNHEDGED_US_OUTFLOW
 from flowmosaic.synth.market import (
     ALLOC_TILT_SD,
     BURN_IN,
@@ -75,6 +96,7 @@ from flowmosaic.synth.market import (
     simulate_market,
     zscore_rows,
 )
+from flowmosaic.synth.reporters import VENDOR_FI_2019
 from flowmosaic.synth.scales import SCALES, ScaleSpec
 from flowmosaic.synth.scenario import (
     FLOW_DAYS_PER_YEAR,
@@ -92,6 +114,12 @@ from flowmosaic.synth.universe import FOCUS
 
 __all__ = [
     "ALLOC_TILT_SD",
+    "CURRENCY",
+    "HEDGED_US_INFLOW",
+    "HEDGE_DOMICILES",
+    "HEDGE_P",
+    "UNHEDGED_US_OUTFLOW",
+    "VENDOR_FI_2019",
     "BURN_IN",
     "EFFECT_LAG",
     "EXTERNAL_COLUMNS",

@@ -1,5 +1,6 @@
 """`generate`: the orchestration: draws the funds, the market, the scenario's totals and the
-external series on the driver, has Spark write allocations and flows, and records the manifest.
+external series on the driver, has Spark write allocations and the daily, weekly and monthly
+flows, and records the manifest.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from flowmosaic import calendar as cal
 from flowmosaic.config import load_countries
 from flowmosaic.synth.allocations import _alloc_fn
+from flowmosaic.synth.currencies import HEDGE_P
 from flowmosaic.synth.external import (
     COVERAGE_FUNDS,
     EXTERNAL_COLUMNS,
@@ -25,7 +27,8 @@ from flowmosaic.synth.external import (
 )
 from flowmosaic.synth.files import _concat_parts, _du, _fund_id, _money, _share_id
 from flowmosaic.synth.flows import FLOW_COLUMNS, FLOWS_SCHEMA, _flows_fn
-from flowmosaic.synth.funds import FUND_COLUMNS, SHARE_CLASS_COLUMNS, _funds_fn, _funds_schema
+from flowmosaic.synth.funds import FUND_COLUMNS, _funds_fn, _funds_schema, write_funds
+from flowmosaic.synth.hedging import n_hedge_funds
 from flowmosaic.synth.market import (
     BURN_IN,
     EFFECT_LAG,
@@ -36,10 +39,12 @@ from flowmosaic.synth.market import (
     simulate_latent,
     simulate_market,
 )
+from flowmosaic.synth.periodic import _periodic_fn, write_one_file
 from flowmosaic.synth.plan import _make_plan
+from flowmosaic.synth.reporters import _Roster, make_roster, reporter_mix, size_scales
 from flowmosaic.synth.scales import SCALES
-from flowmosaic.synth.scenario import MOSAIC_MONTHS
-from flowmosaic.synth.scenario_totals import _scenario_manifest, _scenario_pass
+from flowmosaic.synth.scenario import MOSAIC_MONTHS, n_launched
+from flowmosaic.synth.scenario_totals import _hedge_totals, _scenario_manifest, _scenario_pass
 from flowmosaic.synth.tail import tail_destinations
 
 
@@ -68,6 +73,12 @@ class GenerateSummary:
     # long tail's among them
     n_destinations: int = 0
     n_tail_destinations: int = 0
+    # the vendor model (share-class currencies, weekly and monthly reporters, daily reporters
+    # without allocations, the hedging plant): funds by how they report, rows of its files
+    vendor_model: bool = True
+    n_reporters: dict[str, int] = field(default_factory=dict)
+    weekly_rows: int = 0
+    monthly_rows: int = 0
     paths: dict[str, str] = field(default_factory=dict)
     bytes_on_disk: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -86,12 +97,27 @@ class GenerateSummary:
             f"{self.n_share_classes:,} share classes",
             "  scenario    "
             + (
-                f"mosaic (last {MOSAIC_MONTHS} months; {self.n_scenario_funds} launched funds)"
+                f"mosaic (last {MOSAIC_MONTHS} months; {self.n_scenario_funds} funds of its own)"
                 if self.mosaic
                 else "none"
             ),
+            "  reporters   "
+            + (
+                ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in self.n_reporters.items())
+                if self.vendor_model
+                else "all daily (no vendor model)"
+            ),
             f"  flows       {self.flow_rows:,} rows ({self.fmt}, {self.partitions} partitions), "
             f"{mb.get('flows', 0):,.1f} MB",
+            *(
+                [
+                    f"  periodic    {self.weekly_rows:,} weekly rows, "
+                    f"{mb.get('weekly_flows', 0):,.1f} MB; {self.monthly_rows:,} monthly rows, "
+                    f"{mb.get('monthly_flows', 0):,.1f} MB"
+                ]
+                if self.vendor_model
+                else []
+            ),
             f"  allocations {self.allocation_rows:,} fund-months over {self.n_destinations} "
             f"destinations ({self.n_tail_destinations} beyond the 52), "
             f"{mb.get('allocations', 0):,.1f} MB",
@@ -121,6 +147,7 @@ def generate(
     mosaic: bool = True,
     alloc_effect: float = 0.0,
     tail_countries: int | None = None,
+    vendor_model: bool = True,
 ) -> GenerateSummary:
     """Write a synthetic universe under `out` (layout in the docstring of flowmosaic.synth).
 
@@ -132,6 +159,12 @@ def generate(
     what the generator wrote before the scenario existed. alloc_effect: the planted
     allocation-change effect (flowmosaic.synth.market; 0: none). tail_countries: destinations
     beyond the 52 that funds may hold (TAIL_ZIPF; default the scale's, 0 below 'large').
+    vendor_model=False leaves out the vendor's data model (share classes' Currency and Hedged,
+    the weekly and monthly files and their reporters, the daily reporters without allocations,
+    the mosaic scenario's hedging plant): every file but manifest.json is then byte for byte
+    what the generator wrote before it existed. With it, those files' existing rows are the
+    same and come first (funds.csv, allocations.csv; the daily flows' part files are the same
+    files, the new funds' in parts after them).
     """
     t0 = time.time()
     if scale not in SCALES:
@@ -166,8 +199,12 @@ def generate(
         "returns": outp / "market" / "returns_daily.csv",
         "yields": outp / "market" / "yields_10y.csv",
         "external_series": outp / "market" / "external_series.csv",
-        "manifest": outp / "manifest.json",
     }
+    ext_flows = "csv" if fmt == "csv" else "parquet"
+    if vendor_model:
+        paths["weekly_flows"] = outp / f"weekly_flows.{ext_flows}"
+        paths["monthly_flows"] = outp / f"monthly_flows.{ext_flows}"
+    paths["manifest"] = outp / "manifest.json"
 
     stages: dict[str, float] = {}
     lap = [time.time()]
@@ -179,58 +216,59 @@ def generate(
 
     fdates = cal.flow_dates(start, end)
     latent = simulate_latent(seed, len(fdates), len(order))[BURN_IN:]
-    n_base = n_funds if mosaic else None
     tilt = alloc_tilt(seed, fdates, len(order)) if alloc_effect else None
     tail = tail_destinations(seed, n_tail)
-    base_plan = _make_plan(seed, order, fdates, latent, n_base=n_base, alloc_tilt=tilt, tail=tail)
-    n_extra = base_plan.mosaic.n_launch if base_plan.mosaic is not None else 0
-    ids = spark.range(0, n_funds + n_extra, 1, k)
+    roster = make_roster(n_funds, n_launched(n_funds), n_hedge_funds(n_funds), mosaic, vendor_model)
+    base_plan = _make_plan(seed, order, fdates, latent, roster=roster, alloc_tilt=tilt, tail=tail)
+    n_extra = sum(n for kind, _, n in roster.groups() if kind in ("launched", "hedge") and mosaic)
+    # The funds that existed before the vendor model (the usual ones and the scenario's
+    # launched funds) keep their partitioning, so their part files stay the same; the new
+    # funds come in partitions of their own after them.
+    n_old = roster.ranges("base", "launched")[0][1]
+    old_ids = spark.range(0, n_old, 1, k)
 
-    # Funds and share classes: generated by Spark, small enough to write with pandas.
-    fs = ids.mapInPandas(_funds_fn(base_plan), _funds_schema(len(order))).toPandas()
+    def ids(*kinds: str):
+        df = old_ids if "base" in kinds else None
+        for a, b in roster.ranges(*[x for x in kinds if x not in ("base", "launched")]):
+            part = spark.range(a, b, 1, max(1, int(round(k * (b - a) / n_old))))
+            df = part if df is None else df.union(part)
+        return df
+
+    # Funds and share classes: generated by Spark, small enough to write with pandas. The new
+    # reporter groups' sizes are then scaled to the vendor's mix (reporters.size_scales).
+    fs = (
+        ids("base", "daily", "hedge", "weekly", "monthly")
+        .mapInPandas(_funds_fn(base_plan), _funds_schema(len(order)))
+        .toPandas()
+    )
     fs = fs.sort_values("fund", kind="stable").reset_index(drop=True)
-    fs["FundId"] = fs["fund"].map("F{:06d}".format)
-    funds = pd.DataFrame(
-        {
-            "FundId": fs["FundId"],
-            "AssetClass": fs["ac"],
-            "GeographicFocus": fs["focus"],
-            "CrossBorder": np.where(fs["xb"], "true", "false"),
-            "Domicile": fs["domicile"],
-            "ActivePassive": fs["ap"],
-            "Vehicle": fs["vehicle"],
-        }
-    )
-    funds.to_csv(paths["funds"], index=False)
-    sc_fund = np.repeat(fs["fund"].to_numpy(), fs["n_sc"].to_numpy())
-    sc_num = np.concatenate([np.arange(1, m + 1) for m in fs["n_sc"]])
-    sc_inst = np.array(list("".join(fs["inst"])))
-    sc = pd.DataFrame(
-        {
-            "ShareId": pd.Series(sc_fund * 10 + sc_num).map("S{:07d}".format),
-            "FundId": pd.Series(sc_fund).map("F{:06d}".format),
-            "InvestorType": np.where(sc_inst == "I", "Institutional", "Retail"),
-        }
-    )
-    sc.to_csv(paths["share_classes"], index=False)
+    if vendor_model:
+        roster = replace(roster, scales=size_scales(fs))
+        for kind in ("daily", "weekly", "monthly"):
+            for xb in (True, False):
+                sel = (fs["group"] == kind) & (fs["xb"] == xb)
+                fs.loc[sel, "size"] *= roster.scale(kind, xb)
+    sc = write_funds(fs, paths["funds"], paths["share_classes"], vendor_model)
     flow_rows = int(fs["flow_rows"].sum())
     alloc_rows = int(fs["alloc_rows"].sum())
-    xb_w = fs.loc[fs["xb"], [f"w{i}" for i in range(len(order))]].to_numpy()
+    xb_w = fs.loc[fs["alloc_rows"] > 0, [f"w{i}" for i in range(len(order))]].to_numpy()
     tail_held = set(",".join(fs["tail"]).split(",")) - {""}
+    old = fs[fs["fund"] < n_old]
     stage("funds")
 
-    # Market: the planted effect follows the flows the cross-border funds would show.
-    w = fs[[f"w{i}" for i in range(len(order))]].to_numpy()
-    size = fs["size"].to_numpy()
+    # Market: the planted effect follows the flows the cross-border funds would show (the
+    # funds that existed before the vendor model, so the market files stay the same).
+    w = old[[f"w{i}" for i in range(len(order))]].to_numpy()
+    size = old["size"].to_numpy()
     mixes = {}
     for ac in ("E", "B"):
-        sel = ((fs["ac"] == ac) & fs["xb"]).to_numpy()
+        sel = ((old["ac"] == ac) & old["xb"]).to_numpy()
         mixes[ac] = mixing_matrix(w[sel], size[sel])
     market = simulate_market(
         seed, order, g10, start, end, effect, mixes["E"], mixes["B"], bond_effect, alloc_effect
     )
     plan = _make_plan(
-        seed, order, fdates, latent, market, n_base=n_base, alloc_tilt=tilt, tail=tail
+        seed, order, fdates, latent, market, roster=roster, alloc_tilt=tilt, tail=tail
     )
     wd = [cal.to_yyyymmdd(d) for d in market["weekdays"]]
     ret = pd.DataFrame(np.round(market["returns"], 6), columns=list(order))
@@ -241,8 +279,11 @@ def generate(
     yl.to_csv(paths["yields"], index=False, float_format="%.4f")
     stage("market")
 
-    # The scenario's totals and the external series need a few funds' flows: on the driver.
-    jp_flows, groups = _scenario_pass(plan, fs, fdates)
+    # The scenario's totals and the external series need a few funds' flows: on the driver
+    # (the external series from the funds that existed before the vendor model).
+    jp_flows, groups = _scenario_pass(plan, old, fdates)
+    if plan.mosaic is not None and roster.n_hedge:
+        groups["us_bond_hedging_switch"] = _hedge_totals(plan, fs, fdates)
     drift = groups.get("us_bond_weight_drift", {}).get("factor_by_month")
     ext = external_series(
         seed,
@@ -262,7 +303,7 @@ def generate(
 
     # Allocations: Spark writes header-less parts, concatenated in order into one CSV.
     alloc_cols = ["ReportDate", "FundId", *order, *tail]
-    adf = ids.mapInPandas(
+    adf = ids("base", "weekly", "monthly").mapInPandas(
         _alloc_fn(plan), "day int, fund int, " + ", ".join(f"{c} double" for c in alloc_cols[2:])
     )
     adf = adf.select(
@@ -275,24 +316,39 @@ def generate(
     _concat_parts(tmp, paths["allocations"], ",".join(alloc_cols))
     stage("allocations")
 
+    def flow_columns(df):
+        return df.select(
+            F.expr("date_from_unix_date(day)").alias("ReportDate"),
+            _share_id().alias("ShareId"),
+            _fund_id().alias("FundId"),
+            _money("flow", fmt).alias("Flow"),
+            _money("assets_start", fmt).alias("AssetsStart"),
+            _money("assets_end", fmt).alias("AssetsEnd"),
+            _money("portfolio_change", fmt).alias("PortfolioChange"),
+            _money("forex_change", fmt).alias("ForexChange"),
+        )
+
     # Flows: the big one, streamed per fund group inside each task.
-    fdf = ids.mapInPandas(_flows_fn(plan), FLOWS_SCHEMA)
-    fdf = fdf.select(
-        F.expr("date_from_unix_date(day)").alias("ReportDate"),
-        _share_id().alias("ShareId"),
-        _fund_id().alias("FundId"),
-        _money("flow", fmt).alias("Flow"),
-        _money("assets_start", fmt).alias("AssetsStart"),
-        _money("assets_end", fmt).alias("AssetsEnd"),
-        _money("portfolio_change", fmt).alias("PortfolioChange"),
-        _money("forex_change", fmt).alias("ForexChange"),
-    )
+    fdf = flow_columns(ids("base", "daily", "hedge").mapInPandas(_flows_fn(plan), FLOWS_SCHEMA))
     writer = fdf.write.mode("overwrite")
     if fmt == "csv":
         writer.option("header", "true").csv(str(paths["flows"]))
     else:
         writer.parquet(str(paths["flows"]))
     stage("flows")
+
+    # Weekly and monthly files, and the reporter mix measured on the monthly one.
+    mix: dict = {"enabled": False}
+    if vendor_model:
+        for freq, kinds in (
+            ("weekly", ("weekly",)),
+            ("monthly", ("base", "daily", "hedge", "weekly", "monthly")),
+        ):
+            pdf = ids(*kinds).mapInPandas(_periodic_fn(plan, freq), FLOWS_SCHEMA)
+            write_one_file(flow_columns(pdf), paths[f"{freq}_flows"], fmt, FLOW_COLUMNS)
+        stage("periodic")
+        mix = reporter_mix(paths["monthly_flows"], fmt, fs, fdates)
+        stage("mix")
 
     fd = fdates
     summary = GenerateSummary(
@@ -317,6 +373,10 @@ def generate(
         flow_rows=flow_rows,
         allocation_rows=alloc_rows,
         partitions=k,
+        vendor_model=vendor_model,
+        n_reporters=_reporter_counts(fs, roster) if vendor_model else {},
+        weekly_rows=int(fs["week_rows"].sum()) if vendor_model else 0,
+        monthly_rows=int(fs["month_rows"].sum()) if vendor_model else 0,
         paths={name: str(p) for name, p in paths.items()},
         bytes_on_disk={name: _du(p) for name, p in paths.items() if name != "manifest"},
         stage_seconds=stages,
@@ -353,13 +413,39 @@ def generate(
                     for a, b, c, d, e in EXTERNAL_SERIES
                 ],
             },
+            "reporter_mix": mix,
+            "share_class_currencies": {
+                "enabled": vendor_model,
+                "definition": "share class 1 is in the fund's base currency (by domicile; "
+                "drawn for LU, IE, KY), never hedged; a further class draws its currency from "
+                "its domicile's mix and, in a currency other than the base, is hedged with "
+                "the asset class's probability (flowmosaic.synth.currencies)",
+                "hedge_probability": HEDGE_P,
+            },
             "columns": {
                 "flows": FLOW_COLUMNS,
                 "funds": FUND_COLUMNS,
-                "share_classes": SHARE_CLASS_COLUMNS,
+                "share_classes": list(sc.columns),
                 "allocations": alloc_cols,
+                **(
+                    {"weekly_flows": FLOW_COLUMNS, "monthly_flows": FLOW_COLUMNS}
+                    if vendor_model
+                    else {}
+                ),
             },
         }
     )
     paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return summary
+
+
+def _reporter_counts(fs: pd.DataFrame, roster: _Roster) -> dict[str, int]:
+    """Funds by how they report (the summary's n_reporters)."""
+    daily = fs["reports"] == "daily"
+    return {
+        "daily_reporters": int(daily.sum()),
+        "daily_without_allocations": int((daily & fs["xb"] & (fs["alloc_rows"] == 0)).sum()),
+        "hedging_plant": int((fs["group"] == "hedge").sum()),
+        "weekly_only": int((fs["reports"] == "weekly").sum()),
+        "monthly_only": int((fs["reports"] == "monthly").sum()),
+    }

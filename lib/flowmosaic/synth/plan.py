@@ -5,11 +5,13 @@ tables every pass needs, shipped to the workers in the mapInPandas closures.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from flowmosaic import calendar as cal
+from flowmosaic.synth.hedging import hedge_plan
+from flowmosaic.synth.reporters import _Roster
 from flowmosaic.synth.scenario import _Mosaic, mosaic_plan
 from flowmosaic.synth.universe import BOND_TILT, CAP, FOCUS
 
@@ -34,6 +36,14 @@ class _Plan:
     # (n_months, 52) common log-weight tilt of the allocation-change effect; None: none
     alloc_tilt: np.ndarray | None = None
     tail: tuple[str, ...] = ()  # destinations beyond the 52 (TAIL_ZIPF), in propensity order
+    roster: _Roster | None = None  # the funds by id (reporters.py); None: the usual funds only
+    # reporting periods (periodic.py): the week (index into week_end) of each flow date, each
+    # week's end (unix day) and its number of flow dates on the calendar; the same count for
+    # each of the plan's months
+    week_of_day: np.ndarray | None = None
+    week_end: np.ndarray | None = None
+    week_flow_dates: np.ndarray | None = None
+    month_flow_dates: np.ndarray | None = None
 
 
 def _unix_day(d: dt.date) -> int:
@@ -46,12 +56,13 @@ def _make_plan(
     fdates: list[dt.date],
     latent: np.ndarray,
     market: dict | None = None,
-    n_base: int | None = None,
+    roster: _Roster | None = None,
     alloc_tilt: np.ndarray | None = None,
     tail: tuple[str, ...] = (),
 ) -> _Plan:
     """The worker plan; without `market` (returns, usd) it serves the fund-profile pass only.
-    With `n_base` (the number of usual funds) it carries the mosaic scenario; alloc_tilt: the
+    `roster`: the funds by id (reporters.make_roster); with roster.mosaic the plan carries the
+    mosaic scenario (and its hedging plant when the roster has one); alloc_tilt: the
     allocation-change effect's log-weight tilt (alloc_shocks)."""
     first_m = cal.add_months(cal.month_start(fdates[0]), -2)
     base = first_m.year * 12 + first_m.month - 1
@@ -73,6 +84,14 @@ def _make_plan(
         else:
             idx = np.array(sorted(col[c] for c in members))
         focus_idx[name] = idx
+    mosaic = None
+    if roster is not None and roster.mosaic:
+        mosaic = mosaic_plan(seed, roster.n_base, fdates, month_of_day, n_months)
+        if roster.n_hedge:
+            mosaic = replace(mosaic, hedge_daily=hedge_plan(seed, roster.n_base, roster.n_hedge))
+    week_of = [cal.period_end(d, "weekly") for d in fdates]
+    weeks = sorted(set(week_of))
+    pos = {d: i for i, d in enumerate(weeks)}
     return _Plan(
         seed=seed,
         countries=countries,
@@ -85,9 +104,47 @@ def _make_plan(
         cap=cap,
         bond_cap=bond_cap,
         focus_idx=focus_idx,
-        mosaic=None
-        if n_base is None
-        else mosaic_plan(seed, n_base, fdates, month_of_day, n_months),
+        mosaic=mosaic,
         alloc_tilt=alloc_tilt,
         tail=tail,
+        roster=roster,
+        week_of_day=np.array([pos[d] for d in week_of], dtype=np.int32),
+        week_end=np.array([_unix_day(d) for d in weeks], dtype=np.int32),
+        week_flow_dates=np.array([_week_flow_dates(d) for d in weeks], dtype=np.int32),
+        month_flow_dates=np.array(
+            [
+                len(cal.flow_dates(m, cal.month_end(m)))
+                for m in (cal.add_months(first_m, k) for k in range(n_months))
+            ],
+            dtype=np.int32,
+        ),
     )
+
+
+def _week_flow_dates(end: dt.date) -> int:
+    """The number of calendar flow dates of the week ending on `end` (7 days; the change-over
+    week of 2001 runs from Saturday to Wednesday)."""
+    days = (end - dt.timedelta(days=i) for i in range(14))
+    return sum(cal.is_flow_date(d) and cal.period_end(d, "weekly") == end for d in days)
+
+
+def _full_periods(
+    plan: _Plan, start_row: int, end_row: int, freq: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The weeks or months of a fund reporting on flow rows start_row..end_row: (first row of
+    each period, relative to start_row; its number of rows; whether the period is full, i.e. the
+    fund reports on every flow date the calendar has in it; the period's index into
+    plan.week_end or plan.months_end). Periods cut by the range's ends are never full."""
+    if freq == "weekly":
+        of_day, n_dates = plan.week_of_day, plan.week_flow_dates
+    elif freq == "monthly":
+        of_day, n_dates = plan.month_of_day, plan.month_flow_dates
+    else:
+        raise ValueError(f"freq must be weekly or monthly, not {freq!r}")
+    if of_day is None or n_dates is None:
+        raise ValueError("the plan has no reporting periods")
+    pid = of_day[start_row : end_row + 1]
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    lengths = np.diff(np.r_[starts, len(pid)])
+    period = pid[starts]
+    return starts, lengths, lengths == n_dates[period], period

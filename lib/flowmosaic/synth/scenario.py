@@ -46,7 +46,7 @@ class), +US$25.0m into 1 launched fund (all its flows +US$24.2m) and drifts 9 bo
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,10 +85,18 @@ class _Mosaic:
     ws: int  # first flow row of the window
     drift: np.ndarray  # (n_months,) factor on the US weight: 1 before the window
     launch_daily: np.ndarray  # (n_launch,) planted inflow of each launched fund, US$ a flow day
+    # (n_hedge, 2) the hedging plant's planted flows, US$ a flow day: [unhedged USD class
+    # (outflow, < 0), hedged class (inflow)] of each of its funds (hedging.py); none: (0, 2)
+    hedge_daily: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
     @property
     def n_launch(self) -> int:
         return len(self.launch_daily)
+
+
+def n_launched(n_base: int) -> int:
+    """The number of launched foreign Japan funds: one per FUNDS_PER_LAUNCH, at least one."""
+    return max(1, int(round(n_base / FUNDS_PER_LAUNCH)))
 
 
 def mosaic_window(fdates: list[dt.date]) -> int:
@@ -107,7 +115,7 @@ def mosaic_plan(
     drift = np.ones(n_months)
     m = np.arange(w0, w1 + 1)
     drift[m] = 1.0 - (1.0 - US_BOND_DRIFT) * (m - w0 + 1) / (w1 - w0 + 1)
-    n_launch = max(1, int(round(n_base / FUNDS_PER_LAUNCH)))
+    n_launch = n_launched(n_base)
     shares = _rng(seed, 2, 0).dirichlet(np.full(n_launch, 2.0))
     return _Mosaic(
         n_base=n_base, ws=ws, drift=drift, launch_daily=FOREIGN_JP_INFLOW * n_base * shares

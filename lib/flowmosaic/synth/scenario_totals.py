@@ -1,6 +1,7 @@
 """The driver's recount of a few funds' flows, with the workers' code and streams (so the same
-cents): the mosaic scenario's groups and planted US$ totals for the manifest, and the
-foreign-domiciled equity flows into JP the external series follow.
+cents): the mosaic scenario's groups and planted US$ totals for the manifest, the
+foreign-domiciled equity flows into JP the external series follow, and the hedging plant's
+flows into US bonds with their background.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 from flowmosaic import calendar as cal
 from flowmosaic.synth.flows import _fund_flows
 from flowmosaic.synth.funds import _alloc_month_range, _profile
+from flowmosaic.synth.hedging import HEDGED_US_INFLOW, UNHEDGED_US_OUTFLOW
 from flowmosaic.synth.plan import _Plan
 from flowmosaic.synth.scenario import (
     FOREIGN_JP_INFLOW,
@@ -160,5 +162,110 @@ def _scenario_manifest(plan: _Plan, fdates: list[dt.date], groups: dict) -> dict
         "single-country fund in its country",
         "n_base_funds": m.n_base,
         "n_launched_funds": m.n_launch,
+        "n_hedging_funds": len(m.hedge_daily),
         "groups": groups,
+    }
+
+
+def _usd(cents: np.ndarray, months: np.ndarray, ws: int) -> dict:
+    """The window's total of a flow-date series of cents: US$, cents and US$ by month."""
+    c = np.rint(cents[ws:]).astype(np.int64)
+    by_month = pd.Series(c).groupby(months[ws:]).sum()
+    return {
+        "usd": int(c.sum()) / 100,
+        "cents": int(c.sum()),
+        "usd_by_month": {k: int(v) / 100 for k, v in by_month.items()},
+    }
+
+
+def _hedge_totals(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> dict:
+    """The manifest's us_bond_hedging_switch group (hedging.py): the planted funds' flows into
+    the US by hedged and unhedged class over the window, and the background's: every other
+    foreign-domiciled bond fund of the daily file the pipeline can place in the US (single-country
+    US funds, weight 1; cross-border funds with allocations, the 23rd rule's US weight), by the
+    share classes' Hedged flag. fs: the funds frame of every fund (columns of funds._funds_fn)."""
+    m = plan.mosaic
+    assert m is not None
+    n, ws = len(fdates), m.ws
+    us = plan.countries.index("US")
+    months = np.array([d.strftime("%Y-%m") for d in fdates])
+    back = np.array([1 if d.day >= cal.RELEASE_DAY else 2 for d in fdates])  # the 23rd rule
+    cents = {k: np.zeros(n, dtype=np.int64) for k in ("h", "u", "ph", "pu")}
+    funds: dict[str, str] = {}
+    classes: dict[str, dict[str, str]] = {"hedged": {}, "unhedged": {}}
+    for idx in fs.loc[fs["group"] == "hedge", "fund"].to_numpy():
+        rng, prof = _profile(plan, int(idx))
+        out = _fund_flows(plan, rng, prof)
+        rows = np.arange(prof["start_row"], prof["end_row"] + 1)
+        flow = out["flow"].reshape(2, len(rows))
+        planted = out["planted"].reshape(2, len(rows))
+        cents["u"][rows] += flow[0]
+        cents["h"][rows] += flow[1]
+        cents["pu"][rows] += planted[0]
+        cents["ph"][rows] += planted[1]
+        funds[f"F{int(idx):06d}"] = prof["domicile"]
+        classes["unhedged"][f"S{int(idx) * 10 + 1:07d}"] = "USD"
+        classes["hedged"][f"S{int(idx) * 10 + 2:07d}"] = prof["hedge_plant"]
+    dom = fs["domicile"]
+    placed = (fs["xb"] & (fs["alloc_rows"] > 0) & (fs[f"w{us}"] > 0)) | (
+        ~fs["xb"] & (fs["focus"] == "US")
+    )
+    cand = (
+        (fs["ac"] == "B")
+        & ~dom.isin([*OFFSHORE, "US"])
+        & (fs["reports"] == "daily")
+        & (fs["group"] != "hedge")
+        & placed
+    )
+    bg = {"h": np.zeros(n), "u": np.zeros(n)}
+    n_sc = {"h": 0, "u": 0}
+    for idx, hedged in fs.loc[cand, ["fund", "hedged"]].itertuples(index=False):
+        rng, prof = _profile(plan, int(idx))
+        out = _fund_flows(plan, rng, prof)
+        rows = np.arange(prof["start_row"], prof["end_row"] + 1)
+        flow = out["flow"].reshape(prof["n_sc"], len(rows)).astype(float)
+        if prof["xb"]:
+            col = int(np.flatnonzero(prof["held"] == us)[0])
+            w = prof["pct"][plan.month_of_day[rows] - back[rows], col] / 100.0
+        else:
+            w = np.ones(len(rows))
+        h = np.array([c == "1" for c in hedged])
+        bg["h"][rows] += (flow[h] * w).sum(axis=0)
+        bg["u"][rows] += (flow[~h] * w).sum(axis=0)
+        n_sc["h"] += int(h.sum())
+        n_sc["u"] += int((~h).sum())
+    return {
+        "definition": "Foreign investors switch to hedged US bond exposure: single-country US "
+        "bond funds (AssetClass B, GeographicFocus US, CrossBorder false: weight 1 in "
+        "the US) domiciled outside the US and the offshore centres, which exist only "
+        "in the scenario, each with share class 1 in USD unhedged (the fund's base "
+        "currency) and share class 2 in the domicile's currency, hedged. Over the "
+        "window the hedged classes take HEDGED_US_INFLOW and the unhedged ones give "
+        "UNHEDGED_US_OUTFLOW US$ a flow day per base fund in all (planted_*), on top "
+        "of their own flows; hedged_flows / unhedged_flows = every flow of these "
+        "classes over the window (what the scenario adds to foreign flows into the "
+        "US). background = the same flows into the US of every other foreign-domiciled "
+        "bond fund of the daily flows file that the pipeline can place (single-country "
+        "US funds, weight 1; cross-border funds with allocation rows, the US weight of "
+        "the 23rd rule's snapshot), by the share class's Hedged flag, in US$ rounded to "
+        "the cent",
+        "usd_per_flow_day_per_base_fund": {
+            "hedged_inflow": HEDGED_US_INFLOW,
+            "unhedged_outflow": UNHEDGED_US_OUTFLOW,
+        },
+        "n_funds": len(funds),
+        "funds": funds,
+        "hedged_share_classes": classes["hedged"],
+        "unhedged_share_classes": classes["unhedged"],
+        "planted_hedged_inflow": _usd(cents["ph"], months, ws),
+        "planted_unhedged_outflow": _usd(cents["pu"], months, ws),
+        "hedged_flows": _usd(cents["h"], months, ws),
+        "unhedged_flows": _usd(cents["u"], months, ws),
+        "background": {
+            "n_funds": int(cand.sum()),
+            "n_hedged_share_classes": n_sc["h"],
+            "n_unhedged_share_classes": n_sc["u"],
+            "hedged_flows": _usd(bg["h"], months, ws),
+            "unhedged_flows": _usd(bg["u"], months, ws),
+        },
     }

@@ -108,6 +108,8 @@ def test_same_seed_gives_identical_files_whatever_the_partitioning(runs):
             "returns",
             "yields",
             "external_series",
+            "weekly_flows",
+            "monthly_flows",
         ):
             assert Path(a.paths[name]).read_bytes() == Path(other.paths[name]).read_bytes(), name
         assert _flow_text(a) == _flow_text(other)
@@ -116,7 +118,7 @@ def test_same_seed_gives_identical_files_whatever_the_partitioning(runs):
             other.allocation_rows,
             other.n_share_classes,
         )
-    assert len(_parts(runs["b"])) == 3
+    assert len(_parts(runs["b"])) == 3 + 1  # the vendor model's new daily funds: a part of theirs
 
 
 def test_another_seed_gives_other_data(runs):
@@ -191,7 +193,9 @@ def test_share_classes_per_fund(runs):
     assert sc.ShareId.is_unique and set(sc.InvestorType) <= {"Institutional", "Retail"}
     flows = _flows(a)
     pairs = flows[["ShareId", "FundId"]].drop_duplicates()
-    assert set(pairs.ShareId) == set(sc.ShareId)
+    # every share class of a daily reporter is in the daily file (weekly and monthly
+    # reporters' are not: test_synth_vendor.py)
+    assert set(pairs.ShareId) == set(sc.ShareId[sc.FundId.isin(set(flows.FundId))])
     merged = pairs.merge(sc, on="ShareId", suffixes=("", "_sc"))
     assert (merged.FundId == merged.FundId_sc).all()
     # all share classes of a fund report on the same days
@@ -223,14 +227,24 @@ def test_allocations(runs):
     sums = vals.sum(axis=1)
     assert (sums <= 100).all() and (sums >= 85).all()
     assert vals.isna().any(axis=1).any()  # blanks where 0
-    assert set(al.FundId) == set(funds.FundId[funds.CrossBorder == "true"])
+    # every cross-border fund but the daily reporters without allocations (vendor model)
+    flows = _flows(a)
+    xb = set(funds.FundId[funds.CrossBorder == "true"])
+    no_alloc = xb - set(al.FundId)
+    assert set(al.FundId) <= xb and no_alloc and no_alloc <= set(flows.FundId)
+    assert (
+        len(no_alloc)
+        == json.loads(Path(a.paths["manifest"]).read_text())["n_reporters"][
+            "daily_without_allocations"
+        ]
+    )
     dates = pd.to_datetime(al.ReportDate)
     assert (dates + pd.offsets.MonthEnd(0) == dates).all()  # month ends
     assert not al.duplicated(["ReportDate", "FundId"]).any()
-    # every month the fund reports, from 2 months before its first flow date
-    flows = _flows(a)
+    # every month the fund reports, from 2 months before its first flow date (the daily
+    # reporters, whose reporting window the daily file shows)
     span = flows.groupby("FundId").ReportDate.agg(["min", "max"])
-    for fund, g in al.groupby("FundId"):
+    for fund, g in al[al.FundId.isin(set(flows.FundId))].groupby("FundId"):
         first = cal.add_months(cal.month_start(dt.date.fromisoformat(span.loc[fund, "min"])), -2)
         last = cal.month_start(dt.date.fromisoformat(span.loc[fund, "max"]))
         want = []
@@ -327,10 +341,17 @@ def test_manifest_and_summary(runs):
     assert m["flow_rows"] == len(_flows(a)) == a.flow_rows
     assert m["allocation_rows"] == len(_alloc(a))
     assert m["n_share_classes"] == len(pd.read_csv(a.paths["share_classes"]))
-    # the mosaic scenario (on by default) adds its launched funds to the requested ones
-    launched = m["mosaic_scenario"]["groups"]["foreign_into_jp"]["funds"]
-    assert m["mosaic"] is True and m["n_scenario_funds"] == len(launched) == 1
-    assert m["n_funds"] == len(_funds(a)) == N_FUNDS + 1
+    # the mosaic scenario (on by default) adds its launched funds and its hedging plant to
+    # the requested ones; the vendor model its weekly, monthly and daily reporters
+    groups = m["mosaic_scenario"]["groups"]
+    launched = groups["foreign_into_jp"]["funds"]
+    plant = groups["us_bond_hedging_switch"]["funds"]
+    assert m["mosaic"] is True and m["n_scenario_funds"] == len(launched) + len(plant) == 1 + 2
+    r = m["n_reporters"]
+    new = r["daily_without_allocations"] + r["weekly_only"] + r["monthly_only"]
+    assert (r["daily_without_allocations"], r["weekly_only"], r["monthly_only"]) == (2, 3, 6)
+    assert m["n_funds"] == len(_funds(a)) == N_FUNDS + 1 + 2 + new
+    assert m["vendor_model"] is True and m["weekly_rows"] > 0 and m["monthly_rows"] > 0
     assert m["external_series"]["path"] == "market/external_series.csv"
     text = a.describe()
     assert f"{a.flow_rows:,} rows" in text and "2019-01-02 .. 2019-04-30" in text
@@ -405,7 +426,10 @@ def test_ar1_matches_the_recursion():
 
 def test_tiny_scale_defaults(spark, tmp_path):
     s = synth.generate(spark, tmp_path / "tiny", scale="tiny", seed=1)
-    assert s.n_funds == 80 + s.n_scenario_funds and s.n_scenario_funds == 1
+    r = s.n_reporters
+    new = r["daily_without_allocations"] + r["weekly_only"] + r["monthly_only"]
+    assert s.n_funds == 80 + s.n_scenario_funds + new and s.n_scenario_funds == 1 + 2
+    assert (r["daily_without_allocations"], r["weekly_only"], r["monthly_only"]) == (4, 8, 20)
     assert s.fmt == "csv" and s.effect == 1.0 and s.mosaic
     assert s.start == "2019-01-02" and s.end == "2020-12-31"
     assert s.n_share_classes >= 80 and s.flow_rows > 50_000

@@ -122,9 +122,11 @@ def test_manifest_records_the_scenario(pair):
     # the window: the last 12 calendar months of the range
     assert _window(on) == ("2020-01-02", "2020-12-31") and s["window"]["flow_dates"] == 260
     launched = s["groups"]["foreign_into_jp"]["funds"]
-    assert on.manifest["n_funds"] == len(on.funds) == N_FUNDS + len(launched)
-    assert on.manifest["n_scenario_funds"] == len(launched) == 1
-    assert off.manifest["n_funds"] == len(off.funds) == N_FUNDS
+    plant = s["groups"]["us_bond_hedging_switch"]["funds"]
+    new = sum(v for k, v in off.manifest["n_reporters"].items() if k != "daily_reporters")
+    assert on.manifest["n_funds"] == len(on.funds) == N_FUNDS + len(launched) + len(plant) + new
+    assert on.manifest["n_scenario_funds"] == len(launched) + len(plant) == 1 + 2
+    assert off.manifest["n_funds"] == len(off.funds) == N_FUNDS + new
     drift = s["groups"]["us_bond_weight_drift"]["factor_by_month"]
     assert list(drift) == [f"2020-{m:02d}" for m in range(1, 13)]
     assert np.allclose(list(drift.values()), 1 - 0.4 * np.arange(1, 13) / 12)
@@ -132,10 +134,14 @@ def test_manifest_records_the_scenario(pair):
 
 def test_usual_funds_and_market_are_unchanged_outside_the_scenario(pair):
     on, off = pair["on"], pair["off"]
-    launched = set(on.scenario["groups"]["foreign_into_jp"]["funds"])
-    assert set(on.funds.FundId) - set(off.funds.FundId) == launched
-    pd.testing.assert_frame_equal(on.funds[~on.funds.FundId.isin(launched)], off.funds)
-    pd.testing.assert_frame_equal(on.sc[~on.sc.FundId.isin(launched)], off.sc)
+    groups = on.scenario["groups"]
+    own = set(groups["foreign_into_jp"]["funds"]) | set(groups["us_bond_hedging_switch"]["funds"])
+    assert set(on.funds.FundId) - set(off.funds.FundId) == own
+    # every other fund keeps its FundId (the scenario's ids are kept when it is off)
+    pd.testing.assert_frame_equal(
+        on.funds[~on.funds.FundId.isin(own)].reset_index(drop=True), off.funds
+    )
+    pd.testing.assert_frame_equal(on.sc[~on.sc.FundId.isin(own)].reset_index(drop=True), off.sc)
     for name in ("returns_daily.csv", "yields_10y.csv"):  # the market ignores the scenario
         assert (on.root / "market" / name).read_bytes() == (off.root / "market" / name).read_bytes()
 
@@ -146,9 +152,11 @@ def test_flows_differ_only_where_the_scenario_says(pair):
     key = ["ShareId", "ReportDate"]
     m = on.flows.merge(off.flows, on=key, how="outer", suffixes=("", "_off"), indicator=True)
     launched = set(on.scenario["groups"]["foreign_into_jp"]["funds"])
+    plant = set(on.scenario["groups"]["us_bond_hedging_switch"]["funds"])
     only_on = m[m._merge == "left_only"]
-    assert set(only_on.FundId) == launched and (m._merge != "right_only").all()
-    assert only_on.ReportDate.min() == start  # launched on the window's start
+    assert set(only_on.FundId) == launched | plant and (m._merge != "right_only").all()
+    # launched on the window's start; the hedging plant's funds report over the whole range
+    assert only_on[only_on.FundId.isin(launched)].ReportDate.min() == start
     both = m[m._merge == "both"]
     changed = (both[MONEY].to_numpy() != both[[c + "_off" for c in MONEY]].to_numpy()).any(axis=1)
     diff = both[changed]
@@ -239,7 +247,9 @@ def test_us_weight_of_non_us_bond_funds_drifts_down(pair):
     assert (m._merge == "both").all()
     funds = on.funds.set_index("FundId")
     dom, ac = funds.Domicile.loc[m.FundId].to_numpy(), funds.AssetClass.loc[m.FundId].to_numpy()
-    hit = (ac == "B") & (dom != "US") & m.US_off.notna().to_numpy()
+    # the usual funds drift (not the vendor model's weekly and monthly reporters)
+    usual = (m.FundId < f"F{on.scenario['n_base_funds']:06d}").to_numpy()
+    hit = (ac == "B") & (dom != "US") & m.US_off.notna().to_numpy() & usual
     f = m.ReportDate.str[:7].map(factor).fillna(1.0).to_numpy()
     drifting = hit & (f < 1)
     assert m.loc[drifting, "FundId"].nunique() == g["n_funds"] > 5
