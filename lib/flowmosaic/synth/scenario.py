@@ -22,6 +22,10 @@ single-country fund in its country).
     month to US_BOND_DRIFT = 0.6 in its last; the freed weight goes to the fund's other holdings
     in proportion (in units of 0.0001, so each row keeps its total exactly). The drift is in
     allocations.csv and in the true weights behind these funds' flows and returns.
+(d) With the vendor model, foreign money switches to hedged US bond exposure: the hedging
+    plant's funds (hedging.py), ids after the vendor model's daily reporters without
+    allocations, planted like (a) and (b).
+(a) to (c) act on the usual funds only (not on the vendor model's reporters).
 Planted flows are additive in dollars: a planted amount is whole cents added to the Flow of a row
 whose own (scenario-free) flow is left as it was, so the difference scenario on - off of any
 group's flows is exactly the planted total. The planted money is a stock of its own, carried in

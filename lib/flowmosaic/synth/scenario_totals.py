@@ -253,6 +253,7 @@ def _hedge_totals(plan: _Plan, fs: pd.DataFrame, fdates: list[dt.date]) -> dict:
             "hedged_inflow": HEDGED_US_INFLOW,
             "unhedged_outflow": UNHEDGED_US_OUTFLOW,
         },
+        "window": {"start": fdates[ws].isoformat(), "end": fdates[-1].isoformat()},
         "n_funds": len(funds),
         "funds": funds,
         "hedged_share_classes": classes["hedged"],

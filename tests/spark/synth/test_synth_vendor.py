@@ -259,6 +259,9 @@ def test_hedging_plant(runs):
     raw, off = runs["on"], runs["off"]
     g = raw.manifest["mosaic_scenario"]["groups"]["us_bond_hedging_switch"]
     start, end = raw.window
+    assert (
+        g["window"] == {"start": start, "end": end} == {"start": "2020-01-02", "end": "2020-12-31"}
+    )
     funds = raw.funds.set_index("FundId")
     plant = funds.loc[list(g["funds"])]
     assert len(plant) == g["n_funds"] == 2 and not set(plant.index) & set(off.funds.FundId)
