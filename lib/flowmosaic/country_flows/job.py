@@ -102,8 +102,8 @@ def matrix_rows(
     grain: str,
 ) -> DataFrame:
     """The matrix engine: the window's fund-days of member funds and the weights relation,
-    co-grouped by allocation month, the kernel run once per month in a task (matrix.py); the
-    per-month rows added up per output key. The driver holds the plan only: member keys,
+    co-grouped by allocation month, the kernel run once per month in a task (matrix.py), whose
+    rows are the output's. The driver holds the plan only: member keys,
     domiciles, the country list and the single-country funds."""
     keys = set().union(*[set(m["fund_key"]) for m in mem.values()]) if mem else set()
     member_keys = sources.key_frame(spark, keys)  # fund-days of other funds stay in Spark
@@ -122,18 +122,12 @@ def matrix_rows(
         silver, sources.alloc_months(lo, hi), countries, max_age_months
     )
     plan = sources.plan(universes, mem, countries, grain == "investor")
-    rows = (
+    # A flow date has one allocation month, and the kernel runs once per month giving one row
+    # per output key of its dates: the rows are final, no adding up across months (a shuffle)
+    return (
         days.groupBy("m")
         .cogroup(weights.groupBy("m"))
         .applyInArrow(matrix.month_function(plan), schema)
-    )
-    group = (
-        ["universe", "flow_date"]
-        + (["investor_domicile", "investor_type"] if grain == "investor" else [])
-        + ["country"]
-    )
-    return rows.groupBy(*group).agg(
-        *[F.sum(c).alias(c) for c in matrix.OUT_MEASURES], F.sum("fund_count").alias("fund_count")
     )
 
 
