@@ -336,3 +336,44 @@ def test_a_window_rerun_replaces_exactly_its_periods(spark, warehouse_with_perio
     feb = before[(before.universe == "FloPctCtry") & before.period_end.between(run.start, run.end)]
     assert run.rows_written == len(feb) > 0
     pd.testing.assert_frame_equal(rows(), before)
+
+
+def test_the_weekly_series_backtests_from_the_cli(spark, warehouse_with_periods, tmp_path, capsys):
+    """`flowmosaic backtest --flows weekly_country_flows:U` reads the weekly table (dated at
+    period_end), takes the weekly frequency from the table's name and runs to its report."""
+    from flowmosaic.cli import main as cli_main
+
+    s = warehouse_with_periods
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2023-12-01", "2024-06-28")
+    countries = ["US", "JP", "GB", "DE", "CN", "VN", "AU", "BR"]
+    levels = 100 * np.cumprod(1 + rng.normal(0, 0.01, (len(days), len(countries))), axis=0)
+    market = pd.DataFrame(levels, columns=countries)
+    market.insert(0, "date", days.strftime("%Y%m%d"))
+    market.to_csv(tmp_path / "levels.csv", index=False)
+    argv = [
+        "backtest",
+        "--flows",
+        "weekly_country_flows:FloPctCtry",
+        "--returns",
+        str(tmp_path / "levels.csv"),
+        "--lookback",
+        "1",
+        "--bins",
+        "2",
+        "--horizons",
+        "5,10",
+        "--out",
+        str(tmp_path / "bt"),
+        "--warehouse",
+        str(s.warehouse),
+    ]
+    assert cli_main(argv) == 0
+    said = capsys.readouterr().out
+    assert "weekly_country_flows" in said and (tmp_path / "bt" / "report.html").exists()
+    bins = pd.read_csv(tmp_path / "bt" / "bins.csv", dtype={"date": str})
+    # one trade date per week, on Fridays (week ending Wednesday + 2 flow dates)
+    fridays = pd.to_datetime(bins["date"], format="%Y%m%d")
+    assert (fridays.dt.weekday == 4).all() and fridays.diff().dropna().dt.days.eq(7).all()
+    runs = spark.read.format("delta").load(s.table_path("backtest_runs")).toPandas()
+    assert runs["parameters"].str.contains('"frequency": "weekly"').all()
