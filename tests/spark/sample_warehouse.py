@@ -30,6 +30,8 @@ CHOICES = {
     "reason": ("bad_date", "duplicate"),
     "investor_domicile": ("LU", "IE"),
     "hedge_status": ("hedged", "unhedged", "unknown"),
+    "period": ("year", "month"),
+    "line_kind": ("cash", "other"),
 }
 MONTH_OF = {"flow_month": "flow_date", "alloc_month": "report_date"}
 
@@ -44,6 +46,13 @@ def flow_days(start: dt.date, n: int) -> list[dt.date]:
     return out
 
 
+def period_end(day: dt.date, frequency: str) -> dt.date:
+    if frequency == "weekly":
+        return day + dt.timedelta(days=(2 - day.weekday()) % 7)
+    nxt = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
 def sample_rows(
     t: Table, n: int = 8, start: dt.date = dt.date(2024, 1, 29), scale: float = 1.0
 ) -> list[tuple]:
@@ -54,7 +63,7 @@ def sample_rows(
         values: dict[str, object] = {}
         for f in t.schema.fields:
             name, dtype = f.name, f.dataType
-            if name in MONTH_OF:
+            if name in MONTH_OF or name == "period_year":
                 continue
             if name in CHOICES:
                 v = CHOICES[name][i % len(CHOICES[name])]
@@ -76,6 +85,10 @@ def sample_rows(
         for name, of in MONTH_OF.items():
             if name in t.columns:
                 values[name] = values[of].replace(day=1)
+        if "period_end" in t.columns:  # a week's end (Wednesday) or a month's last day
+            values["period_end"] = period_end(day, "weekly" if "weekly" in t.name else "monthly")
+            if "period_year" in t.columns:
+                values["period_year"] = values["period_end"].year
         rows.append(tuple(values[c] for c in t.columns))
     return rows
 
