@@ -2,13 +2,13 @@
 
 synthetic universe -> silver Delta tables (+ the synthetic external series) -> country_flows
 (the two standard universes and the all-funds views), their weekly and monthly country flows
-over every reporter, and investor_country_flows (the mosaic) -> country signals
-(docs/signals.md) of the two standard universes -> strategy files (and country groups) -> two
-backtests (G10 rates on bond flows with yields; 52 countries on equity flows with total
-returns) with their reports, each with a comparison of flow % and the signals on the same
-backtest -> two mosaic country pages (JP equity, US bonds) -> the coverage of the two
-standard universes (docs/coverage.md). The data is synthetic and every page and report says
-so.
+over every reporter, investor_country_flows and investor_hedge_flows (the mosaic) -> country
+signals (docs/signals.md) of the two standard universes -> strategy files (and country
+groups) -> two backtests (G10 rates on bond flows with yields; 52 countries on equity flows
+with total returns) with their reports, each with a comparison of flow % and the signals on
+the same backtest -> two mosaic country pages (JP equity, US bonds, with the hedge split) ->
+the coverage of the two standard universes (docs/coverage.md). The data is synthetic and every
+page and report says so.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from flowmosaic.backtest.io import (
     read_market_file,
 )
 from flowmosaic.config import Settings, load_countries
-from flowmosaic.country_flows import periods
+from flowmosaic.country_flows import hedge, periods
 from flowmosaic.export.groups import export_groups
 from flowmosaic.export.strategy_files import export_universe
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.maintain import maintain
 from flowmosaic.mosaic.page import write_country_page
-from flowmosaic.mosaic.tables import external, gold
+from flowmosaic.mosaic.tables import external, gold, gold_or_none
 from flowmosaic.signals import job as signals_job
 
 UNIVERSES = ["FloPctCtry", "FloPctCtry-B"]
@@ -93,12 +93,14 @@ def run_demo(
         3,
         f"country flows for {', '.join(UNIVERSES + views)} -> gold country_flows; weekly and "
         f"monthly over every reporter for {', '.join(UNIVERSES)}; by investor domicile and "
-        f"type for {', '.join(views)} -> investor_country_flows",
+        f"type, and by hedge status, for {', '.join(views)} -> investor_country_flows, "
+        f"investor_hedge_flows",
     )
     say(country_flows.run(spark, settings, UNIVERSES + views, progress=say).describe())
     for frequency in ("weekly", "monthly"):
         say(periods.run(spark, settings, UNIVERSES, frequency, progress=say).describe())
     say(country_flows.run(spark, settings, views, grain="investor", progress=say).describe())
+    say(hedge.run(spark, settings, views, progress=say).describe())
 
     stage(4, f"country signals for {', '.join(UNIVERSES)} -> gold country_signals")
     say(signals_job.run(spark, settings, ",".join(UNIVERSES), progress=say).describe())
@@ -166,6 +168,7 @@ def run_demo(
             external(spark, settings, country),
             outp / "mosaic",
             {"synthetic": True, "source": f"synthetic universe {raw.name}"},
+            hedge=gold_or_none(spark, settings, "investor_hedge_flows", universe),
         )
         say(f"  {universe} into {country}: {page}")
         reports.append(page.resolve())

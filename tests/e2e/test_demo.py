@@ -31,6 +31,10 @@ def test_demo_on_the_tiny_scale_runs_every_stage(spark, tmp_path, capsys, monkey
         assert "Synthetic data" in (out / "compare" / name / "compare.html").read_text()
     for page in ("mosaic-JP.html", "mosaic-US.html"):
         assert (out / "mosaic" / page).exists(), page
+    # the US bond page shows the hedge split (the planted switch to hedged classes)
+    us = (out / "mosaic" / "mosaic-US.html").read_text()
+    assert "Hedged and unhedged foreign flows" in us and "was not computed" not in us
+    assert "carries a hedge flag" not in us and "carry no hedge" not in us
     for universe in ("FloPctCtry", "FloPctCtry-B"):
         assert "Synthetic data" in (out / "coverage" / f"coverage-{universe}.html").read_text()
         years = pd.read_csv(out / "coverage" / f"coverage-{universe}.csv").query("period == 'year'")
