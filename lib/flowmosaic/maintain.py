@@ -52,19 +52,21 @@ MARGIN_HOURS = 1
 DEFAULT_RETENTION_HOURS = 168  # Delta's own default for delta.deletedFileRetentionDuration
 PINNED_TABLES = ("country_flows",)  # the tables backtest_runs.source_version refers to
 
-# ZORDER BY flow_date where it pays: these four grow by flow date, are read by date windows (a
+# ZORDER BY flow_date where it pays: these five grow by flow date, are read by date windows (a
 # backtest's sample, an export, a nightly day) and rewritten by date windows (replaceWhere on
 # flow_date). Files clustered by date let Delta skip files on those predicates and make a window
 # rewrite touch (and copy) fewer files. Z-ordering rewrites every file of a partition it covers,
 # so it runs only on partitions holding more than one file: a partition it already left as one
 # file is not rewritten again. The other tables are small, or keyed by fund or run rather than
-# by date (funds, share_classes, fund_allocations, external_series, quarantine, backtest_runs):
-# plain compaction, which skips partitions that are one file.
+# by date (funds, share_classes, fund_allocations, external_series, quarantine, backtest_runs),
+# or a row per week or month (the weekly and monthly tables, coverage): plain compaction, which
+# skips partitions that are one file.
 ZORDER: dict[str, tuple[str, ...]] = {
     "share_class_flows": ("flow_date",),
     "fund_days": ("flow_date",),
     "country_flows": ("flow_date",),
     "investor_country_flows": ("flow_date",),
+    "investor_hedge_flows": ("flow_date",),
 }
 
 _UNIT_HOURS = {

@@ -53,4 +53,5 @@ def test_zorder_only_on_date_bearing_tables_by_a_column_that_is_not_a_partition(
         "fund_days",
         "country_flows",
         "investor_country_flows",
+        "investor_hedge_flows",
     }
