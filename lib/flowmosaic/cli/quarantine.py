@@ -20,7 +20,15 @@ from flowmosaic.ingest.reasons import REASONS
 NAME = "quarantine"
 HELP = "show the latest ingest's rejected rows by source, reason and file"
 DESCRIPTION = __doc__
-SOURCES = ("funds", "share_classes", "fund_allocations", "external_series", "share_class_flows")
+SOURCES = (
+    "funds",
+    "share_classes",
+    "fund_allocations",
+    "external_series",
+    "share_class_flows",
+    "share_class_flows_weekly",
+    "share_class_flows_monthly",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
