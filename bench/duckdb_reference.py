@@ -7,9 +7,11 @@ ingest reads the raw files `generate` writes (funds.csv, share_classes.csv, allo
 (wide), flows/ as CSV or Parquet part files), applies the same row checks as flowmosaic's
 ingest (types, flow calendar, blanks, negative assets, duplicate keys, unknown share classes /
 funds, fund mismatch; allocations: unknown country, range, duplicate lines, sums above 100.5)
-and writes accepted rows and rejects as Parquet under OUT_DIR. aggregate is the country
-aggregation (23rd rule, the two standard universes) from the accepted share-class rows, with
-the sizes of the terms summed so that equality can be judged against them.
+and writes accepted rows and rejects as Parquet under OUT_DIR (the allocation lines that are
+not countries, cash and the like, accepted apart in alloc_other.parquet, never in a country).
+aggregate is the country aggregation (23rd rule, the two standard universes) from the accepted
+share-class rows, with the sizes of the terms summed so that equality can be judged against
+them.
 
 Each prints one JSON line: {"seconds": ..., ...counts}. Run as a child process by run_bench.py.
 """
@@ -17,6 +19,7 @@ Each prints one JSON line: {"seconds": ..., ...counts}. Run as a child process b
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,13 +31,19 @@ import yaml
 UNIVERSES = {"FloPctCtry": "E", "FloPctCtry-B": "B"}
 # The destinations a fund may allocate to: the ISO 3166-1 codes of conf/destinations.yaml (the
 # data file, not flowmosaic's reading of it). Every other column of the wide file but the keys
-# is an unknown country. (Lines that are not countries, cash and the like, are not in the
-# generated files and not handled here.)
-COUNTRIES = sorted(
-    yaml.safe_load(
-        (Path(__file__).resolve().parents[1] / "conf" / "destinations.yaml").read_text()
-    )["countries"]
+# is a line that is not a country when its label is one of the file's non_country spellings
+# (compared upper-cased without spaces, underscores and hyphens: Cash, Other, Supranational,
+# ...; checked like the others, counted in the sums, kept apart from the countries), else an
+# unknown country.
+_DESTINATIONS = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "conf" / "destinations.yaml").read_text()
 )
+COUNTRIES = sorted(_DESTINATIONS["countries"])
+NON_COUNTRY = {
+    re.sub(r"[\s_-]", "", str(text).strip().upper()): kind
+    for kind, spellings in (_DESTINATIONS.get("non_country") or {}).items()
+    for text in spellings or ()
+}
 FLOW_DATE = (
     "dayofweek({c}) BETWEEN 1 AND 5 AND NOT (month({c}) = 1 AND day({c}) = 1) "
     "AND NOT (month({c}) = 12 AND day({c}) = 25)"
@@ -73,13 +82,23 @@ def ingest(raw: Path, out: Path) -> dict:
               THEN 'unknown_fund' END AS reason
           FROM r""")
     known = ", ".join(f"'{c}'" for c in COUNTRIES)
+    spellings = " ".join(
+        f"WHEN '{label.replace(chr(39), chr(39) * 2)}' THEN '{kind}'"
+        for label, kind in sorted(NON_COUNTRY.items())
+    )
+    kind = (
+        f"CASE WHEN country IN ({known}) THEN NULL "
+        f"ELSE CASE regexp_replace(upper(trim(country)), '[\\s_-]', '', 'g') {spellings} END END"
+        if NON_COUNTRY
+        else "CAST(NULL AS VARCHAR)"
+    )
     q(f"""CREATE TEMP TABLE alloc AS
           WITH wide AS (SELECT row_number() OVER () AS line, *
                         FROM read_csv('{raw}/allocations.csv', header = true,
                                       all_varchar = true)),
           cells AS (UNPIVOT wide ON COLUMNS(* EXCLUDE (line, ReportDate, FundId))
                     INTO NAME country VALUE v),
-          rec AS (SELECT line, ReportDate, FundId, country, v,
+          rec AS (SELECT line, ReportDate, FundId, country, {kind} AS line_kind, v,
                          try_cast(ReportDate AS DATE) AS report_date,
                          try_cast(v AS DOUBLE) AS pct FROM cells
                   WHERE trim(v) <> '' AND try_cast(v AS DOUBLE) IS DISTINCT FROM 0),
@@ -89,7 +108,7 @@ def ingest(raw: Path, out: Path) -> dict:
                     FROM keyed GROUP BY ALL)
           SELECT k.*, CASE
             WHEN coalesce(trim(k.FundId), '') = '' THEN 'missing_key'
-            WHEN k.country NOT IN ({known}) THEN 'unknown_country'
+            WHEN k.country NOT IN ({known}) AND k.line_kind IS NULL THEN 'unknown_country'
             WHEN k.report_date IS NULL THEN 'unparseable_date'
             WHEN k.pct IS NULL OR isnan(k.pct) OR isinf(k.pct) THEN 'unparseable_number'
             WHEN k.pct < 0 OR k.pct > 100 THEN 'allocation_out_of_range'
@@ -127,19 +146,20 @@ def ingest(raw: Path, out: Path) -> dict:
           LEFT JOIN (SELECT ShareId, FundId FROM sc WHERE reason IS NULL) s ON f.ShareId = s.ShareId
           LEFT JOIN dups d ON f.flow_date = d.flow_date AND f.ShareId = d.ShareId""")
     counts = {}
-    for name, accepted_cols in (
-        ("funds", "* EXCLUDE (reason)"),
-        ("sc", "* EXCLUDE (reason)"),
-        ("alloc", "alloc_month, report_date, FundId, country, pct"),
+    for name, accepted_cols, where in (
+        ("funds", "* EXCLUDE (reason)", ""),
+        ("sc", "* EXCLUDE (reason)", ""),
+        ("alloc", "alloc_month, report_date, FundId, country, pct", " AND line_kind IS NULL"),
         (
             "flows",
             "flow_date, ShareId, FundId, flow, assets_start, "
             "assets_end, portfolio_change, forex_change, "
             "identity_break",
+            "",
         ),
     ):
         q(
-            f"COPY (SELECT {accepted_cols} FROM {name} WHERE reason IS NULL) "
+            f"COPY (SELECT {accepted_cols} FROM {name} WHERE reason IS NULL{where}) "
             f"TO '{out}/{name}.parquet' (FORMAT parquet)"
         )
         q(
@@ -154,6 +174,14 @@ def ingest(raw: Path, out: Path) -> dict:
                 ).fetchone(),
             )
         )
+    q(
+        "COPY (SELECT alloc_month, report_date, FundId, line_kind, country AS label, pct "
+        "FROM alloc WHERE reason IS NULL AND line_kind IS NOT NULL) "
+        f"TO '{out}/alloc_other.parquet' (FORMAT parquet)"
+    )
+    counts["alloc"]["other_lines"] = q(
+        "SELECT count(*) FROM alloc WHERE reason IS NULL AND line_kind IS NOT NULL"
+    ).fetchone()[0]
     return {"seconds": time.time() - t0, "counts": counts}
 
 

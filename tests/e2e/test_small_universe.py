@@ -253,6 +253,22 @@ def test_retail_only_funds_do_not_count_in_an_institutional_universe(compared):
     assert facts["single"], "the synthetic universe has no single-country fund"
 
 
+def test_lines_that_are_not_countries_are_kept_apart(small):
+    """The generator's allocation lines that are not countries (Cash, Other, Supranational)
+    reach silver fund_allocations_other, never fund_allocations (so never a country of the
+    reference above), and none is quarantined as unknown_country."""
+    other = _delta(small, "fund_allocations_other", ["line_kind", "label", "allocation_pct"])
+    assert set(other.label) == set(synth.NON_COUNTRY_COLUMNS)
+    assert set(other.line_kind) == {synth.NON_COUNTRY_KIND[c] for c in other.label}
+    assert (other.allocation_pct > 0).all()
+    alloc = _delta(small, "fund_allocations", ["country"])
+    assert alloc.country.isin(load_countries().destinations).all()
+    path = small.table_path("quarantine")
+    if DeltaTable.is_deltatable(path):
+        q = DeltaTable(path).to_pandas(columns=["reason"])
+        assert not (q.reason == "unknown_country").any()
+
+
 def test_the_driver_holds_no_weights(spark, small):
     """country-flows and mosaic-flows over the whole year with the driver's result size
     bounded (spark.driver.maxResultSize, the limit every job's task results are checked

@@ -16,6 +16,8 @@ writes, under `out`:
                              full calendar months, dated at month ends
     allocations.csv          wide: ReportDate (month end),FundId,<52 ISO2 columns, published order>
                              [,<the long tail's ISO2 columns (TAIL_ZIPF), at 'large'>]
+                             [,Cash,Other,Supranational: lines that are not countries, out of
+                             the row's uninvested rest (the vendor model's; non_country.py)]
     market/returns_daily.csv date (yyyymmdd), 52 ISO2 columns: daily total return in percent,
                              all weekdays
     market/yields_10y.csv    date (yyyymmdd), G10 columns: 10-year yield level in percent,
@@ -41,7 +43,10 @@ after those and draws only from new streams: with vendor_model=False every file 
 manifest.json is what the generator wrote before it existed, and with it on, those files'
 rows come first and unchanged (the daily flows' part files are the same files, the new daily
 reporters' in parts of their own after them; the market and the external series do not see the
-new funds).
+new funds). With it come the allocation lines that are not countries (non_country.py; their own
+switch non_country_lines, on by default with the vendor model): columns after the country
+columns, drawn from a new stream out of each row's uninvested rest, so each line of
+allocations.csv is the line without them followed by the three values.
 
 Modules, one per generated source after the shared pieces (each module's docstring is the spec
 of what it makes):
@@ -55,6 +60,7 @@ of what it makes):
     reporters.py        the vendor's reporter mix: the roster of funds by id, sizes, the mix
     plan.py             the workers' plan (calendar, reporting periods, factors, market, ...)
     tail.py             the long tail of destinations beyond the 52
+    non_country.py      allocation lines that are not countries (Cash, Other, Supranational)
     currencies.py       share classes' Currency and Hedged
     funds.py            fund profiles; funds.csv and share_classes.csv
     allocations.py      allocations.csv
@@ -69,7 +75,7 @@ of what it makes):
 Random streams (SeedSequence keys after the seed): [0, k] the market, [1, fund] a usual fund,
 [2, ...] the mosaic scenario ([2, 2, j] and [2, 3] its hedging plant), [3, k] the external
 series, [4, ...] the long tail, [5, fund] share-class currencies, [6, group, j] the vendor
-model's new reporters.
+model's new reporters, [7, fund] the allocation lines that are not countries.
 """
 
 from flowmosaic.synth.currencies import CURRENCY, HEDGE_P
@@ -95,6 +101,12 @@ from flowmosaic.synth.market import (
     simulate_latent,
     simulate_market,
     zscore_rows,
+)
+from flowmosaic.synth.non_country import (
+    LINE_MAX,
+    NON_COUNTRY_COLUMNS,
+    NON_COUNTRY_KIND,
+    fit_lines,
 )
 from flowmosaic.synth.reporters import VENDOR_FI_2019
 from flowmosaic.synth.scales import SCALES, ScaleSpec
@@ -134,8 +146,11 @@ __all__ = [
     "K_ALLOC",
     "K_RET",
     "K_YLD",
+    "LINE_MAX",
     "LOOKBACK",
     "MOSAIC_MONTHS",
+    "NON_COUNTRY_COLUMNS",
+    "NON_COUNTRY_KIND",
     "NO_MARKET",
     "OFFSHORE",
     "SCALES",
@@ -152,6 +167,7 @@ __all__ = [
     "compounded",
     "drift_us",
     "external_series",
+    "fit_lines",
     "flow_signal",
     "generate",
     "mixing_matrix",

@@ -17,7 +17,7 @@ import pandas as pd
 
 from flowmosaic import calendar as cal
 from flowmosaic.config import load_countries
-from flowmosaic.synth.allocations import _alloc_fn
+from flowmosaic.synth.allocations import _alloc_fn, alloc_columns
 from flowmosaic.synth.currencies import HEDGE_P
 from flowmosaic.synth.external import (
     COVERAGE_FUNDS,
@@ -39,6 +39,7 @@ from flowmosaic.synth.market import (
     simulate_latent,
     simulate_market,
 )
+from flowmosaic.synth.non_country import NON_COUNTRY_COLUMNS, NON_COUNTRY_KIND
 from flowmosaic.synth.periodic import _periodic_fn, write_one_file
 from flowmosaic.synth.plan import _make_plan
 from flowmosaic.synth.reporters import _Roster, make_roster, reporter_mix, size_scales
@@ -79,6 +80,11 @@ class GenerateSummary:
     n_reporters: dict[str, int] = field(default_factory=dict)
     weekly_rows: int = 0
     monthly_rows: int = 0
+    # the allocation lines that are not countries (non_country.py): whether they are written,
+    # and per kind (cash, other, supranational) its column, the (fund, month) lines written
+    # and their mean percent
+    non_country: bool = True
+    non_country_lines: dict[str, dict] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     bytes_on_disk: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -121,6 +127,17 @@ class GenerateSummary:
             f"  allocations {self.allocation_rows:,} fund-months over {self.n_destinations} "
             f"destinations ({self.n_tail_destinations} beyond the 52), "
             f"{mb.get('allocations', 0):,.1f} MB",
+            *(
+                [
+                    "  non-country "
+                    + ", ".join(
+                        f"{v['lines']:,} {k} lines (mean {v['mean_pct']:.2f} %)"
+                        for k, v in self.non_country_lines.items()
+                    )
+                ]
+                if self.non_country
+                else []
+            ),
             f"  market      {mb.get('returns', 0) + mb.get('yields', 0):,.1f} MB, external "
             f"series {mb.get('external_series', 0):,.2f} MB; total "
             f"{sum(mb.values()):,.1f} MB",
@@ -148,6 +165,7 @@ def generate(
     alloc_effect: float = 0.0,
     tail_countries: int | None = None,
     vendor_model: bool = True,
+    non_country_lines: bool | None = None,
 ) -> GenerateSummary:
     """Write a synthetic universe under `out` (layout in the docstring of flowmosaic.synth).
 
@@ -164,7 +182,10 @@ def generate(
     the mosaic scenario's hedging plant): every file but manifest.json is then byte for byte
     what the generator wrote before it existed. With it, those files' existing rows are the
     same and come first (funds.csv, allocations.csv; the daily flows' part files are the same
-    files, the new funds' in parts after them).
+    files, the new funds' in parts after them). non_country_lines (default: vendor_model): the
+    allocation lines that are not countries (Cash, Other, Supranational; non_country.py), columns
+    after the country columns, out of each row's uninvested rest; without them every other
+    column of allocations.csv is the same, byte for byte.
     """
     t0 = time.time()
     if scale not in SCALES:
@@ -182,6 +203,7 @@ def generate(
     end = end or spec.end
     k = int(partitions or spec.partitions)
     n_tail = spec.tail_countries if tail_countries is None else int(tail_countries)
+    lines = vendor_model if non_country_lines is None else bool(non_country_lines)
     if not cal.flow_dates(start, end):
         raise ValueError(f"no flow dates between {start} and {end}")
 
@@ -299,21 +321,33 @@ def generate(
     ext.to_csv(paths["external_series"], index=False)
     stage("scenario")
 
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    # Allocations: Spark writes header-less parts, concatenated in order into one CSV.
-    alloc_cols = ["ReportDate", "FundId", *order, *tail]
+    # Allocations: Spark writes header-less parts, concatenated in order into one CSV; the
+    # non-country lines are counted as they are written.
+    alloc_cols = ["ReportDate", "FundId", *alloc_columns(plan, lines)]
     adf = ids("base", "weekly", "monthly").mapInPandas(
-        _alloc_fn(plan), "day int, fund int, " + ", ".join(f"{c} double" for c in alloc_cols[2:])
+        _alloc_fn(plan, lines),
+        "day int, fund int, " + ", ".join(f"{c} double" for c in alloc_cols[2:]),
     )
     adf = adf.select(
         F.expr("date_from_unix_date(day)").alias("ReportDate"),
         _fund_id().alias("FundId"),
         *[F.col(c).cast("decimal(8,4)").alias(c) for c in alloc_cols[2:]],
     )
+    seen = None
+    if lines:
+        seen = Observation("non_country_lines")
+        adf = adf.observe(
+            seen,
+            *[F.count(c).alias(f"n_{c}") for c in NON_COUNTRY_COLUMNS],
+            *[F.sum(c).alias(f"s_{c}") for c in NON_COUNTRY_COLUMNS],
+        )
     tmp = outp / "_allocations_parts"
     adf.write.mode("overwrite").option("header", "false").csv(str(tmp))
     _concat_parts(tmp, paths["allocations"], ",".join(alloc_cols))
+    line_counts = _line_counts(seen.get if seen is not None else None)
     stage("allocations")
 
     def flow_columns(df):
@@ -377,6 +411,8 @@ def generate(
         n_reporters=_reporter_counts(fs, roster) if vendor_model else {},
         weekly_rows=int(fs["week_rows"].sum()) if vendor_model else 0,
         monthly_rows=int(fs["month_rows"].sum()) if vendor_model else 0,
+        non_country=lines,
+        non_country_lines=line_counts,
         paths={name: str(p) for name, p in paths.items()},
         bytes_on_disk={name: _du(p) for name, p in paths.items() if name != "manifest"},
         stage_seconds=stages,
@@ -414,6 +450,17 @@ def generate(
                 ],
             },
             "reporter_mix": mix,
+            "non_country_lines": {
+                "enabled": lines,
+                "definition": "allocation lines that are not countries, columns after the "
+                "country columns (conf/destinations.yaml non_country; ingest keeps them in "
+                "fund_allocations_other): per cross-border fund and month from stream "
+                "[seed, 7, fund], out of the row's uninvested rest (100 minus its country "
+                "columns), so no row sums above 100 and no country weight moves "
+                "(flowmosaic.synth.non_country); lines: the (fund, month) lines written (cells "
+                "not blank), mean_pct: their mean percent",
+                "by_kind": line_counts,
+            },
             "share_class_currencies": {
                 "enabled": vendor_model,
                 "definition": "share class 1 is in the fund's base currency (by domicile; "
@@ -437,6 +484,23 @@ def generate(
     )
     paths["manifest"].write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return summary
+
+
+def _line_counts(row: dict | None) -> dict[str, dict]:
+    """Per kind of non-country line: its column, the (fund, month) lines written and their
+    mean percent (from the observed counts and decimal sums of the allocations' write)."""
+    if row is None:
+        return {}
+    out = {}
+    for c in NON_COUNTRY_COLUMNS:
+        n = int(row[f"n_{c}"] or 0)
+        total = row[f"s_{c}"] or 0
+        out[NON_COUNTRY_KIND[c]] = {
+            "column": c,
+            "lines": n,
+            "mean_pct": round(float(total) / n, 4) if n else 0.0,
+        }
+    return out
 
 
 def _reporter_counts(fs: pd.DataFrame, roster: _Roster) -> dict[str, int]:

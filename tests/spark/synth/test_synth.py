@@ -133,7 +133,12 @@ def test_columns_are_the_vendors(runs):
     assert list(pd.read_csv(a.paths["share_classes"]).columns) == synth.SHARE_CLASS_COLUMNS
     assert list(_flows(a).columns[:8]) == synth.FLOW_COLUMNS
     assert list(pd.read_parquet(runs["parquet"].paths["flows"]).columns) == synth.FLOW_COLUMNS
-    assert list(_alloc(a).columns) == ["ReportDate", "FundId", *COUNTRIES]
+    assert list(_alloc(a).columns) == [
+        "ReportDate",
+        "FundId",
+        *COUNTRIES,
+        *synth.NON_COUNTRY_COLUMNS,  # the vendor model's lines that are not countries
+    ]
     assert list(pd.read_csv(a.paths["returns"], nrows=1).columns) == ["date", *COUNTRIES]
     assert list(pd.read_csv(a.paths["yields"], nrows=1).columns) == ["date", *G10]
     assert (
@@ -282,13 +287,18 @@ def test_the_long_tail_of_destinations_adds_columns_and_changes_nothing_else(spa
         assert Path(t.paths[name]).read_bytes() == Path(a.paths[name]).read_bytes(), name
     assert _flow_text(t) == _flow_text(a)
     al, base = _alloc(t), _alloc(a)
-    assert list(al.columns) == ["ReportDate", "FundId", *COUNTRIES, *tail]
-    pd.testing.assert_frame_equal(al[base.columns], base)
+    lines = list(synth.NON_COUNTRY_COLUMNS)
+    assert list(al.columns) == ["ReportDate", "FundId", *COUNTRIES, *tail, *lines]
+    pd.testing.assert_frame_equal(al[base.columns.drop(lines)], base.drop(columns=lines))
     held = al[list(tail)]
     assert held.notna().any().sum() == t.n_tail_destinations > 0
     assert t.n_destinations == (al[list(COUNTRIES) + list(tail)].notna().any()).sum()
     assert (held.fillna(1) >= 0.0001).all().all()
     assert (al[list(COUNTRIES) + list(tail)].sum(axis=1) <= 100.0 + 1e-9).all()
+    # the non-country lines fit in what the tail leaves: no row above 100 (in 0.0001 units)
+    units = np.rint(al[list(COUNTRIES) + list(tail) + lines].fillna(0).to_numpy() * 1e4)
+    assert (units.sum(axis=1) <= 1_000_000).all()
+    assert (al[lines].fillna(0) <= base[lines].fillna(0) + 1e-9).all().all()
     # only active cross-border funds of a focus with a tail rate hold tail destinations
     funds = _funds(t).set_index("FundId")
     holders = funds.loc[sorted(set(al.FundId[held.notna().any(axis=1)]))]

@@ -79,10 +79,17 @@ def test_the_existing_files_are_unchanged_by_the_vendor_model(runs):
         assert a.read_bytes() == b.read_bytes()
     new = set(pd.read_csv(on.parts[-1], dtype=str).FundId)
     assert min(new) > max(off.funds.FundId)
-    # funds and allocations: the existing rows first, byte for byte
-    for name in ("funds.csv", "allocations.csv"):
-        a, b = (off.root / name).read_bytes(), (on.root / name).read_bytes()
-        assert len(b) > len(a) and b.startswith(a), name
+    # funds and allocations: the existing rows first, byte for byte; allocations' lines each
+    # followed by the lines that are not countries (the vendor model's too)
+    a, b = (off.root / "funds.csv").read_bytes(), (on.root / "funds.csv").read_bytes()
+    assert len(b) > len(a) and b.startswith(a)
+    a_lines = (off.root / "allocations.csv").read_text().splitlines()
+    b_lines = (on.root / "allocations.csv").read_text().splitlines()
+    assert len(b_lines) > len(a_lines)
+    assert b_lines[0] == a_lines[0] + "," + ",".join(synth.NON_COUNTRY_COLUMNS)
+    for x, y in zip(a_lines, b_lines):
+        assert y.startswith(x + ",") and y[len(x) :].count(",") == 3, (x, y)
+    assert not off.manifest["non_country_lines"]["enabled"]
     # share classes: the same rows, two more columns
     pd.testing.assert_frame_equal(on.sc.iloc[: len(off.sc), :3], off.sc)
     assert list(on.sc.columns) == synth.SHARE_CLASS_COLUMNS
@@ -253,6 +260,22 @@ def test_reporter_mix_in_the_manifest_is_the_monthly_files(runs):
         assert 0.6 <= entry["cross_border_share_of_all_assets"] <= 0.8
         a = entry["all_funds"]["assets_usd"]
         assert a["monthly_only"] > 0.5 * a["all"] and a["weekly_only"] < a["monthly_only"]
+
+
+def test_non_country_lines_at_tiny_seed_7(runs):
+    """The manifest's counts of the lines that are not countries are the file's, and the
+    figures docs/synthetic-calibration.md quotes."""
+    raw = runs["on"]
+    by_kind = raw.manifest["non_country_lines"]["by_kind"]
+    got = {}
+    for kind, rec in by_kind.items():
+        col = raw.alloc[rec["column"]]
+        assert rec["lines"] == col.notna().sum()
+        assert rec["mean_pct"] == pytest.approx(col.mean(), abs=5e-5)
+        got[kind] = (rec["lines"], rec["mean_pct"])
+    assert got == {"cash": (1609, 1.2655), "other": (336, 0.7109), "supranational": (234, 1.615)}
+    units = raw.alloc.drop(columns=["ReportDate", "FundId"]).fillna(0).to_numpy() * 1e4
+    assert (np.rint(units).sum(axis=1) <= 1_000_000).all()
 
 
 def test_hedging_plant(runs):
