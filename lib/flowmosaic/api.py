@@ -449,15 +449,10 @@ class Warehouse:
         """silver share_class_flows + share_classes -> gold investor_hedge_flows over a
         window, as the second step of `flowmosaic mosaic-flows` (the first is
         compute_investor_flows); Spark joins only, so no engine option."""
-        names = universe if isinstance(universe, str) else ",".join(universe)
-        month = _day(alloc_month)
         return hedge_job.run(
             self.spark,
             self.settings,
-            names,
-            start=_day(start),
-            end=_day(end),
-            alloc_month=month.replace(day=1) if month else None,
+            **_window(universe, start, end, alloc_month),
             max_age_months=max_age_months,
             universes_path=universes_path,
             progress=self.progress,
@@ -475,15 +470,10 @@ class Warehouse:
         engine: str = "matrix",
         universes_path: str | None = None,
     ) -> cf_job.CountryFlowsRun:
-        names = universe if isinstance(universe, str) else ",".join(universe)
-        month = _day(alloc_month)
         return cf_job.run(
             self.spark,
             self.settings,
-            names,
-            start=_day(start),
-            end=_day(end),
-            alloc_month=month.replace(day=1) if month else None,
+            **_window(universe, start, end, alloc_month),
             max_age_months=max_age_months,
             universes_path=universes_path,
             engine=engine,
@@ -652,6 +642,17 @@ class Warehouse:
         wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="date")
         wide.columns.name = None
         return wide.sort_index().astype(float)
+
+
+def _window(universe: str | Sequence[str], start: Day, end: Day, alloc_month: Day) -> dict:
+    """The universes and window arguments of the country-flows jobs."""
+    month = _day(alloc_month)
+    return {
+        "universe_names": universe if isinstance(universe, str) else ",".join(universe),
+        "start": _day(start),
+        "end": _day(end),
+        "alloc_month": month.replace(day=1) if month else None,
+    }
 
 
 def _country_table(frequency: str) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from flowmosaic import calendar as cal
 from flowmosaic import storage
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.country_flows import sources, transforms
-from flowmosaic.country_flows.job import CountryFlowsRun, clustered_by_month, window_for_alloc_month
+from flowmosaic.country_flows.job import CountryFlowsRun, clustered_by_month, resolve_window
 from flowmosaic.errors import InputError
 from flowmosaic.ingest.fund_days import TYPE_CODE, investor_type_code
 from flowmosaic.spark.calendar import alloc_month as spark_alloc_month
@@ -118,13 +118,6 @@ def hedge_rows(
     return rows.select(*[F.col(f.name).cast(f.dataType) for f in table(TABLE).schema.fields])
 
 
-def _span(flows: DataFrame) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last flow date of share_class_flows (None, None when it is empty)."""
-    row = flows.agg(F.min("flow_date"), F.max("flow_date")).first()
-    assert row is not None  # a global aggregate has one row
-    return row[0], row[1]
-
-
 def run(
     spark: SparkSession,
     settings: Settings,
@@ -147,18 +140,9 @@ def run(
     with JobCounter(spark, f"{TABLE}-{int(t0)}") as jobs:
         silver = sources.read_silver(spark, settings, SOURCES)
         flows = silver.frames["share_class_flows"]
-        if alloc_month is not None:
-            start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
-        if start is None or end is None:
-            lo, hi = sources.memo(("span", silver.at("share_class_flows")), lambda: _span(flows))
-            if lo is None:
-                raise InputError(
-                    "share_class_flows is empty: nothing to aggregate (run `flowmosaic "
-                    "ingest` with flows first)"
-                )
-            start, end = start or lo, end or hi
-        if start > end:
-            raise InputError(f"empty window: start {start} is after end {end}")
+        start, end = resolve_window(
+            silver, "share_class_flows", start, end, alloc_month, max_age_months
+        )
         result = CountryFlowsRun(
             names,
             start,

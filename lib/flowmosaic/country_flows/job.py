@@ -183,11 +183,36 @@ def clustered_by_month(df: DataFrame) -> DataFrame:
     )
 
 
-def _span(silver: sources.Silver) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last flow date of fund_days (None, None when it is empty)."""
-    row = silver.frames["fund_days"].agg(F.min("flow_date"), F.max("flow_date")).first()
+def _span(rows: DataFrame) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last flow_date of `rows` (None, None when there are none)."""
+    row = rows.agg(F.min("flow_date"), F.max("flow_date")).first()
     assert row is not None  # a global aggregate has one row
     return row[0], row[1]
+
+
+def resolve_window(
+    silver: sources.Silver,
+    name: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    alloc_month: dt.date | None,
+    max_age_months: int,
+) -> tuple[dt.date, dt.date]:
+    """The flow dates a run covers: those alloc_month's snapshot can serve, else start..end
+    with the silver table `name`'s first and last flow date where not given (reused by warm
+    runs at the same table version)."""
+    if alloc_month is not None:
+        start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
+    if start is None or end is None:
+        lo, hi = sources.memo(("span", silver.at(name)), lambda: _span(silver.frames[name]))
+        if lo is None or hi is None:
+            raise InputError(
+                f"{name} is empty: nothing to aggregate (run `flowmosaic ingest` with flows first)"
+            )
+        start, end = start or lo, end or hi
+    if start > end:
+        raise InputError(f"empty window: start {start} is after end {end}")
+    return start, end
 
 
 def run(
@@ -213,18 +238,7 @@ def run(
     target = GRAINS[grain]
     with JobCounter(spark, f"{target}-{int(t0)}") as jobs:
         silver = sources.read_silver(spark, settings)
-        if alloc_month is not None:
-            start, end = window_for_alloc_month(cal.month_start(alloc_month), max_age_months)
-        if start is None or end is None:
-            lo, hi = sources.memo(("span", silver.at("fund_days")), lambda: _span(silver))
-            if lo is None:
-                raise InputError(
-                    "fund_days is empty: nothing to aggregate (run `flowmosaic "
-                    "ingest` with flows first)"
-                )
-            start, end = start or lo, end or hi
-        if start > end:
-            raise InputError(f"empty window: start {start} is after end {end}")
+        start, end = resolve_window(silver, "fund_days", start, end, alloc_month, max_age_months)
         result = CountryFlowsRun(
             names,
             start,
