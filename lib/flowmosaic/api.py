@@ -41,6 +41,7 @@ from flowmosaic.config import Settings, load_countries, load_settings
 from flowmosaic.country_flows import hedge as hedge_job
 from flowmosaic.country_flows import periods
 from flowmosaic.coverage import job as coverage_job
+from flowmosaic.coverage import report as coverage_report
 from flowmosaic.errors import InputError
 from flowmosaic.export import groups as export_groups
 from flowmosaic.export.country_matrix import read_wide_csv
@@ -520,7 +521,7 @@ class Warehouse:
             self.spark, self.settings, names, universes_path=universes_path, progress=self.progress
         )
         if out is not None:
-            run.write(out, {"synthetic": synthetic, **run.meta(self.settings)})
+            coverage_report.write_run(run, out, {"synthetic": synthetic, **run.meta(self.settings)})
         return run
 
     def maintain(self, tables: Sequence[str] | None = None) -> maintain_mod.MaintainReport:

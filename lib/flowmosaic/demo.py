@@ -32,6 +32,7 @@ from flowmosaic.backtest.io import (
 )
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.country_flows import hedge, periods
+from flowmosaic.coverage import report as coverage_report
 from flowmosaic.export.groups import export_groups
 from flowmosaic.export.strategy_files import export_universe
 from flowmosaic.ingest import ingest_paths
@@ -177,7 +178,7 @@ def run_demo(
     cov = coverage.run(spark, settings, UNIVERSES, progress=say)
     say(cov.describe())
     meta = {"synthetic": True, "source": f"synthetic universe {raw.name}", **cov.meta(settings)}
-    for universe, paths in cov.write(outp / "coverage", meta).items():
+    for universe, paths in coverage_report.write_run(cov, outp / "coverage", meta).items():
         say(f"  {universe}: {paths['html']}")
         reports.append(paths["html"].resolve())
 

@@ -84,13 +84,26 @@ def settings_file(path: Path) -> Path:
 def prepared_universe(spark, tmp_path_factory: pytest.TempPathFactory) -> Universe:
     """The run's universe (40 funds, January to June 2020), generated and ingested the first
     time a test asks for it; later callers (other modules and other xdist workers too) find it
-    on disk (tests/support/shared.py)."""
+    on disk (tests/support/shared.py). Daily reporters only, without the vendor model's weekly
+    and monthly files and share-class currencies: these tests are about faults, concurrency, a
+    cluster, object storage and Connect, and those sources are ingested and checked by
+    tests/spark (ingest, the periodic and coverage references, the hedge scenario) and the
+    demo test."""
 
     def build(root: Path) -> None:
         uni = _universe(root)
         root.mkdir()
         settings_file(uni.conf)
-        synth.generate(spark, uni.raw, scale="tiny", seed=SEED, n_funds=40, start=START, end=END)
+        synth.generate(
+            spark,
+            uni.raw,
+            scale="tiny",
+            seed=SEED,
+            n_funds=40,
+            start=START,
+            end=END,
+            vendor_model=False,
+        )
         add_rejects(uni.raw)
         ingest_paths(spark, settings(uni.base, uni.conf), directory=str(uni.raw))
 

@@ -47,7 +47,17 @@ def test_planted_effect_is_found_and_absent_effect_is_not(spark, make_settings, 
     # effect 2: at 1 the tiny universe (2 years, 80 funds) sits right at t = 3 for this seed
     raw = {effect: tmp_path / f"raw-effect{effect}" for effect in (2.0, 0.0)}
     for effect, out in raw.items():
-        synth.generate(spark, out, scale="tiny", seed=3, effect=effect, alloc_effect=ALLOC[effect])
+        # daily reporters only (vendor_model=False): the effect lives in the daily flows, and
+        # the weekly and monthly files would only add ingest time here
+        synth.generate(
+            spark,
+            out,
+            scale="tiny",
+            seed=3,
+            effect=effect,
+            alloc_effect=ALLOC[effect],
+            vendor_model=False,
+        )
     settings = make_settings(tmp_path / "wh")
     ingest_paths(spark, settings, directory=str(raw[2.0]))
     country_flows_run(spark, settings, "FloPctCtry", progress=lambda _m: None)

@@ -9,6 +9,7 @@ import argparse
 
 from flowmosaic import coverage
 from flowmosaic.cli.context import Context
+from flowmosaic.coverage import report as coverage_report
 
 NAME = "coverage"
 HELP = (
@@ -39,6 +40,6 @@ def run(ctx: Context) -> int:
     )
     ctx.say(result.describe())
     meta = {"synthetic": a.synthetic, **result.meta(ctx.settings)}
-    for universe, paths in result.write(a.out, meta).items():
+    for universe, paths in coverage_report.write_run(result, a.out, meta).items():
         ctx.say(f"coverage of {universe}: {paths['html']} and {paths['csv']}")
     return 0

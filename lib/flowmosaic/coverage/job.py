@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -104,13 +103,6 @@ class CoverageRun:
             "table": f"{self.path} (version {self.table_version})",
             "silver read": ", ".join(f"{k}@{v}" for k, v in self.source_versions.items()),
         }
-
-    def write(self, out_dir: str | Path, meta: dict | None = None) -> dict[str, dict[str, Path]]:
-        """coverage-<U>.csv and coverage-<U>.html of every universe into out_dir (report.py);
-        -> per universe, the paths by kind ('csv', 'html')."""
-        from flowmosaic.coverage.report import write_outputs  # matplotlib: only when writing
-
-        return {u: write_outputs(self.rows, u, out_dir, meta) for u in self.universes}
 
 
 def read_sources(spark: SparkSession, settings: Settings) -> Silver:

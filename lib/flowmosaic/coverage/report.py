@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from flowmosaic.coverage.job import GROUPS  # noqa: E402
+from flowmosaic.coverage.job import GROUPS, CoverageRun  # noqa: E402
 from flowmosaic.errors import InputError  # noqa: E402
 from flowmosaic.htmlkit import (  # noqa: E402
     PALETTE,
@@ -236,3 +236,12 @@ fund's latest report in the month), the shares are of all funds' assets.</p>
     page = out / f"{stem}.html"
     page.write_text(document(title, body, EXTRA_CSS), encoding="utf-8")
     return {"csv": csv, "html": page}
+
+
+def write_run(
+    run: CoverageRun, out_dir: str | Path, meta: Mapping | None = None
+) -> dict[str, dict[str, Path]]:
+    """coverage-<U>.csv and coverage-<U>.html of every universe of a run into out_dir; -> per
+    universe, the paths by kind ('csv', 'html'). (Here, not a method of the run: the job's
+    module does not load matplotlib.)"""
+    return {u: write_outputs(run.rows, u, out_dir, meta) for u in run.universes}

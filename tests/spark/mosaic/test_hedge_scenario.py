@@ -213,3 +213,70 @@ def test_page_shows_the_split(page, run):
     for status in ("hedged", "unhedged"):  # the CSV's 10 significant digits
         col = f"cum_{status}_flow_usd"
         assert csv[col].to_numpy() == pytest.approx(daily[col].to_numpy(), rel=1e-9, abs=1e-3)
+
+
+def _raw_rows(raw: Path, name: str) -> pd.DataFrame:
+    """A raw flow file (a CSV file or a directory of CSV parts) as read by pandas."""
+    p = raw / name
+    files = sorted(p.glob("*.csv")) if p.is_dir() else [p]
+    cols = ["ReportDate", "FundId", "AssetsEnd"]
+    return pd.concat([pd.read_csv(f, usecols=cols, dtype={"ReportDate": str}) for f in files])
+
+
+def test_the_reporter_mix_is_recovered_through_ingest(spark, run, tmp_path):
+    """The vendor's coverage table of the same universe, through ingest and `coverage`, for
+    the universe of every cross-border fund: the generator's reporter mix (manifest.json,
+    December 2020, from the monthly file) is what the pipeline finds, except for the funds the
+    manifest leaves out on purpose (those reporting in December for part of the month only:
+    they have no monthly row on 31 December). Those are read from the raw files here and bound
+    the difference: each category's count is the manifest's plus at most that many funds, and
+    its assets the manifest's plus at most their largest December AssetsEnd sums."""
+    from flowmosaic import coverage
+
+    universes = tmp_path / "universes.yaml"
+    universes.write_text(
+        "universes:\n  XB:\n    description: every cross-border fund\n    cross_border: true\n"
+    )
+    coverage.run(spark, run.settings, "XB", str(universes), progress=_quiet)
+    got = spark.read.format("delta").load(run.settings.table_path("coverage")).toPandas()
+    year = got[(got.universe == "XB") & (got.period == "year")].set_index("period_start")
+    row = year.loc[dt.date(2020, 1, 1)]
+    assert row.as_of == dt.date(2020, 12, 31)
+    mix = json.loads((run.raw / "manifest.json").read_text())["reporter_mix"]["by_year"]["2020"]
+
+    # the funds reporting in December without a monthly row on the 31st, and their assets
+    dec = [
+        r[r.ReportDate.str.replace("-", "").str.startswith("202012")]
+        for r in (_raw_rows(run.raw, "flows"), _raw_rows(run.raw, "weekly_flows.csv"))
+    ]
+    monthly = _raw_rows(run.raw, "monthly_flows.csv")
+    full = set(monthly.loc[monthly.ReportDate.str.replace("-", "") == "20201231", "FundId"])
+    part = pd.concat(dec)
+    part = part[~part.FundId.isin(full)]
+    funds = pd.read_csv(run.raw / "funds.csv", usecols=["FundId", "CrossBorder"])
+    xb = set(funds.loc[funds.CrossBorder.astype(str).str.lower() == "true", "FundId"])
+    per_day = part.groupby(["FundId", "ReportDate"]).AssetsEnd.sum().groupby("FundId").max()
+
+    def bounded(count, assets, manifest_scope, category, scope_funds):
+        extra = per_day[per_day.index.isin(scope_funds)] if scope_funds is not None else per_day
+        want_n = mix[manifest_scope]["funds"][category]
+        want_a = mix[manifest_scope]["assets_usd"][category]
+        assert want_n <= count <= want_n + len(extra), (category, count, want_n, len(extra))
+        slack = float(extra.sum()) + 1e-9 * want_a + 0.01
+        assert want_a - 0.01 <= assets <= want_a + slack, (category, assets, want_a, slack)
+
+    bounded(row.all_funds, row.all_assets_usd, "all_funds", "all", None)
+    bounded(row.universe_funds, row.universe_assets_usd, "cross_border", "all", xb)
+    bounded(row.daily_funds, row.daily_assets_usd, "cross_border", "daily", xb)
+    bounded(
+        row.daily_alloc_funds,
+        row.daily_alloc_assets_usd,
+        "cross_border",
+        "daily_with_allocations",
+        xb,
+    )
+    # and the mix is the vendor's shape: daily reporters with allocations a few per cent of
+    # the cross-border assets, most of them monthly-only
+    share = row.daily_alloc_assets_usd / row.universe_assets_usd
+    assert 0.01 < share < 0.10
+    assert mix["shares_of_cross_border_assets"]["monthly_only"] > 0.5

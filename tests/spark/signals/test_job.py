@@ -61,7 +61,9 @@ def wh(spark, make_settings, tmp_path_factory):
     ]
     data = {
         "funds": [(k, f"F-{f}", "E", FOCUS[f], True, "LU", "A", "MF") for f, k in FUNDS.items()],
-        "share_classes": [(k, f"S-{f}", k, f"F-{f}", TYPES[f]) for f, k in FUNDS.items()],
+        "share_classes": [
+            (k, f"S-{f}", k, f"F-{f}", TYPES[f], None, None) for f, k in FUNDS.items()
+        ],
         "share_class_flows": flows,
         "fund_allocations": allocs,
     }
