@@ -55,12 +55,11 @@ PINNED_TABLES = ("country_flows",)  # the tables backtest_runs.source_version re
 # ZORDER BY flow_date where it pays: these five grow by flow date, are read by date windows (a
 # backtest's sample, an export, a nightly day) and rewritten by date windows (replaceWhere on
 # flow_date). Files clustered by date let Delta skip files on those predicates and make a window
-# rewrite touch (and copy) fewer files. Z-ordering rewrites every file of a partition it covers,
-# so it runs only on partitions holding more than one file: a partition it already left as one
-# file is not rewritten again. The other tables are small, or keyed by fund or run rather than
-# by date (funds, share_classes, fund_allocations, external_series, quarantine, backtest_runs),
-# or a row per week or month (the weekly and monthly tables, coverage): plain compaction, which
-# skips partitions that are one file.
+# rewrite touch (and copy) fewer files. The other tables are small, or keyed by fund or run
+# rather than by date (funds, share_classes, fund_allocations, external_series, quarantine,
+# backtest_runs), or hold a row per week or month (the weekly and monthly tables, coverage):
+# plain compaction. Either runs only on partitions holding more than one file (_optimize): a
+# partition already one file is not rewritten, and a table with nothing to do costs no OPTIMIZE.
 ZORDER: dict[str, tuple[str, ...]] = {
     "share_class_flows": ("flow_date",),
     "fund_days": ("flow_date",),
@@ -234,26 +233,25 @@ def partition_predicate(t: Table, partitions: list[tuple]) -> str:
 def _optimize(
     spark: SparkSession, t: Table, path: str, rep: TableReport, meta: dict[str, Any]
 ) -> None:
+    """OPTIMIZE (ZORDER BY for the tables of ZORDER, else compaction) on the partitions that
+    hold more than one file: a table or partition already one file has nothing to compact or
+    cluster, and an OPTIMIZE of nothing still costs its Spark jobs (a few seconds per table)."""
     zorder = ZORDER.get(t.name, ())
-    if not zorder:
-        rep.optimize = "(compaction)"
-        rep.optimize_metrics = storage.optimize(spark, path, metadata=meta)
-        return
-    cols = ", ".join(zorder)
+    what = f"ZORDER BY ({', '.join(zorder)})" if zorder else "(compaction)"
     if not t.partition_by:
         if (rep.files_before or 0) > 1:
-            rep.optimize = f"ZORDER BY ({cols})"
+            rep.optimize = what
             rep.optimize_metrics = storage.optimize(spark, path, zorder_by=zorder, metadata=meta)
         else:
-            rep.optimize = f"ZORDER BY ({cols}) skipped (one file)"
+            rep.optimize = f"{what} skipped (one file)"
         return
     several = [
         values for values, n in storage.files_per_partition(spark, path, t.partition_by) if n > 1
     ]
     if not several:
-        rep.optimize = f"ZORDER BY ({cols}) skipped (every partition is one file)"
+        rep.optimize = f"{what} skipped (every partition is one file)"
         return
-    rep.optimize = f"ZORDER BY ({cols}) on {len(several)} partition(s) with several files"
+    rep.optimize = f"{what} on {len(several)} partition(s) with several files"
     rep.optimize_metrics = storage.optimize(
         spark, path, partition_predicate(t, several), zorder, metadata=meta
     )
