@@ -25,10 +25,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from flowmosaic import calendar as cal
-from flowmosaic import storage
 from flowmosaic.config import Settings, load_countries
 from flowmosaic.country_flows import sources, transforms
-from flowmosaic.country_flows.job import CountryFlowsRun, clustered_by_month, resolve_window
+from flowmosaic.country_flows.job import CountryFlowsRun, resolve_window, write_window
 from flowmosaic.errors import InputError
 from flowmosaic.ingest.fund_days import TYPE_CODE, investor_type_code
 from flowmosaic.spark.calendar import alloc_month as spark_alloc_month
@@ -172,28 +171,7 @@ def run(
             countries,
             max_age_months,
         )
-        path = storage.ensure(spark, settings, TABLE)
-        in_list = ", ".join(storage.sql_string(n) for n in names)
-        predicate = storage.date_window_predicate(
-            start, end, "flow_date", "flow_month", f"universe IN ({in_list})"
-        )
-        progress(f"{TABLE}: {', '.join(names)} {start}..{end}")
-        storage.replace_where(
-            clustered_by_month(rows),
-            path,
-            predicate,
-            {
-                "job": "mosaic-flows",
-                "universes": names,
-                "window": [str(start), str(end)],
-                "engine": "join",
-                "allocation_max_age_months": max_age_months,
-                "source_versions": silver.versions,
-            },
-        )
-        w = storage.Written.from_commit(storage.commit_info(spark, path))
-        result.table_version, result.rows_written = w.version, w.written
-        result.rows_copied, result.files_removed = w.copied, w.files_removed
+        write_window(spark, settings, result, rows, max_age_months, "mosaic-flows", progress)
     result.spark_jobs = jobs.jobs
     result.seconds = time.time() - t0
     return result

@@ -215,6 +215,45 @@ def resolve_window(
     return start, end
 
 
+def write_window(
+    spark: SparkSession,
+    settings: Settings,
+    result: CountryFlowsRun,
+    rows: DataFrame,
+    max_age_months: int,
+    job: str,
+    progress: Callable[[str], None],
+) -> None:
+    """One commit replacing exactly (result.universes x result's window) of result.table with
+    `rows` (one file per universe and month), the run's parameters and silver versions in its
+    userMetadata; what it wrote is recorded in `result`."""
+    start, end = result.start, result.end
+    assert start is not None and end is not None  # resolve_window gave them
+    path = storage.ensure(spark, settings, result.table)
+    names = result.universes
+    in_list = ", ".join(storage.sql_string(n) for n in names)
+    predicate = storage.date_window_predicate(
+        start, end, "flow_date", "flow_month", f"universe IN ({in_list})"
+    )
+    progress(f"{result.table}: {', '.join(names)} {start}..{end}, {result.engine} engine")
+    storage.replace_where(
+        clustered_by_month(rows),
+        path,
+        predicate,
+        {
+            "job": job,
+            "universes": names,
+            "window": [str(start), str(end)],
+            "engine": result.engine,
+            "allocation_max_age_months": max_age_months,
+            "source_versions": result.source_versions,
+        },
+    )
+    w = storage.Written.from_commit(storage.commit_info(spark, path))
+    result.table_version, result.rows_written = w.version, w.written
+    result.rows_copied, result.files_removed = w.copied, w.files_removed
+
+
 def run(
     spark: SparkSession,
     settings: Settings,
@@ -254,28 +293,8 @@ def run(
         rows = engine_rows(
             spark, silver, universes, mem, start, end, countries, max_age_months, grain
         )
-        path = storage.ensure(spark, settings, target)
-        in_list = ", ".join(storage.sql_string(n) for n in names)
-        predicate = storage.date_window_predicate(
-            start, end, "flow_date", "flow_month", f"universe IN ({in_list})"
-        )
-        progress(f"{target}: {', '.join(names)} {start}..{end}, {engine} engine")
-        storage.replace_where(
-            clustered_by_month(finish(rows, grain)),
-            path,
-            predicate,
-            {
-                "job": "mosaic-flows" if grain == "investor" else "country-flows",
-                "universes": names,
-                "window": [str(start), str(end)],
-                "engine": engine,
-                "allocation_max_age_months": max_age_months,
-                "source_versions": silver.versions,
-            },
-        )
-        w = storage.Written.from_commit(storage.commit_info(spark, path))
-        result.table_version, result.rows_written = w.version, w.written
-        result.rows_copied, result.files_removed = w.copied, w.files_removed
+        job = "mosaic-flows" if grain == "investor" else "country-flows"
+        write_window(spark, settings, result, finish(rows, grain), max_age_months, job, progress)
     result.spark_jobs = jobs.jobs
     result.seconds = time.time() - t0
     return result

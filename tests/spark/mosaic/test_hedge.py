@@ -46,11 +46,11 @@ import pytest
 
 from flowmosaic import calendar as cal
 from flowmosaic import storage
-from flowmosaic.cli import main
 from flowmosaic.country_flows import hedge
 from flowmosaic.country_flows import run as country_flows_run
 from flowmosaic.ingest.fund_days import from_share_class_flows
 from flowmosaic.tables import table
+from tests.support.cli import run_in_session
 
 D = dt.date
 MON, THU = D(2024, 5, 20), D(2024, 5, 23)
@@ -283,27 +283,6 @@ def test_commit_is_a_window_replacement_with_its_sources(spark, wh):
     assert before.reset_index(drop=True)[cols].equals(after.reset_index(drop=True)[cols])
 
 
-def _cli(spark, args: list[str]) -> int:
-    """`flowmosaic ARGS` in this process (as tests/spark/mosaic/test_scenario.py): the
-    command reuses this session and sets the settings file's Spark options on it; the
-    session's runtime options are put back after."""
-
-    def current() -> dict[str, str]:
-        conf = spark.conf.getAll
-        return dict(conf() if callable(conf) else conf)
-
-    before = current()
-    try:
-        return main(args)
-    finally:
-        for key, value in current().items():
-            if before.get(key) != value and spark.conf.isModifiable(key):
-                if key in before:
-                    spark.conf.set(key, before[key])
-                else:
-                    spark.conf.unset(key)
-
-
 def test_mosaic_flows_command_and_the_page(spark, wh, repo, tmp_path):
     """`flowmosaic mosaic-flows` writes investor_country_flows, then investor_hedge_flows over
     the window it resolved (--start alone: to the last date); --no-hedge only the first.
@@ -318,12 +297,12 @@ def test_mosaic_flows_command_and_the_page(spark, wh, repo, tmp_path):
 
     v0 = versions()
     flows = ["mosaic-flows", "--universe", "ALL", "--universes", universes, *common]
-    assert _cli(spark, [*flows, "--start", str(THU)]) == 0
+    assert run_in_session(spark, [*flows, "--start", str(THU)]) == 0
     assert versions() == {n: v + 1 for n, v in v0.items()}
     for n in names:
         meta = json.loads(storage.commit_info(spark, settings.table_path(n))["userMetadata"])
         assert (meta["job"], meta["window"]) == ("mosaic-flows", [str(THU), str(THU)]), n
-    assert _cli(spark, [*flows, "--no-hedge"]) == 0
+    assert run_in_session(spark, [*flows, "--no-hedge"]) == 0
     v2 = versions()
     assert v2 == {
         "investor_country_flows": v0["investor_country_flows"] + 2,
@@ -332,7 +311,7 @@ def test_mosaic_flows_command_and_the_page(spark, wh, repo, tmp_path):
 
     country_flows_run(spark, settings, "ALL", universes_path=universes, progress=_quiet)
     page = ["mosaic", "--country", "US", "--universe", "ALL", "--out", str(tmp_path), *common]
-    assert _cli(spark, page) == 0
+    assert run_in_session(spark, page) == 0
     text = (tmp_path / "mosaic-US.html").read_text(encoding="utf-8")
     assert "Hedged and unhedged foreign flows" in text
     daily = pd.read_csv(tmp_path / "mosaic-US-hedge-daily.csv").set_index("date")

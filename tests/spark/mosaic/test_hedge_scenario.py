@@ -38,13 +38,13 @@ import pandas as pd
 import pytest
 
 from flowmosaic import country_flows, synth
-from flowmosaic.cli import main
 from flowmosaic.config import Settings
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.mosaic import analyses as an
 from flowmosaic.mosaic.tables import gold
 from flowmosaic.synth.scenario import OFFSHORE as SYNTH_OFFSHORE
 from tests.support import tolerance as tol
+from tests.support.cli import run_in_session
 
 pytestmark = pytest.mark.slow
 SEED, N_FUNDS = 9, 200
@@ -66,26 +66,6 @@ def _quiet(_message: str) -> None:
     pass
 
 
-def _cli(spark, args: list[str]) -> int:
-    """`flowmosaic ARGS` in this process (as test_scenario.py): the command reuses this session
-    and sets the settings file's Spark options on it; they are put back after."""
-
-    def current() -> dict[str, str]:
-        conf = spark.conf.getAll
-        return dict(conf() if callable(conf) else conf)
-
-    before = current()
-    try:
-        return main(args)
-    finally:
-        for key, value in current().items():
-            if before.get(key) != value and spark.conf.isModifiable(key):
-                if key in before:
-                    spark.conf.set(key, before[key])
-                else:
-                    spark.conf.unset(key)
-
-
 @pytest.fixture(scope="module")
 def run(spark, make_settings, repo, tmp_path_factory) -> Run:
     base = tmp_path_factory.mktemp("hedge-scenario")
@@ -105,7 +85,7 @@ def run(spark, make_settings, repo, tmp_path_factory) -> Run:
     report = ingest_paths(spark, settings, directory=str(raw))
     assert report.reconciled, report.describe()
     common = ["--conf", str(repo / "conf" / "local.yaml"), "--warehouse", settings.warehouse]
-    assert _cli(spark, ["mosaic-flows", "--universe", BONDS, *common]) == 0
+    assert run_in_session(spark, ["mosaic-flows", "--universe", BONDS, *common]) == 0
     scenario = json.loads((raw / "manifest.json").read_text())["mosaic_scenario"]
     assert scenario["enabled"]
     plant = scenario["groups"]["us_bond_hedging_switch"]
@@ -197,7 +177,7 @@ def page(spark, run, repo, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hedge-page")
     common = ["--conf", str(repo / "conf" / "local.yaml"), "--warehouse", run.settings.warehouse]
     args = ["mosaic", "--country", "US", "--universe", BONDS, "--out", str(out), "--synthetic"]
-    assert _cli(spark, [*args, *common]) == 0
+    assert run_in_session(spark, [*args, *common]) == 0
     return out / "mosaic-US.html"
 
 

@@ -41,7 +41,6 @@ import pytest
 from PIL import Image
 
 from flowmosaic import country_flows, synth
-from flowmosaic.cli import main
 from flowmosaic.config import Settings
 from flowmosaic.ingest import ingest_paths
 from flowmosaic.mosaic import analyses as an
@@ -49,6 +48,7 @@ from flowmosaic.mosaic import external as ex
 from flowmosaic.mosaic.page import GROUP_COLORS
 from flowmosaic.mosaic.tables import external, gold
 from tests.support import tolerance as tol
+from tests.support.cli import run_in_session
 
 pytestmark = pytest.mark.slow
 SEED, N_FUNDS = 9, 200
@@ -256,26 +256,6 @@ def test_us_share_of_non_us_bond_portfolios_drifts_by_the_factor(runs):
 # --- the country page (`flowmosaic mosaic`) ------------------------------------------------------
 
 
-def _cli(spark, args: list[str]) -> int:
-    """`flowmosaic ARGS` in this process. The command reuses this Spark session and sets the
-    settings file's Spark options on it: the session's runtime options are put back after."""
-
-    def current() -> dict[str, str]:
-        conf = spark.conf.getAll
-        return dict(conf() if callable(conf) else conf)
-
-    before = current()
-    try:
-        return main(args)
-    finally:
-        for key, value in current().items():
-            if before.get(key) != value and spark.conf.isModifiable(key):
-                if key in before:
-                    spark.conf.set(key, before[key])
-                else:
-                    spark.conf.unset(key)
-
-
 @pytest.fixture(scope="module")
 def page(spark, runs, repo, tmp_path_factory) -> Path:
     """The page of the scenario-on warehouse, written by `flowmosaic mosaic` (after
@@ -283,7 +263,7 @@ def page(spark, runs, repo, tmp_path_factory) -> Path:
     on = runs["on"]
     country_flows.run(spark, on.settings, [EQUITY], progress=_quiet)
     out = tmp_path_factory.mktemp("page")
-    rc = _cli(
+    rc = run_in_session(
         spark,
         [
             "mosaic",
